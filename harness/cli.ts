@@ -1,0 +1,17 @@
+// `npx vnvme <command>`: one entry point; each area registers its own subcommands.
+import { Command } from 'commander';
+
+type Registrar = (program: Command) => void;
+
+// Each module exports `register(program)`. Listed here so `vnvme --help` shows them all.
+const areas: Array<() => Promise<{ register: Registrar }>> = [
+  // target daemon and rpc client, initiator tools, VM and image commands register here.
+];
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('vnvme')
+    .description('vfio-user NVMe target, initiator and QEMU test bench')
+    .showHelpAfterError('(add --help for usage)');
+  for (const load of areas) (await load()).register(program);
+  await program.parseAsync(argv, { from: 'user' });
+}

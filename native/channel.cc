@@ -1,0 +1,441 @@
+#include "channel.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "common.h"
+
+namespace vnvme {
+
+namespace {
+
+constexpr size_t kHeaderSize = 16;
+// Linux SCM_MAX_FD is 253: room for every fd a peer can possibly send in one message.
+constexpr size_t kMaxFdsPerRecv = 253;
+constexpr int kSendTimeoutMs = 10000;
+
+uv_loop_t* LoopOf(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr)
+    throw Napi::Error::New(env, "no libuv loop");
+  return loop;
+}
+
+void CloseFds(std::vector<int>& fds) {
+  for (int fd : fds) ::close(fd);
+  fds.clear();
+}
+
+bool FillAddr(const std::string& path, sockaddr_un* addr) {
+  std::memset(addr, 0, sizeof(*addr));
+  addr->sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr->sun_path)) return false;
+  std::memcpy(addr->sun_path, path.data(), path.size());
+  return true;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- helpers
+
+// listenUnix(path, mode) -> fd. Binds with a restrictive umask so the socket never exists
+// with wider permissions than requested, then applies `mode` exactly.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  uint32_t mode = static_cast<uint32_t>(ArgU64(info, 1, "mode")) & 07777;
+  sockaddr_un addr;
+  if (!FillAddr(path, &addr)) ThrowErrno(env, ENAMETOOLONG, "socket path " + path);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+  mode_t old = ::umask(0777 & ~mode);
+  int rc = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  ::umask(old);
+  if (rc < 0) {
+    ::close(fd);
+    ThrowErrno(env, err, "bind " + path);
+  }
+  if (::chmod(path.c_str(), mode) < 0 || ::listen(fd, 16) < 0) {
+    err = errno;
+    ::close(fd);
+    ::unlink(path.c_str());
+    ThrowErrno(env, err, "listen " + path);
+  }
+  return Napi::Number::New(env, fd);
+}
+
+// connectUnix(path) -> fd (blocking connect; UNIX sockets connect at once or fail).
+Napi::Value ConnectUnix(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr;
+  if (!FillAddr(path, &addr)) ThrowErrno(env, ENAMETOOLONG, "socket path " + path);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) ThrowErrno(env, errno, "socket");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) {
+    int err = errno;
+    ::close(fd);
+    ThrowErrno(env, err, "connect " + path);
+  }
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+  return Napi::Number::New(env, fd);
+}
+
+// socketPair() -> [fd, fd], both non-blocking and close-on-exec.
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+    ThrowErrno(env, errno, "socketpair");
+  Napi::Array a = Napi::Array::New(env, 2);
+  a.Set(0u, sv[0]);
+  a.Set(1u, sv[1]);
+  return a;
+}
+
+// ---------------------------------------------------------------------------------- Listener
+
+Napi::Function Listener::Init(Napi::Env env) {
+  return DefineClass(env, "Listener",
+                     {InstanceMethod("start", &Listener::Start), InstanceMethod("stop", &Listener::Stop),
+                      InstanceMethod("close", &Listener::Close), InstanceAccessor("fd", &Listener::GetFd, nullptr)});
+}
+
+// new Listener(fd, onConnection(fd))
+Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(info) {
+  fd_ = ArgFd(info, 0, "fd");
+  onConnection_ = Napi::Persistent(info[1].As<Napi::Function>());
+  poll_ = new uv_poll_t;
+  if (uv_poll_init(LoopOf(info.Env()), poll_, fd_) != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    throw Napi::Error::New(info.Env(), "uv_poll_init failed");
+  }
+  poll_->data = this;
+}
+
+Listener::~Listener() { CloseInternal(); }
+
+void Listener::CloseInternal() {
+  if (poll_) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  polling_ = false;
+}
+
+Napi::Value Listener::Start(const Napi::CallbackInfo& info) {
+  if (poll_ && !polling_) {
+    uv_poll_start(poll_, UV_READABLE, &Listener::OnReadable);
+    polling_ = true;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Listener::Stop(const Napi::CallbackInfo& info) {
+  if (poll_ && polling_) {
+    uv_poll_stop(poll_);
+    polling_ = false;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Listener::Close(const Napi::CallbackInfo& info) {
+  CloseInternal();
+  return info.Env().Undefined();
+}
+
+Napi::Value Listener::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+void Listener::OnReadable(uv_poll_t* handle, int status, int events) {
+  Listener* self = static_cast<Listener*>(handle->data);
+  if (!self || self->fd_ < 0) return;
+  int cfd = ::accept4(self->fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (cfd < 0) return;  // EAGAIN or a connection that vanished: nothing to do
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  // Stop accepting until JS says otherwise: one client at a time.
+  uv_poll_stop(handle);
+  self->polling_ = false;
+  try {
+    self->onConnection_.MakeCallback(self->Value(), {Napi::Number::New(env, cfd)});
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+// ---------------------------------------------------------------------------------- Channel
+
+Napi::Function Channel::Init(Napi::Env env) {
+  return DefineClass(env, "Channel",
+                     {InstanceMethod("send", &Channel::Send), InstanceMethod("close", &Channel::Close),
+                      InstanceMethod("setMaxMessageSize", &Channel::SetMaxMessageSize),
+                      InstanceMethod("pause", &Channel::Pause), InstanceMethod("resume", &Channel::Resume),
+                      InstanceAccessor("fd", &Channel::GetFd, nullptr)});
+}
+
+// new Channel(fd, onMessage(buf, fds), onClose(reason)). Takes ownership of fd.
+Channel::Channel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Channel>(info) {
+  fd_ = ArgFd(info, 0, "fd");
+  onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
+  onClose_ = Napi::Persistent(info[2].As<Napi::Function>());
+  int flags = ::fcntl(fd_, F_GETFL);
+  if (flags < 0) ThrowErrno(info.Env(), errno, "fcntl");
+  ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  poll_ = new uv_poll_t;
+  if (uv_poll_init(LoopOf(info.Env()), poll_, fd_) != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    throw Napi::Error::New(info.Env(), "uv_poll_init failed");
+  }
+  poll_->data = this;
+  uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, &Channel::OnReadable);
+  // Keep the JS object alive while the socket is open.
+  Ref();
+  refed_ = true;
+}
+
+Channel::~Channel() {
+  if (poll_ || fd_ >= 0) CloseInternal("destroyed", false);
+}
+
+Napi::Value Channel::GetFd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
+
+Napi::Value Channel::SetMaxMessageSize(const Napi::CallbackInfo& info) {
+  uint64_t v = ArgU64(info, 0, "size");
+  if (v < kHeaderSize || v > (1ull << 31)) throw Napi::RangeError::New(info.Env(), "bad max message size");
+  maxMessage_ = static_cast<uint32_t>(v);
+  return info.Env().Undefined();
+}
+
+Napi::Value Channel::Pause(const Napi::CallbackInfo& info) {
+  if (poll_ && !paused_) uv_poll_stop(poll_);
+  paused_ = true;
+  return info.Env().Undefined();
+}
+
+Napi::Value Channel::Resume(const Napi::CallbackInfo& info) {
+  if (poll_ && paused_) {
+    paused_ = false;
+    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, &Channel::OnReadable);
+    // Messages may already sit in the socket buffer: read them now.
+    if (!inCallback_) ReadAvailable();
+  }
+  paused_ = false;
+  return info.Env().Undefined();
+}
+
+// send(buf, fds?) -> throws with errno on failure. Blocks (bounded) while the socket is full.
+Napi::Value Channel::Send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (fd_ < 0) ThrowErrno(env, ENOTCONN, "send");
+  if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "send: buffer expected");
+  Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+  std::vector<int> fds;
+  if (info.Length() > 1 && info[1].IsArray()) {
+    Napi::Array a = info[1].As<Napi::Array>();
+    if (a.Length() > kMaxFdsPerRecv) ThrowErrno(env, EINVAL, "send: too many fds");
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsNumber()) throw Napi::TypeError::New(env, "send: fds must be numbers");
+      int fd = v.As<Napi::Number>().Int32Value();
+      if (fd < 0) ThrowErrno(env, EBADF, "send: bad fd");
+      fds.push_back(fd);
+    }
+  }
+  const uint8_t* data = buf.Data();
+  size_t left = buf.Length();
+  bool fdsSent = fds.empty();
+  while (left > 0 || !fdsSent) {
+    iovec iov{const_cast<uint8_t*>(data), left};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    std::vector<uint8_t> control;
+    if (!fdsSent) {
+      control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
+      msg.msg_control = control.data();
+      msg.msg_controllen = control.size();
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      c->cmsg_level = SOL_SOCKET;
+      c->cmsg_type = SCM_RIGHTS;
+      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        pollfd p{fd_, POLLOUT, 0};
+        int r = ::poll(&p, 1, kSendTimeoutMs);
+        if (r == 0) ThrowErrno(env, ETIMEDOUT, "send");
+        continue;
+      }
+      ThrowErrno(env, errno, "send");
+    }
+    fdsSent = true;
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  return env.Undefined();
+}
+
+Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
+  CloseInternal("closed locally", false);
+  return info.Env().Undefined();
+}
+
+void Channel::ClosePending() {
+  CloseFds(pendingFds_);
+  body_.clear();
+  body_.shrink_to_fit();
+  headerGot_ = 0;
+  bodyGot_ = 0;
+}
+
+void Channel::CloseInternal(const std::string& reason, bool notify) {
+  if (fd_ < 0 && !poll_) return;
+  ClosePending();
+  if (poll_) {
+    uv_poll_stop(poll_);
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (notify) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    try {
+      onClose_.MakeCallback(Value(), {Napi::String::New(env, reason)});
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(env, e.Value());
+    }
+  }
+  if (refed_) {
+    refed_ = false;
+    Unref();
+  }
+}
+
+void Channel::Fail(const std::string& reason) { CloseInternal(reason, true); }
+
+void Channel::OnReadable(uv_poll_t* handle, int status, int events) {
+  Channel* self = static_cast<Channel*>(handle->data);
+  if (!self || self->fd_ < 0) return;
+  Napi::HandleScope scope(self->Env());
+  self->ReadAvailable();
+}
+
+void Channel::ReadAvailable() {
+  alignas(cmsghdr) static uint8_t control[CMSG_SPACE(sizeof(int) * kMaxFdsPerRecv)];
+  while (fd_ >= 0 && !paused_) {
+    uint8_t* dst;
+    size_t want;
+    if (headerGot_ < kHeaderSize) {
+      dst = header_ + headerGot_;
+      want = kHeaderSize - headerGot_;
+    } else {
+      dst = body_.data() + bodyGot_;
+      want = body_.size() - bodyGot_;
+    }
+    if (want > 0) {
+      iovec iov{dst, want};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof(control);
+      ssize_t n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        Fail(std::string("receive failed: ") + std::strerror(errno));
+        return;
+      }
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+          size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+          const uint8_t* p = CMSG_DATA(c);
+          for (size_t i = 0; i < nfd; i++) {
+            int fd;
+            std::memcpy(&fd, p + i * sizeof(int), sizeof(int));
+            pendingFds_.push_back(fd);
+          }
+        }
+      }
+      if (msg.msg_flags & MSG_CTRUNC) {
+        Fail("peer sent more file descriptors than a message may carry");
+        return;
+      }
+      if (n == 0) {
+        if (headerGot_ > 0) Fail("connection closed inside a message (truncated message)");
+        else Fail("peer closed the connection");
+        return;
+      }
+      if (headerGot_ < kHeaderSize) headerGot_ += static_cast<size_t>(n);
+      else bodyGot_ += static_cast<size_t>(n);
+      if (headerGot_ < kHeaderSize) continue;
+      if (body_.empty() && bodyGot_ == 0) {
+        uint32_t size;
+        std::memcpy(&size, header_ + 4, 4);
+        if (size < kHeaderSize) {
+          Fail("message header gives size " + std::to_string(size) + ", below the 16-byte header");
+          return;
+        }
+        if (size > maxMessage_) {
+          Fail("message of " + std::to_string(size) + " bytes exceeds the negotiated maximum of " +
+               std::to_string(maxMessage_));
+          return;
+        }
+        body_.resize(size - kHeaderSize);
+      }
+      if (bodyGot_ < body_.size()) continue;
+    }
+    // A whole message: hand it to JS with its fds.
+    Napi::Env env = Env();
+    size_t total = kHeaderSize + body_.size();
+    Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, header_, kHeaderSize);
+    if (!body_.empty()) {
+      Napi::Buffer<uint8_t> whole = Napi::Buffer<uint8_t>::New(env, total);
+      std::memcpy(whole.Data(), header_, kHeaderSize);
+      std::memcpy(whole.Data() + kHeaderSize, body_.data(), body_.size());
+      out = whole;
+    }
+    Napi::Array fds = Napi::Array::New(env, pendingFds_.size());
+    for (size_t i = 0; i < pendingFds_.size(); i++) fds.Set(static_cast<uint32_t>(i), pendingFds_[i]);
+    pendingFds_.clear();
+    headerGot_ = 0;
+    bodyGot_ = 0;
+    body_.clear();
+    inCallback_ = true;
+    try {
+      onMessage_.MakeCallback(Value(), {out, fds});
+    } catch (const Napi::Error& e) {
+      // A JS handler threw: report it as an uncaught exception instead of unwinding libuv.
+      inCallback_ = false;
+      napi_fatal_exception(env, e.Value());
+      return;
+    }
+    inCallback_ = false;
+  }
+}
+
+}  // namespace vnvme

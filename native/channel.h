@@ -1,0 +1,74 @@
+// UNIX stream sockets carrying vfio-user messages with SCM_RIGHTS file descriptors.
+//
+// Listener: a listening socket watched by libuv; each accepted connection is handed to JS as
+// an fd. Channel: one connected socket; it frames incoming bytes into whole vfio-user
+// messages (16-byte header, `size` from the header) and delivers each with the fds that
+// arrived with it. The header and the body are read by separate recvmsg calls, so bytes
+// of two messages are never read together and fds are never attributed to the wrong one.
+#pragma once
+#include <napi.h>
+#include <uv.h>
+#include <vector>
+
+namespace vnvme {
+
+class Listener : public Napi::ObjectWrap<Listener> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Listener(const Napi::CallbackInfo& info);
+  ~Listener() override;
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info);   // start accepting
+  Napi::Value Stop(const Napi::CallbackInfo& info);    // stop accepting (backlog keeps waiting)
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  void CloseInternal();
+
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool polling_ = false;
+  Napi::FunctionReference onConnection_;
+};
+
+class Channel : public Napi::ObjectWrap<Channel> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Channel(const Napi::CallbackInfo& info);
+  ~Channel() override;
+
+ private:
+  Napi::Value Send(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxMessageSize(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value GetFd(const Napi::CallbackInfo& info);
+  static void OnReadable(uv_poll_t* handle, int status, int events);
+  void ReadAvailable();
+  void Fail(const std::string& reason);
+  void CloseInternal(const std::string& reason, bool notify);
+  void ClosePending();
+
+  int fd_ = -1;
+  uv_poll_t* poll_ = nullptr;
+  bool paused_ = false;
+  bool inCallback_ = false;
+  bool refed_ = false;
+  uint32_t maxMessage_ = 1u << 20;
+  uint8_t header_[16];
+  size_t headerGot_ = 0;
+  std::vector<uint8_t> body_;
+  size_t bodyGot_ = 0;
+  std::vector<int> pendingFds_;
+  Napi::FunctionReference onMessage_;
+  Napi::FunctionReference onClose_;
+};
+
+// Synchronous helpers used by both ends.
+Napi::Value ListenUnix(const Napi::CallbackInfo& info);
+Napi::Value ConnectUnix(const Napi::CallbackInfo& info);
+Napi::Value SocketPair(const Napi::CallbackInfo& info);
+
+}  // namespace vnvme

@@ -1,0 +1,75 @@
+// Typed loader for the native addon (build/Release/vnvme.node, or VNVME_NATIVE for the ASan build).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const require = createRequire(import.meta.url);
+
+export interface NativeListener {
+  readonly fd: number;
+  start(): void;
+  stop(): void;
+  close(): void;
+}
+export interface NativeChannel {
+  readonly fd: number;
+  send(buf: Buffer, fds?: number[]): void;
+  close(): void;
+  setMaxMessageSize(size: number): void;
+  pause(): void;
+  resume(): void;
+}
+export interface NativeSharedMemory {
+  readonly size: number;
+  read(offset: number, length: number): Buffer;
+  write(offset: number, data: Buffer): void;
+  fill(offset: number, length: number, byte: number): void;
+  readU32(offset: number): number;
+  writeU32(offset: number, value: number): void;
+  readU64(offset: number): bigint;
+  writeU64(offset: number, value: bigint | number): void;
+  unmap(): void;
+}
+export type DmaCheck = 'ok' | 'unmapped' | 'nofd' | 'denied';
+export interface NativeDmaTable {
+  map(fd: number, fileOffset: number | bigint, iova: number | bigint, size: number | bigint, prot: number): void;
+  unmap(iova: number | bigint, size: number | bigint): boolean;
+  unmapAll(): number;
+  read(iova: number | bigint, length: number): Buffer;
+  write(iova: number | bigint, data: Buffer): void;
+  check(iova: number | bigint, length: number, access: number): DmaCheck;
+  list(): { iova: number; size: number; prot: number; mapped: boolean }[];
+  startDirtyLog(pageSize: number): void;
+  stopDirtyLog(): void;
+  dirtyBitmap(iova: number | bigint, size: number | bigint, pageSize: number, clear: boolean): Buffer;
+  markDirty(iova: number | bigint, length: number): void;
+}
+
+export interface NativeAddon {
+  Listener: new (fd: number, onConnection: (fd: number) => void) => NativeListener;
+  Channel: new (fd: number, onMessage: (msg: Buffer, fds: number[]) => void, onClose: (reason: string) => void) => NativeChannel;
+  SharedMemory: new (fd: number, size: number, offset?: number) => NativeSharedMemory;
+  DmaTable: new () => NativeDmaTable;
+  FdWatcher: new (fd: number, onReadable: () => void) => { close(): void };
+  listenUnix(path: string, mode: number): number;
+  connectUnix(path: string): number;
+  socketPair(): [number, number];
+  memfdCreate(name: string, size: number): number;
+  createUnlinkedFile(path: string, size: number): number;
+  closeFd(fd: number): void;
+  eventfdCreate(): number;
+  eventfdSignal(fd: number): void;
+  eventfdConsume(fd: number): number;
+  sanitized: boolean;
+}
+
+const path = process.env.VNVME_NATIVE ? resolve(root, process.env.VNVME_NATIVE) : resolve(root, 'build/Release/vnvme.node');
+export const native: NativeAddon = require(path) as NativeAddon;
+
+/** The errno a native call failed with (positive), or undefined for other errors. */
+export function errnoOf(err: unknown): number | undefined {
+  const e = err as { errno?: unknown };
+  return typeof e?.errno === 'number' ? e.errno : undefined;
+}
