@@ -18,7 +18,6 @@ namespace {
 constexpr size_t kHeaderSize = 16;
 // Linux SCM_MAX_FD is 253: room for every fd a peer can possibly send in one message.
 constexpr size_t kMaxFdsPerRecv = 253;
-constexpr int kSendTimeoutMs = 10000;
 
 uv_loop_t* LoopOf(Napi::Env env) {
   uv_loop_t* loop = nullptr;
@@ -223,15 +222,15 @@ Napi::Value Channel::SetMaxMessageSize(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Channel::Pause(const Napi::CallbackInfo& info) {
-  if (poll_ && !paused_) uv_poll_stop(poll_);
   paused_ = true;
+  UpdatePoll();
   return info.Env().Undefined();
 }
 
 Napi::Value Channel::Resume(const Napi::CallbackInfo& info) {
   if (poll_ && paused_) {
     paused_ = false;
-    uv_poll_start(poll_, UV_READABLE | UV_DISCONNECT, &Channel::OnReadable);
+    UpdatePoll();
     // Messages may already sit in the socket buffer: read them now.
     if (!inCallback_) ReadAvailable();
   }
@@ -239,13 +238,16 @@ Napi::Value Channel::Resume(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// send(buf, fds?) -> throws with errno on failure. Blocks (bounded) while the socket is full.
+// send(buf, fds?) -> throws with errno on failure. Never blocks: what the socket does not
+// take now is queued (fds dup'ed) and sent in order when it becomes writable, so two ends in
+// one thread cannot deadlock and a slow peer cannot stall the event loop.
 Napi::Value Channel::Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (fd_ < 0) ThrowErrno(env, ENOTCONN, "send");
   if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "send: buffer expected");
   Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
-  std::vector<int> fds;
+  if (buf.Length() == 0) return env.Undefined();
+  Outgoing o;
   if (info.Length() > 1 && info[1].IsArray()) {
     Napi::Array a = info[1].As<Napi::Array>();
     if (a.Length() > kMaxFdsPerRecv) ThrowErrno(env, EINVAL, "send: too many fds");
@@ -253,45 +255,69 @@ Napi::Value Channel::Send(const Napi::CallbackInfo& info) {
       Napi::Value v = a.Get(i);
       if (!v.IsNumber()) throw Napi::TypeError::New(env, "send: fds must be numbers");
       int fd = v.As<Napi::Number>().Int32Value();
-      if (fd < 0) ThrowErrno(env, EBADF, "send: bad fd");
-      fds.push_back(fd);
+      int d = fd < 0 ? -1 : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+      if (d < 0) {
+        int err = fd < 0 ? EBADF : errno;
+        CloseFds(o.fds);
+        ThrowErrno(env, err, "send: bad fd");
+      }
+      o.fds.push_back(d);
     }
   }
-  const uint8_t* data = buf.Data();
-  size_t left = buf.Length();
-  bool fdsSent = fds.empty();
-  while (left > 0 || !fdsSent) {
-    iovec iov{const_cast<uint8_t*>(data), left};
+  o.data.assign(buf.Data(), buf.Data() + buf.Length());
+  if (outBytes_ + o.data.size() > (256u << 20)) {
+    CloseFds(o.fds);
+    ThrowErrno(env, ENOBUFS, "send: peer is not reading (256 MiB queued)");
+  }
+  outBytes_ += o.data.size();
+  outq_.push_back(std::move(o));
+  int err = 0;
+  if (!Flush(&err)) ThrowErrno(env, err, "send");
+  UpdatePoll();
+  return env.Undefined();
+}
+
+bool Channel::Flush(int* err) {
+  while (outHead_ < outq_.size()) {
+    Outgoing& o = outq_[outHead_];
+    iovec iov{o.data.data() + o.sent, o.data.size() - o.sent};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     std::vector<uint8_t> control;
-    if (!fdsSent) {
-      control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
+    if (o.sent == 0 && !o.fds.empty()) {
+      control.resize(CMSG_SPACE(sizeof(int) * o.fds.size()));
       msg.msg_control = control.data();
       msg.msg_controllen = control.size();
       cmsghdr* c = CMSG_FIRSTHDR(&msg);
       c->cmsg_level = SOL_SOCKET;
       c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+      c->cmsg_len = CMSG_LEN(sizeof(int) * o.fds.size());
+      std::memcpy(CMSG_DATA(c), o.fds.data(), sizeof(int) * o.fds.size());
     }
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        pollfd p{fd_, POLLOUT, 0};
-        int r = ::poll(&p, 1, kSendTimeoutMs);
-        if (r == 0) ThrowErrno(env, ETIMEDOUT, "send");
-        continue;
-      }
-      ThrowErrno(env, errno, "send");
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+      *err = errno;
+      return false;
     }
-    fdsSent = true;
-    data += n;
-    left -= static_cast<size_t>(n);
+    if (o.sent == 0) CloseFds(o.fds);  // the kernel holds its own references now
+    o.sent += static_cast<size_t>(n);
+    outBytes_ -= static_cast<size_t>(n);
+    if (o.sent == o.data.size()) outHead_++;
   }
-  return env.Undefined();
+  outq_.clear();
+  outHead_ = 0;
+  return true;
+}
+
+void Channel::UpdatePoll() {
+  if (!poll_) return;
+  int events = paused_ ? 0 : (UV_READABLE | UV_DISCONNECT);
+  if (outHead_ < outq_.size()) events |= UV_WRITABLE;
+  if (events) uv_poll_start(poll_, events, &Channel::OnReadable);
+  else uv_poll_stop(poll_);
 }
 
 Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
@@ -301,6 +327,10 @@ Napi::Value Channel::Close(const Napi::CallbackInfo& info) {
 
 void Channel::ClosePending() {
   CloseFds(pendingFds_);
+  for (Outgoing& o : outq_) CloseFds(o.fds);
+  outq_.clear();
+  outHead_ = 0;
+  outBytes_ = 0;
   body_.clear();
   body_.shrink_to_fit();
   headerGot_ = 0;
@@ -341,7 +371,15 @@ void Channel::OnReadable(uv_poll_t* handle, int status, int events) {
   Channel* self = static_cast<Channel*>(handle->data);
   if (!self || self->fd_ < 0) return;
   Napi::HandleScope scope(self->Env());
-  self->ReadAvailable();
+  if (events & UV_WRITABLE) {
+    int err = 0;
+    if (!self->Flush(&err)) {
+      self->Fail(std::string("send failed: ") + std::strerror(err));
+      return;
+    }
+    self->UpdatePoll();
+  }
+  if (events & (UV_READABLE | UV_DISCONNECT) || status < 0) self->ReadAvailable();
 }
 
 void Channel::ReadAvailable() {

@@ -50,6 +50,18 @@ class Channel : public Napi::ObjectWrap<Channel> {
   void Fail(const std::string& reason);
   void CloseInternal(const std::string& reason, bool notify);
   void ClosePending();
+  // Sends as much of the queue as the socket takes; returns false on a fatal error.
+  bool Flush(int* err);
+  void UpdatePoll();
+
+  struct Outgoing {
+    std::vector<uint8_t> data;
+    size_t sent = 0;
+    std::vector<int> fds;  // dup'ed, sent with the first byte, closed after
+  };
+  std::vector<Outgoing> outq_;
+  size_t outHead_ = 0;
+  size_t outBytes_ = 0;
 
   int fd_ = -1;
   uv_poll_t* poll_ = nullptr;

@@ -1,0 +1,499 @@
+// The vfio-user server: one listening socket, one client at a time, every command processed
+// strictly in the order received (posted writes included), replies matched by message id.
+// Protocol handling lives here; sockets live in transport.ts, the device in device.ts.
+import { DmaSpace, type DmaMessenger } from './dma.js';
+import { IrqTable, closeQuietly } from './irq.js';
+import { SocketListener, SocketTransport, type MessageTransport, type SocketOptions } from './transport.js';
+import { silentLogger, type Logger, type VfioDevice } from './device.js';
+import * as W from './wire.js';
+
+export interface ServerOptions extends SocketOptions {
+  log?: Logger;
+  /** Advertise REGION_WRITE_MULTI (default true). */
+  writeMultiple?: boolean;
+  /** Largest REGION/DMA READ/WRITE payload we accept and advertise (default 1 MiB). */
+  maxDataXferSize?: number;
+  /** Most fds we can receive in one message (default 16; QEMU accepts at most 16). */
+  maxMsgFds?: number;
+}
+
+/** Limits negotiated with VERSION (spec defaults until then). */
+export interface Negotiated {
+  major: number;
+  minor: number;
+  clientMaxMsgFds: number;
+  clientMaxDataXferSize: number;
+  clientPgsizes: number;
+  versionDone: boolean;
+}
+
+const SERVER_MINOR = 2;
+const DEFAULT_XFER = 1 << 20;
+const QUEUE_HIGH_WATER = 64;
+
+type Reply = { payload?: Buffer; fds?: number[] } | null; // null: nothing to send
+
+export class VfioUserServer {
+  readonly log: Logger;
+  readonly dma = new DmaSpace();
+  readonly irqs: IrqTable;
+  private listener: SocketListener;
+  private session: Session | null = null;
+  private closed = false;
+  /** Connections served so far (tests and stats). */
+  connections = 0;
+  onSessionEnd?: (reason: string) => void;
+
+  constructor(
+    readonly path: string,
+    readonly device: VfioDevice,
+    readonly opts: ServerOptions = {},
+  ) {
+    this.log = opts.log ?? silentLogger;
+    this.irqs = new IrqTable(device.irqs.map((i) => i.count));
+    this.listener = new SocketListener(path, opts, (fd) => this.onConnection(fd));
+    this.listener.accept();
+  }
+
+  get attached(): boolean {
+    return this.session !== null;
+  }
+
+  private onConnection(fd: number): void {
+    if (this.closed) {
+      closeQuietly(fd);
+      return;
+    }
+    this.connections++;
+    this.session = new Session(this, fd, (reason) => {
+      this.session = null;
+      this.log.info('client disconnected', { reason });
+      this.onSessionEnd?.(reason);
+      if (!this.closed) this.listener.accept();
+    });
+    this.log.info('client connected', { path: this.path });
+  }
+
+  /** Disconnects the current client (the server keeps listening). */
+  async disconnectClient(): Promise<void> {
+    await this.session?.terminate('disconnected by the server');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listener.close();
+    await this.session?.terminate('server shutting down');
+  }
+}
+
+class Session implements DmaMessenger {
+  private readonly transport: MessageTransport;
+  private readonly queue: { msg: Buffer; fds: number[] }[] = [];
+  private busy = false;
+  private ended = false;
+  private endPromise: Promise<void> | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (m: { hdr: W.Header; payload: Buffer }) => void; reject: (e: Error) => void }>();
+  readonly neg: Negotiated = {
+    major: 0,
+    minor: 0,
+    clientMaxMsgFds: 1,
+    clientMaxDataXferSize: DEFAULT_XFER,
+    clientPgsizes: 4096,
+    versionDone: false,
+  };
+
+  constructor(
+    private readonly server: VfioUserServer,
+    fd: number,
+    private readonly onEnd: (reason: string) => void,
+  ) {
+    this.transport = new SocketTransport(fd, {
+      onMessage: (msg, fds) => this.enqueue(msg, fds),
+      onClose: (reason) => void this.terminate(reason),
+    });
+    this.transport.setMaxMessageSize(this.maxMessage);
+  }
+
+  private get log(): Logger {
+    return this.server.log;
+  }
+
+  private get maxXfer(): number {
+    return this.server.opts.maxDataXferSize ?? DEFAULT_XFER;
+  }
+
+  /** Largest message we read: a full data transfer plus its fixed part. */
+  private get maxMessage(): number {
+    return this.maxXfer + 4096;
+  }
+
+  get maxTransfer(): number {
+    return Math.min(this.neg.clientMaxDataXferSize, this.maxXfer);
+  }
+
+  // ------------------------------------------------------------------ ordering
+
+  private enqueue(msg: Buffer, fds: number[]): void {
+    if (this.ended) {
+      fds.forEach(closeQuietly);
+      return;
+    }
+    const hdr = W.decodeHeader(msg);
+    // Replies to our own requests (DMA_READ/WRITE) are not commands: deliver at once.
+    if ((hdr.flags & W.FLAG_TYPE_MASK) === W.TYPE_REPLY) {
+      fds.forEach(closeQuietly);
+      const p = this.pending.get(hdr.id);
+      if (!p) {
+        this.log.warn('reply to no outstanding request', { id: hdr.id, command: W.commandName(hdr.command) });
+        return;
+      }
+      this.pending.delete(hdr.id);
+      p.resolve({ hdr, payload: msg.subarray(W.HEADER_SIZE) });
+      return;
+    }
+    this.queue.push({ msg, fds });
+    if (this.queue.length > QUEUE_HIGH_WATER) this.transport.pause();
+    if (!this.busy) this.pump();
+  }
+
+  /** Processes queued commands one by one; an async handler holds back everything after it. */
+  private pump(): void {
+    this.busy = true;
+    while (this.queue.length && !this.ended) {
+      const { msg, fds } = this.queue.shift()!;
+      const r = this.process(msg, fds);
+      if (r instanceof Promise) {
+        r.finally(() => {
+          if (this.ended) return;
+          if (this.queue.length <= QUEUE_HIGH_WATER / 2 && !this.transport.closed) this.transport.resume();
+          this.pump();
+        });
+        return;
+      }
+    }
+    this.busy = false;
+    if (!this.transport.closed && !this.ended) this.transport.resume();
+  }
+
+  private process(msg: Buffer, fds: number[]): void | Promise<void> {
+    const hdr = W.decodeHeader(msg);
+    const payload = msg.subarray(W.HEADER_SIZE);
+    const noReply = (hdr.flags & W.FLAG_NO_REPLY) !== 0;
+    const finish = (r: Reply): void => {
+      // fds in a reply (a region's mmap fd) stay owned by the device: sendmsg duplicates them.
+      if (!noReply && r) this.send(W.encodeReply(hdr.id, hdr.command, r.payload), r.fds);
+    };
+    const fail = (err: unknown): void => {
+      fds.forEach(closeQuietly);
+      const errno = err instanceof W.WireError ? err.errno : W.Errno.EINVAL;
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof W.WireError)) this.log.error('internal error handling a command', { command: W.commandName(hdr.command), error: message, stack: (err as Error)?.stack });
+      else this.log.debug('command failed', { command: W.commandName(hdr.command), errno, error: message });
+      if (!noReply) this.send(W.encodeErrorReply(hdr.id, hdr.command, errno));
+    };
+    try {
+      if ((hdr.flags & W.FLAG_TYPE_MASK) !== W.TYPE_COMMAND) throw new W.WireError(W.Errno.EINVAL, `message type ${hdr.flags & W.FLAG_TYPE_MASK} is neither command nor reply`);
+      if (hdr.flags & ~(W.FLAG_TYPE_MASK | W.FLAG_NO_REPLY)) throw new W.WireError(W.Errno.EINVAL, `unknown header flags 0x${hdr.flags.toString(16)}`);
+      if (!this.neg.versionDone && hdr.command !== W.Command.VERSION)
+        throw new W.WireError(W.Errno.EINVAL, `${W.commandName(hdr.command)} before VERSION negotiation`);
+      const r = this.dispatch(hdr, payload, fds);
+      if (r instanceof Promise) return r.then(finish, fail);
+      finish(r);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  private send(msg: Buffer, fds: number[] = []): void {
+    if (this.transport.closed) return;
+    try {
+      this.transport.send(msg, fds);
+    } catch (err) {
+      this.log.warn('send failed; dropping the client', { error: (err as Error).message });
+      void this.terminate('send failed');
+    }
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private dispatch(hdr: W.Header, p: Buffer, fds: number[]): Reply | Promise<Reply> {
+    const dev = this.server.device;
+    switch (hdr.command as W.Command) {
+      case W.Command.VERSION:
+        return this.version(p, fds);
+      case W.Command.DMA_MAP:
+        return this.dmaMap(p, fds);
+      case W.Command.DMA_UNMAP:
+        return this.dmaUnmap(p, fds);
+      case W.Command.DEVICE_GET_INFO: {
+        noFds(fds);
+        const req = W.decodeDeviceInfo(p);
+        if (req.argsz < W.DEVICE_INFO_SIZE) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_INFO: argsz ${req.argsz} < 16`);
+        const info = { argsz: W.DEVICE_INFO_SIZE, flags: dev.deviceFlags, numRegions: dev.regions.length, numIrqs: dev.irqs.length };
+        return { payload: W.encodeDeviceInfo(info) };
+      }
+      case W.Command.DEVICE_GET_REGION_INFO:
+        noFds(fds);
+        return this.regionInfo(p);
+      case W.Command.DEVICE_GET_REGION_IO_FDS: {
+        noFds(fds);
+        if (p.length < 16) throw new W.WireError(W.Errno.EINVAL, 'DEVICE_GET_REGION_IO_FDS: short request');
+        const index = p.readUInt32LE(8);
+        if (index >= dev.regions.length) throw new W.WireError(W.Errno.EINVAL, `no region ${index}`);
+        // We export no ioeventfds: an empty sub-region list.
+        const out = Buffer.alloc(16);
+        out.writeUInt32LE(16, 0);
+        out.writeUInt32LE(index, 8);
+        return { payload: out };
+      }
+      case W.Command.DEVICE_GET_IRQ_INFO: {
+        noFds(fds);
+        const req = W.decodeIrqInfo(p);
+        if (req.argsz < W.IRQ_INFO_SIZE) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_IRQ_INFO: argsz ${req.argsz} < 16`);
+        const spec = dev.irqs[req.index];
+        if (!spec) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_IRQ_INFO: no IRQ index ${req.index}`);
+        return { payload: W.encodeIrqInfo({ argsz: W.IRQ_INFO_SIZE, flags: spec.flags, index: req.index, count: spec.count }) };
+      }
+      case W.Command.DEVICE_SET_IRQS: {
+        const req = W.decodeSetIrqs(p);
+        this.server.irqs.apply(req, fds);
+        return {};
+      }
+      case W.Command.REGION_READ: {
+        noFds(fds);
+        const a = W.decodeRegionAccess(p, 'REGION_READ');
+        this.checkAccess(a.region, a.offset, a.count);
+        const data = dev.regionRead(a.region, a.offset, a.count);
+        return { payload: W.encodeRegionAccess({ offset: a.offset, region: a.region, count: data.length, data }) };
+      }
+      case W.Command.REGION_WRITE: {
+        noFds(fds);
+        const a = W.decodeRegionAccess(p, 'REGION_WRITE');
+        if (a.data.length !== a.count) throw new W.WireError(W.Errno.EINVAL, `REGION_WRITE: count ${a.count} but ${a.data.length} data bytes`);
+        this.checkAccess(a.region, a.offset, a.count);
+        const reply = { payload: W.encodeRegionAccess({ offset: a.offset, region: a.region, count: a.count }) };
+        const r = dev.regionWrite(a.region, a.offset, a.data);
+        return r instanceof Promise ? r.then(() => reply) : reply;
+      }
+      case W.Command.REGION_WRITE_MULTI: {
+        noFds(fds);
+        if (this.server.opts.writeMultiple === false) throw new W.WireError(W.Errno.ENOTSUP, 'REGION_WRITE_MULTI was not negotiated');
+        const entries = W.decodeWriteMulti(p);
+        for (const e of entries) this.checkAccess(e.region, e.offset, e.data.length);
+        const out = Buffer.alloc(8);
+        out.writeBigUInt64LE(BigInt(entries.length), 0);
+        return applyInOrder(entries, (e) => dev.regionWrite(e.region, e.offset, e.data), { payload: out });
+      }
+      case W.Command.DEVICE_RESET: {
+        noFds(fds);
+        if (!(dev.deviceFlags & W.DEVICE_FLAGS_RESET)) throw new W.WireError(W.Errno.ENOTSUP, 'device has no reset');
+        const r = dev.reset();
+        return r instanceof Promise ? r.then(() => ({})) : {};
+      }
+      default:
+        fds.forEach(closeQuietly);
+        throw new W.WireError(W.Errno.ENOSYS, `unsupported command ${hdr.command}`);
+    }
+  }
+
+  private checkAccess(region: number, offset: bigint, count: number): void {
+    const spec = this.server.device.regions[region];
+    if (!spec || spec.size === 0n) throw new W.WireError(W.Errno.EINVAL, `no region ${region}`);
+    if (count === 0) throw new W.WireError(W.Errno.EINVAL, 'access of 0 bytes');
+    if (count > this.maxXfer) throw new W.WireError(W.Errno.E2BIG, `access of ${count} bytes exceeds max_data_xfer_size ${this.maxXfer}`);
+    if (offset >= spec.size || BigInt(count) > spec.size - offset)
+      throw new W.WireError(W.Errno.EINVAL, `access [0x${offset.toString(16)}, +${count}) outside region ${region} of 0x${spec.size.toString(16)} bytes`);
+  }
+
+  private version(p: Buffer, fds: number[]): Reply {
+    noFds(fds);
+    if (this.neg.versionDone) throw new W.WireError(W.Errno.EINVAL, 'VERSION already negotiated');
+    const v = W.decodeVersion(p);
+    if (v.major !== 0) throw new W.WireError(W.Errno.ENOTSUP, `protocol major ${v.major} not supported (0 only)`);
+    const caps = v.caps ?? {};
+    const num = (x: unknown, name: string, dflt: number): number => {
+      if (x === undefined) return dflt;
+      if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new W.WireError(W.Errno.EINVAL, `VERSION: capability ${name} is not a non-negative integer`);
+      return x;
+    };
+    const clientFds = num(caps.max_msg_fds, 'max_msg_fds', 1);
+    const clientXfer = num(caps.max_data_xfer_size, 'max_data_xfer_size', DEFAULT_XFER);
+    const clientPg = num(caps.pgsizes, 'pgsizes', 4096);
+    if (clientXfer === 0) throw new W.WireError(W.Errno.EINVAL, 'VERSION: max_data_xfer_size 0');
+    this.neg.major = 0;
+    this.neg.minor = Math.min(v.minor, SERVER_MINOR);
+    this.neg.clientMaxMsgFds = clientFds;
+    this.neg.clientMaxDataXferSize = clientXfer;
+    this.neg.clientPgsizes = clientPg;
+    if (caps.max_dma_maps !== undefined) this.server.dma.maxRegions = Math.min(65535, Math.max(1, num(caps.max_dma_maps, 'max_dma_maps', 65535)));
+    const reply: W.VersionCaps = {
+      max_msg_fds: this.server.opts.maxMsgFds ?? 16,
+      max_data_xfer_size: this.maxXfer,
+      pgsizes: 4096,
+      max_dma_maps: 65535,
+    };
+    if (this.server.opts.writeMultiple !== false) reply.write_multiple = true;
+    this.neg.versionDone = true;
+    this.server.dma.messenger = this;
+    this.server.device.attach({ dma: this.server.dma, irqs: this.server.irqs, log: this.log });
+    this.log.debug('VERSION negotiated', { minor: this.neg.minor, clientCaps: caps });
+    return { payload: W.encodeVersion({ major: 0, minor: this.neg.minor, caps: reply }) };
+  }
+
+  private regionInfo(p: Buffer): Reply {
+    const req = W.decodeRegionInfo(p);
+    if (req.argsz < W.REGION_INFO_SIZE) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_INFO: argsz ${req.argsz} < 32`);
+    const spec = this.server.device.regions[req.index];
+    if (!spec) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_INFO: no region ${req.index}`);
+    const flags = (spec.readable ? W.REGION_FLAG_READ : 0) | (spec.writable ? W.REGION_FLAG_WRITE : 0);
+    const full = W.encodeRegionInfo({
+      flags: flags | (spec.mmap ? W.REGION_FLAG_MMAP : 0),
+      index: spec.index,
+      size: spec.size,
+      offset: spec.mmap?.offset ?? 0n,
+      sparse: spec.mmap?.areas,
+      type: spec.type,
+    });
+    if (full.length > req.argsz) {
+      // Too small for the capabilities: the head only, with the size needed; the client retries.
+      const head = W.encodeRegionInfo({ flags, index: spec.index, size: spec.size, offset: 0n });
+      head.writeUInt32LE(full.length, 0);
+      return { payload: head };
+    }
+    // The fd goes only with the full reply, and only if the client takes fds at all.
+    const fds = spec.mmap && this.neg.clientMaxMsgFds >= 1 ? [spec.mmap.fd] : [];
+    return { payload: full, fds };
+  }
+
+  private dmaMap(p: Buffer, fds: number[]): Reply | Promise<Reply> {
+    const m = W.decodeDmaMap(p);
+    if (fds.length > 1) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP with ${fds.length} fds`);
+    const fd = fds[0] ?? null;
+    try {
+      if (m.size === 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP of size 0');
+      if (m.address + m.size > 0xffffffffffffffffn) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP range wraps');
+      if (!(m.flags & (W.DMA_MAP_FLAG_READ | W.DMA_MAP_FLAG_WRITE))) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP with neither READ nor WRITE');
+      if (m.flags & ~0xf) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP: unknown flags 0x${m.flags.toString(16)}`);
+      if (fd !== null && m.size % 4096n !== 0n) this.log.warn('DMA_MAP size not page-aligned', { size: m.size.toString() });
+      this.server.dma.map(fd, m.offset, m.address, m.size, m.flags & 3);
+    } finally {
+      // The mapping keeps the memory; the fd itself is no longer needed.
+      if (fd !== null) closeQuietly(fd);
+    }
+    this.server.device.dmaMapped?.(m.address, m.size);
+    return {};
+  }
+
+  private dmaUnmap(p: Buffer, fds: number[]): Reply | Promise<Reply> {
+    fds.forEach(closeQuietly); // an fd on UNMAP is meaningless; close it
+    const u = W.decodeDmaUnmap(p);
+    const echo = W.encodeDmaUnmap({ argsz: W.DMA_UNMAP_SIZE, flags: u.flags, address: u.address, size: u.size });
+    if (u.flags & ~(W.DMA_UNMAP_FLAG_ALL | W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)) throw new W.WireError(W.Errno.EINVAL, `DMA_UNMAP: unknown flags 0x${u.flags.toString(16)}`);
+    if (u.flags & W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) throw new W.WireError(W.Errno.ENOTSUP, 'DMA_UNMAP dirty bitmap needs migration v1');
+    const dev = this.server.device;
+    if (u.flags & W.DMA_UNMAP_FLAG_ALL) {
+      if (u.address !== 0n || u.size !== 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_UNMAP ALL needs address and size 0');
+      const q = dev.quiesceDma?.(0n, 0xffffffffffffffffn);
+      const done = (): Reply => {
+        this.server.dma.unmapAll();
+        return { payload: echo };
+      };
+      return q instanceof Promise ? q.then(done) : done();
+    }
+    const exists = this.server.dma.regions().some((r) => BigInt(r.iova) === u.address && BigInt(r.size) === u.size);
+    if (!exists) throw new W.WireError(W.Errno.ENOENT, `DMA_UNMAP: no region [0x${u.address.toString(16)}, +0x${u.size.toString(16)})`);
+    const q = dev.quiesceDma?.(u.address, u.size);
+    const done = (): Reply => {
+      this.server.dma.unmap(u.address, u.size);
+      return { payload: echo };
+    };
+    return q instanceof Promise ? q.then(done) : done();
+  }
+
+  // ------------------------------------------------------------------ server -> client DMA
+
+  private request(command: W.Command, payload: Buffer): Promise<{ hdr: W.Header; payload: Buffer }> {
+    if (this.ended) return Promise.reject(new W.WireError(W.Errno.ENOTCONN, 'client is gone'));
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) & 0xffff || 1;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new W.WireError(W.Errno.ETIMEDOUT, `${W.commandName(command)} got no reply`));
+      }, 5000);
+      this.pending.set(id, {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.send(W.encodeCommand(id, command, payload));
+    });
+  }
+
+  async dmaRead(iova: bigint, count: number): Promise<Buffer> {
+    const r = await this.request(W.Command.DMA_READ, W.encodeDmaRw({ address: iova, count: BigInt(count) }));
+    if (r.hdr.flags & W.FLAG_ERROR) throw new W.WireError(r.hdr.error || W.Errno.EIO, `client failed DMA_READ (errno ${r.hdr.error})`);
+    const d = W.decodeDmaRw(r.payload);
+    if (d.data.length !== count) throw new W.WireError(W.Errno.EIO, `DMA_READ reply has ${d.data.length} bytes, ${count} asked`);
+    return Buffer.from(d.data);
+  }
+
+  async dmaWrite(iova: bigint, data: Buffer): Promise<void> {
+    const r = await this.request(W.Command.DMA_WRITE, W.encodeDmaRw({ address: iova, count: BigInt(data.length), data }));
+    if (r.hdr.flags & W.FLAG_ERROR) throw new W.WireError(r.hdr.error || W.Errno.EIO, `client failed DMA_WRITE (errno ${r.hdr.error})`);
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  terminate(reason: string): Promise<void> {
+    if (this.endPromise) return this.endPromise;
+    this.ended = true;
+    this.endPromise = (async () => {
+      this.transport.close();
+      for (const { fds } of this.queue.splice(0)) fds.forEach(closeQuietly);
+      for (const p of this.pending.values()) p.reject(new W.WireError(W.Errno.ENOTCONN, 'client disconnected'));
+      this.pending.clear();
+      const dev = this.server.device;
+      try {
+        if (this.neg.versionDone) {
+          await dev.quiesceDma?.(0n, 0xffffffffffffffffn);
+          await dev.detach();
+        }
+      } catch (err) {
+        this.log.error('device detach failed', { error: (err as Error).message });
+      }
+      this.server.dma.messenger = null;
+      this.server.dma.unmapAll();
+      this.server.irqs.reset();
+      this.onEnd(reason);
+    })();
+    return this.endPromise;
+  }
+}
+
+function noFds(fds: number[]): void {
+  if (fds.length) {
+    fds.forEach(closeQuietly);
+    throw new W.WireError(W.Errno.EINVAL, `unexpected file descriptors (${fds.length}) with this command`);
+  }
+}
+
+function applyInOrder<T>(items: T[], fn: (t: T) => void | Promise<void>, result: Reply): Reply | Promise<Reply> {
+  for (let i = 0; i < items.length; i++) {
+    const r = fn(items[i]!);
+    if (r instanceof Promise) {
+      return r.then(async () => {
+        for (let j = i + 1; j < items.length; j++) await fn(items[j]!);
+        return result;
+      });
+    }
+  }
+  return result;
+}

@@ -1,0 +1,137 @@
+// A small PCI device for protocol tests: BAR0 is 16 KiB, its first page plain registers
+// (scratch RAM), its second page a shared file offered for mmap (like NVMe doorbells).
+// Writing BAR0 0x118 starts a DMA copy (src 0x100, dst 0x108, len 0x110) through DmaSpace
+// and raises MSI-X vector 0 when done; 0x120 reads back the copy status (errno, 0 = ok).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { native } from '../../native/index.js';
+import { PciFunction, type PciDeviceModel } from '../../target/pci/function.js';
+import type { DeviceContext } from '../../target/vfio-user/device.js';
+import { VfioUserServer, type ServerOptions } from '../../target/vfio-user/server.js';
+import { WireError } from '../../target/vfio-user/wire.js';
+
+export class ScratchModel implements PciDeviceModel {
+  readonly regs = Buffer.alloc(4096);
+  readonly pageFd: number;
+  readonly page;
+  ctx: DeviceContext | null = null;
+  fn: PciFunction | null = null;
+  resets: string[] = [];
+  attaches = 0;
+  detaches = 0;
+  quiesces: [bigint, bigint][] = [];
+  copies = 0;
+  bars;
+
+  constructor(dir: string) {
+    this.pageFd = native.createUnlinkedFile(join(dir, 'bar0'), 0x4000);
+    this.page = new native.SharedMemory(this.pageFd, 0x1000, 0x1000);
+    this.bars = [
+      {
+        index: 0,
+        size: 0x4000,
+        kind: 'mem64' as const,
+        handler: { read: (o: bigint, c: number) => this.read(o, c), write: (o: bigint, d: Buffer) => this.write(o, d) },
+        mmap: { fd: this.pageFd, offset: 0n, areas: [{ offset: 0x1000n, size: 0x1000n }] },
+      },
+    ];
+  }
+
+  read(off: bigint, count: number): Buffer {
+    const o = Number(off);
+    if (o < 0x1000) return Buffer.from(this.regs.subarray(o, o + count));
+    if (o < 0x2000) return this.page.read(o - 0x1000, count);
+    return Buffer.alloc(count);
+  }
+
+  write(off: bigint, data: Buffer): void | Promise<void> {
+    const o = Number(off);
+    if (o < 0x1000) {
+      data.copy(this.regs, o);
+      if (o === 0x118) return this.copy();
+      return;
+    }
+    if (o < 0x2000) this.page.write(o - 0x1000, data);
+  }
+
+  private async copy(): Promise<void> {
+    const src = this.regs.readBigUInt64LE(0x100);
+    const dst = this.regs.readBigUInt64LE(0x108);
+    const len = Number(this.regs.readBigUInt64LE(0x110));
+    try {
+      const data = await this.ctx!.dma.read(src, len);
+      await this.ctx!.dma.write(dst, data);
+      this.regs.writeUInt32LE(0, 0x120);
+      this.copies++;
+    } catch (err) {
+      this.regs.writeUInt32LE(err instanceof WireError ? err.errno : 9999, 0x120);
+    }
+    this.fn?.interrupt(0);
+  }
+
+  attach(ctx: DeviceContext, fn: PciFunction): void {
+    this.ctx = ctx;
+    this.fn = fn;
+    this.attaches++;
+  }
+  detach(): void {
+    this.ctx = null;
+    this.detaches++;
+  }
+  reset(kind: 'flr' | 'device'): void {
+    this.resets.push(kind);
+    this.regs.fill(0);
+  }
+  quiesceDma(iova: bigint, size: bigint): void {
+    this.quiesces.push([iova, size]);
+  }
+  close(): void {
+    this.page.unmap();
+    native.closeFd(this.pageFd);
+  }
+}
+
+export interface ScratchServer {
+  dir: string;
+  path: string;
+  model: ScratchModel;
+  fn: PciFunction;
+  server: VfioUserServer;
+  close(): Promise<void>;
+}
+
+export function startScratchServer(opts: ServerOptions = {}): ScratchServer {
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-test-'));
+  const path = join(dir, 'cntrl');
+  const model = new ScratchModel(dir);
+  const fn = new PciFunction({
+    identity: { vendorId: 0x4e58, deviceId: 0x0001, subsystemVendorId: 0x4e58, subsystemId: 0, revision: 0, classCode: 0x010802 },
+    msixVectors: 32,
+    model,
+  });
+  const server = new VfioUserServer(path, fn, opts);
+  return {
+    dir,
+    path,
+    model,
+    fn,
+    server,
+    async close() {
+      await server.close();
+      model.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function openFds(): number {
+  return readdirCount('/proc/self/fd');
+}
+
+import { readdirSync } from 'node:fs';
+function readdirCount(p: string): number {
+  return readdirSync(p).length;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
