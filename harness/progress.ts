@@ -1,0 +1,38 @@
+// Progress lines for long work: one plain line per step with elapsed seconds. On a TTY the
+// last line of a running step's output is shown in place; elsewhere only whole lines.
+export interface Progress {
+  step(message: string): void;
+  /** A line of tool output while a step runs (shown on a TTY, dropped otherwise). */
+  detail(line: string): void;
+  done(message: string): void;
+  warn(message: string): void;
+}
+
+export function consoleProgress(prefix = 'vnvme', stream: NodeJS.WriteStream = process.stderr): Progress {
+  const start = Date.now();
+  const tty = stream.isTTY === true;
+  let detailShown = false;
+  const stamp = (): string => `${((Date.now() - start) / 1000).toFixed(1).padStart(6)}s`;
+  const clearDetail = (): void => {
+    if (detailShown) stream.write('\r\x1b[K');
+    detailShown = false;
+  };
+  const line = (text: string): void => {
+    clearDetail();
+    stream.write(`[${prefix} ${stamp()}] ${text}\n`);
+  };
+  return {
+    step: (m) => line(m),
+    done: (m) => line(m),
+    warn: (m) => line(`WARNING: ${m}`),
+    detail: (l) => {
+      if (!tty) return;
+      const width = (stream.columns ?? 100) - 4;
+      stream.write(`\r\x1b[K  ${l.replace(/\s+/g, ' ').slice(0, width)}`);
+      detailShown = true;
+    },
+  };
+}
+
+/** For tests and library callers that want silence. */
+export const silentProgress: Progress = { step() {}, detail() {}, done() {}, warn() {} };

@@ -1,0 +1,101 @@
+// The QEMU command line for a guest, built from a typed description. Pure: no I/O, so the
+// exact arguments are unit-tested.
+import type { VfioUserSyntax } from './install.js';
+
+export type Accelerator = 'kvm' | 'tcg';
+
+export type MemoryBackend =
+  /** `memory-backend-file` on a hugetlbfs mount, preallocated; vfio-user maps it from the fd. */
+  | { kind: 'hugetlbfs'; mountPoint: string }
+  /** `memory-backend-memfd,share=on`: shareable without hugepages. */
+  | { kind: 'memfd' };
+
+export interface VfioUserDevice {
+  id: string;
+  socket: string;
+  /** Oracle fork only: `x-enable-migration=on` (vfio-user migration v1). */
+  migration?: boolean;
+}
+
+export interface BaselineNvme {
+  id: string;
+  /** Raw file backing QEMU's own emulated controller. */
+  backingFile: string;
+  serial: string;
+}
+
+export interface QemuLaunchSpec {
+  name: string;
+  accel: Accelerator;
+  memMiB: number;
+  smp: number;
+  memory: MemoryBackend;
+  kernel: string;
+  initrd: string;
+  append: string;
+  qmpSocket: string;
+  serialLog: string;
+  /** Host port forwarded (on 127.0.0.1) to the guest's port 22. */
+  sshPort: number;
+  vfioUser: readonly VfioUserDevice[];
+  vfioUserSyntax: VfioUserSyntax;
+  baselineNvme?: BaselineNvme;
+  pidFile?: string;
+  extraArgs?: readonly string[];
+}
+
+export function memoryArgs(memory: MemoryBackend, memMiB: number): string[] {
+  const size = `size=${memMiB}M`;
+  const backend =
+    memory.kind === 'hugetlbfs'
+      ? `memory-backend-file,id=mem0,${size},mem-path=${memory.mountPoint},share=on,prealloc=on`
+      : `memory-backend-memfd,id=mem0,${size},share=on`;
+  return ['-m', `${memMiB}M`, '-object', backend, '-numa', 'node,memdev=mem0'];
+}
+
+/** One vfio-user-pci device in the syntax this QEMU understands. */
+export function vfioUserDeviceArgs(dev: VfioUserDevice, syntax: VfioUserSyntax): string[] {
+  if (syntax === 'oracle') {
+    if (/[,]/.test(dev.socket)) throw new Error(`socket path ${dev.socket} contains a comma, which QEMU's option syntax cannot carry`);
+    return ['-device', `vfio-user-pci,id=${dev.id},socket=${dev.socket}${dev.migration ? ',x-enable-migration=on' : ''}`];
+  }
+  if (dev.migration) {
+    throw new Error('this QEMU (upstream vfio-user-pci) has no vfio-user migration; use Oracle\'s fork (--qemu-git https://github.com/oracle/qemu --qemu-ref vfio-user-dbfix)');
+  }
+  return ['-device', JSON.stringify({ driver: 'vfio-user-pci', id: dev.id, socket: { type: 'unix', path: dev.socket } })];
+}
+
+export function baselineNvmeArgs(b: BaselineNvme): string[] {
+  return [
+    '-drive', `file=${b.backingFile},if=none,id=${b.id}-drive,format=raw,cache=none,aio=threads`,
+    '-device', `nvme,id=${b.id},serial=${b.serial},drive=${b.id}-drive`,
+  ];
+}
+
+/** The arguments after the QEMU binary (and after any `-L` firmware directories). */
+export function buildQemuArgs(s: QemuLaunchSpec): string[] {
+  if (!Number.isInteger(s.memMiB) || s.memMiB < 256) throw new Error(`guest memory ${s.memMiB} MiB is too small (>= 256 MiB)`);
+  if (!Number.isInteger(s.smp) || s.smp < 1) throw new Error(`--smp ${s.smp} must be a positive integer`);
+  const args: string[] = [
+    '-name', `${s.name},debug-threads=on`,
+    '-nodefaults', '-no-user-config', '-display', 'none',
+    '-machine', 'q35',
+    '-accel', s.accel === 'kvm' ? 'kvm' : 'tcg',
+    '-cpu', s.accel === 'kvm' ? 'host' : 'max',
+    '-smp', String(s.smp),
+    ...memoryArgs(s.memory, s.memMiB),
+    '-kernel', s.kernel,
+    '-initrd', s.initrd,
+    '-append', s.append,
+    '-no-reboot',
+    '-serial', `file:${s.serialLog}`,
+    '-qmp', `unix:${s.qmpSocket},server=on,wait=off`,
+    '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22`,
+    '-device', 'virtio-net-pci,netdev=net0,romfile=',
+  ];
+  for (const dev of s.vfioUser) args.push(...vfioUserDeviceArgs(dev, s.vfioUserSyntax));
+  if (s.baselineNvme) args.push(...baselineNvmeArgs(s.baselineNvme));
+  if (s.pidFile) args.push('-pidfile', s.pidFile);
+  if (s.extraArgs) args.push(...s.extraArgs);
+  return args;
+}
