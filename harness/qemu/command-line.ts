@@ -99,3 +99,14 @@ export function buildQemuArgs(s: QemuLaunchSpec): string[] {
   if (s.extraArgs) args.push(...s.extraArgs);
   return args;
 }
+
+/** "2G", "512M", "1024" (MiB) -> MiB. */
+export function parseMiB(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  if (!m?.[1]) throw new Error(`cannot read "${text}" as a size; use e.g. 2G, 512M or 1024 (MiB)`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? '').toUpperCase();
+  const mib = unit === 'K' ? n / 1024 : unit === 'G' ? n * 1024 : unit === 'T' ? n * 1024 * 1024 : n;
+  if (!Number.isInteger(mib) || mib <= 0) throw new Error(`size "${text}" is not a whole, positive number of MiB`);
+  return mib;
+}
