@@ -6,6 +6,7 @@ type Registrar = (program: Command) => void;
 // Each module exports `register(program)`. Listed here so `vnvme --help` shows them all.
 const areas: Array<() => Promise<{ register: Registrar }>> = [
   // target daemon and rpc client, initiator tools, VM and image commands register here.
+  () => import('../target/cli.js'),
   () => import('./guest/cli.js'), () => import('./qemu/cli.js'), () => import('../images/cli.js'),
 ];
 

@@ -1,0 +1,192 @@
+// `vnvme target` (the daemon, as SPDK's nvmf_tgt) and `vnvme rpc` (the client, as SPDK's
+// scripts/rpc.py: same global flags, same per-method arguments, same output and exit codes).
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_RPC_SOCKET, TargetDaemon } from './daemon.js';
+import { Logger, LogLevel, parseLogLevel } from './log.js';
+import { JsonRpcClient, loadConfig, pyDumps, RpcClientError, saveConfig, SavedConfig } from './rpc/client.js';
+import { Args, COMMANDS, CommandSpec, PrintMode } from './rpc/commands.js';
+
+function intArg(v: string): number {
+  if (!/^[-+]?\d+$/.test(v.trim()) && !/^[-+]?0[xX][0-9a-fA-F]+$/.test(v.trim())) throw new InvalidArgumentError(`invalid int value: '${v}'`);
+  return Number(v);
+}
+function floatArg(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || Number.isNaN(n)) throw new InvalidArgumentError(`invalid float value: '${v}'`);
+  return n;
+}
+const parserFor = (kind: string) => (kind === 'int' ? intArg : kind === 'float' ? floatArg : kind === 'list' ? (v: string) => v.split(',') : undefined);
+
+/** rpc.py's print_json / print_dict. */
+export function formatResult(mode: PrintMode, result: unknown): string | undefined {
+  if (mode === 'none') return undefined;
+  const s = pyDumps(result, 2);
+  return mode === 'json' ? s.replace(/^"+|"+$/g, '') : s;
+}
+
+interface RpcGlobals {
+  serverAddr: string;
+  timeout?: number;
+  connRetries: number;
+  dryRun?: boolean;
+  verbose?: string;
+}
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+async function runRpc(spec: CommandSpec, a: Args, g: RpcGlobals): Promise<number> {
+  const problem = spec.check?.(a);
+  if (problem) {
+    out(problem);
+    return 1;
+  }
+  const params = spec.build ? spec.build(a) : {};
+  if (g.dryRun) {
+    const method = spec.special === 'save_config' ? 'framework_get_subsystems' : spec.special === 'load_config' ? 'rpc_get_methods' : spec.name;
+    out('Request:\n' + pyDumps({ method, params: spec.special ? {} : params }, 2));
+    return 0;
+  }
+  let client: JsonRpcClient;
+  try {
+    client = await JsonRpcClient.connect(g.serverAddr, { timeout: g.timeout, retries: g.connRetries });
+  } catch (err) {
+    out(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+  try {
+    if (spec.special === 'save_config') {
+      const cfg = await saveConfig(client, { subsystems: a.subsystems, withBatches: a.with_batches });
+      const indent = a.indent === undefined || a.indent === null ? 2 : a.indent < 0 ? undefined : a.indent;
+      process.stdout.write(pyDumps(cfg, indent) + '\n');
+    } else if (spec.special === 'load_config') {
+      const text = a.json_conf !== undefined ? readJsonArg(a.json_conf) : readFileSync(0, 'utf8');
+      const skipped = await loadConfig(client, JSON.parse(text) as SavedConfig, a.include_aliases);
+      if (skipped) out('Some configs were skipped because the RPC state that can call them passed over.');
+    } else {
+      const result = await client.call(spec.name, params);
+      const text = formatResult(spec.print, result);
+      if (text !== undefined) out(text);
+    }
+    return 0;
+  } catch (err) {
+    out(err instanceof RpcClientError ? err.message : `${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+/** rpc.py's json_load: a path if it exists, else JSON text. */
+function readJsonArg(v: string): string {
+  try {
+    return readFileSync(v, 'utf8');
+  } catch {
+    return v;
+  }
+}
+
+function addMethodCommand(rpc: Command, spec: CommandSpec): void {
+  const sub = rpc.command(spec.name).description(spec.help).helpOption('-h, --help', 'show this help message and exit');
+  for (const p of spec.pos ?? []) {
+    const parse = parserFor(p.kind);
+    const arg = sub.createArgument(p.optional ? `[${p.name}]` : `<${p.name}>`, p.help);
+    if (p.choices) arg.choices(p.choices);
+    if (parse) arg.argParser(parse as (v: string) => never);
+    sub.addArgument(arg);
+  }
+  const attr = new Map<string, string>();
+  for (const o of spec.opts ?? []) {
+    const opt = new Option(o.flags, o.help);
+    const parse = parserFor(o.kind);
+    if (o.choices && o.kind === 'int') {
+      const choices = o.choices;
+      opt.argParser((v: string) => {
+        if (!choices.includes(v)) throw new InvalidArgumentError(`invalid choice: ${v} (choose from ${choices.join(', ')})`);
+        return Number(v);
+      });
+    } else {
+      if (o.choices) opt.choices(o.choices);
+      if (parse) opt.argParser(parse as (v: string, prev: unknown) => unknown);
+    }
+    if (o.required) opt.makeOptionMandatory();
+    sub.addOption(opt);
+    attr.set(o.dest, opt.attributeName());
+    if (o.kind === 'bool') sub.addOption(new Option(o.flags.replace('--', '--no-'), `(negates ${o.flags})`));
+  }
+  sub.action(async (...argv: unknown[]) => {
+    const cmd = argv[argv.length - 1] as Command;
+    const opts = cmd.opts();
+    const a: Args = {};
+    (spec.pos ?? []).forEach((p, i) => (a[p.name] = argv[i]));
+    for (const o of spec.opts ?? []) {
+      const v = opts[attr.get(o.dest)!];
+      // commander reads a '--no-x' flag as the negation of '--x': present means false
+      if (o.kind === 'flag') a[o.dest] = /--no-/.test(o.flags) ? v === false : (v ?? false);
+      else if (o.kind === 'noflag') a[o.dest] = v ? false : true;
+      else a[o.dest] = v ?? o.default;
+    }
+    const g = rpc.opts() as RpcGlobals;
+    process.exitCode = await runRpc(spec, a, {
+      serverAddr: g.serverAddr,
+      timeout: g.timeout,
+      connRetries: g.connRetries ?? 0,
+      dryRun: g.dryRun,
+    });
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('target')
+    .description("Run the vfio-user NVMe target daemon (what SPDK's nvmf_tgt is), serving SPDK JSON-RPC")
+    .option('-r, --rpc-socket <path>', 'RPC listen address (UNIX socket path)', DEFAULT_RPC_SOCKET)
+    .option('-c, --config <file>', 'JSON config to load at start (save_config output)')
+    .option('--json <file>', 'same as --config, as nvmf_tgt spells it')
+    .option('-L, --logflag <flag>', 'enable debug logs of a component (bdev, nvmf, rpc, vfio_user, all); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--log-level <level>', 'most verbose level printed: error, warning, notice, info, debug', 'notice')
+    .option('--json-logs', 'write logs as one JSON object per line')
+    .option('--wait-for-rpc', 'wait for framework_start_init before initializing (as nvmf_tgt)')
+    .option('-m, --cpumask <mask>', 'accepted for nvmf_tgt compatibility; ignored')
+    .option('-s, --mem-size <size>', 'accepted for nvmf_tgt compatibility; ignored')
+    .option('-i, --shm-id <id>', 'accepted for nvmf_tgt compatibility; ignored')
+    .action(async (o: { rpcSocket: string; config?: string; json?: string; logflag: string[]; logLevel: string; jsonLogs?: boolean; waitForRpc?: boolean }) => {
+      let level: LogLevel;
+      try {
+        level = parseLogLevel(o.logLevel);
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      const log = Logger.create({ level: o.logflag.length && level !== 'debug' ? level : level, flags: o.logflag, json: o.jsonLogs }, 'app');
+      let d: TargetDaemon;
+      try {
+        d = await TargetDaemon.start({ rpcSocket: o.rpcSocket, config: o.config ?? o.json, log, handleSignals: true, waitForRpc: o.waitForRpc });
+      } catch (err) {
+        log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        return;
+      }
+      await d.done;
+      process.exitCode = 0;
+      // Anything still holding the loop open after a clean stop is not worth waiting for.
+      setTimeout(() => process.exit(0), 1000).unref();
+    });
+
+  const rpc = program
+    .command('rpc')
+    .description("Send SPDK JSON-RPC requests to a target, as SPDK's scripts/rpc.py (same methods, arguments and output)")
+    .usage('[options] METHOD [method args]')
+    .enablePositionalOptions()
+    .option('-s, --server-addr <path>', 'RPC domain socket path', DEFAULT_RPC_SOCKET)
+    .option('-p, --port <port>', 'RPC port number (TCP is not supported; accepted for compatibility)', intArg)
+    .option('-t, --timeout <seconds>', 'Timeout as a floating point number expressed in seconds waiting for response. Default: 60.0', floatArg)
+    .option('-r, --conn-retries <n>', 'Retry connecting to the RPC server N times with 0.2s interval. Default: 0', intArg, 0)
+    .option('-v', 'Set verbose mode to INFO')
+    .option('--verbose <level>', 'Set verbose level (DEBUG, INFO, ERROR)')
+    .option('--dry-run', 'Display request and exit');
+  for (const spec of COMMANDS) addMethodCommand(rpc, spec);
+}

@@ -1,0 +1,325 @@
+// The NVMe-oF target state behind the nvmf_* RPCs: transports, subsystems, namespaces and
+// listeners. Every mutating call validates everything first and changes state last, so a
+// failed call leaves the target as it was.
+import { accessSync, constants as fsc, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { BdevRegistry } from '../bdev/registry.js';
+import type { Logger } from '../log.js';
+import { errnoError, internalError, invalidParams, RpcError, INVALID_PARAMS } from '../rpc/errors.js';
+import { DISCOVERY_NQN, ListenAddress, Namespace, Subsystem, SubsystemOptions } from './subsystem.js';
+import {
+  getEndpointFactory,
+  resolveTransportOptions,
+  VfioUserTransport,
+  VfioUserTransportOptions,
+  VFIOUSER_MAX_QPAIRS_PER_CTRLR,
+} from './transport.js';
+
+/** NQN rules (NVMe Base spec 4.7): at most 223 bytes, "nqn.yyyy-mm.reverse-domain:..." or a UUID NQN. */
+export function checkNqn(nqn: string): void {
+  if (Buffer.byteLength(nqn) > 223) throw invalidParams(`NQN '${nqn}' is longer than 223 bytes`);
+  if (nqn === DISCOVERY_NQN) return;
+  if (/^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nqn)) return;
+  if (!/^nqn\.\d{4}-\d{2}\.[^:]+(:.+)?$/.test(nqn))
+    throw invalidParams(`NQN '${nqn}' is not of the form nqn.yyyy-mm.reverse.domain:name`);
+}
+
+export interface NamespaceRequest {
+  bdev_name: string;
+  nsid?: number;
+  nguid?: string;
+  eui64?: string;
+  uuid?: string;
+  anagrpid?: number;
+  no_auto_visible?: boolean;
+  ptpl_file?: string;
+}
+
+export interface ListenerRequest {
+  address: ListenAddress;
+  secureChannel?: boolean;
+  anaState?: string;
+}
+
+function hexId(s: string, bytes: number, what: string): string {
+  const h = s.replace(/-/g, '');
+  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(h)) throw invalidParams(`${what} '${s}' is not ${bytes} bytes of hex`);
+  return h.toUpperCase();
+}
+
+export class NvmfTarget {
+  readonly transports = new Map<string, VfioUserTransport>();
+  readonly subsystems = new Map<string, Subsystem>();
+  /** Target-wide settings accepted for SPDK config compatibility (nvmf_set_config, ...). */
+  readonly settings: Record<string, Record<string, unknown>> = {};
+
+  constructor(
+    readonly bdevs: BdevRegistry,
+    readonly log: Logger,
+  ) {}
+
+  subsystem(nqn: string): Subsystem {
+    const s = this.subsystems.get(nqn);
+    if (!s) throw new RpcError(INVALID_PARAMS, `Subsystem with NQN '${nqn}' not found`);
+    return s;
+  }
+
+  createTransport(trtype: string, given: Partial<VfioUserTransportOptions> & Record<string, unknown>): void {
+    if (trtype.toUpperCase() !== 'VFIOUSER') throw invalidParams(`transport type '${trtype}' is not supported (only VFIOUSER)`);
+    if (this.transports.has('VFIOUSER')) throw internalError("Transport type 'VFIOUSER' already exists");
+    const o = resolveTransportOptions(given);
+    if (o.max_queue_depth < 2 || o.max_queue_depth > 65536) throw invalidParams(`max_queue_depth ${o.max_queue_depth} must be 2..65536`);
+    if (o.max_aq_depth < 2 || o.max_aq_depth > 4096) throw invalidParams(`max_aq_depth ${o.max_aq_depth} must be 2..4096`);
+    if (o.max_io_qpairs_per_ctrlr < 1 || o.max_io_qpairs_per_ctrlr + 1 > VFIOUSER_MAX_QPAIRS_PER_CTRLR)
+      throw invalidParams(`max_io_qpairs_per_ctrlr ${o.max_io_qpairs_per_ctrlr} must be 1..${VFIOUSER_MAX_QPAIRS_PER_CTRLR - 1}`);
+    this.transports.set('VFIOUSER', new VfioUserTransport(o, { trtype: 'VFIOUSER', ...given }));
+    this.log.notice('transport created', { trtype: 'VFIOUSER', ...given });
+  }
+
+  getTransports(trtype?: string): Record<string, unknown>[] {
+    const list = [...this.transports.values()].filter((t) => !trtype || t.trtype === trtype.toUpperCase());
+    if (trtype && list.length === 0) throw errnoError('EINVAL', `transport '${trtype}' does not exist`);
+    return list.map((t) => ({ ...t.options }));
+  }
+
+  createSubsystem(o: SubsystemOptions): void {
+    checkNqn(o.nqn);
+    if (o.nqn === DISCOVERY_NQN || this.subsystems.has(o.nqn)) throw internalError(`Unable to create subsystem ${o.nqn}: it already exists`);
+    if (Buffer.byteLength(o.serialNumber) > 20 || !/^[\x20-\x7e]*$/.test(o.serialNumber))
+      throw invalidParams(`serial number '${o.serialNumber}' must be at most 20 printable ASCII characters`);
+    if (Buffer.byteLength(o.modelNumber) > 40 || !/^[\x20-\x7e]*$/.test(o.modelNumber))
+      throw invalidParams(`model number '${o.modelNumber}' must be at most 40 printable ASCII characters`);
+    if (o.minCntlid < 1 || o.maxCntlid > 0xffef || o.minCntlid > o.maxCntlid)
+      throw invalidParams(`Invalid cntlid range [${o.minCntlid}-${o.maxCntlid}]`);
+    this.subsystems.set(o.nqn, new Subsystem(o));
+    this.log.notice('subsystem created', { nqn: o.nqn });
+  }
+
+  async deleteSubsystem(nqn: string): Promise<void> {
+    const s = this.subsystem(nqn);
+    this.subsystems.delete(nqn);
+    for (const l of s.listeners.splice(0)) await l.endpoint.close().catch((err) => this.log.error('closing endpoint failed', { err: String(err) }));
+    for (const ns of s.namespaces.values()) this.bdevs.release(ns.bdev.name, nsOwner(nqn, ns.nsid));
+    s.namespaces.clear();
+    this.log.notice('subsystem deleted', { nqn });
+  }
+
+  addNamespace(nqn: string, req: NamespaceRequest): number {
+    const s = this.subsystem(nqn);
+    const nsid = req.nsid ?? s.freeNsid();
+    if (nsid === undefined) throw invalidParams(`subsystem ${nqn} already has its maximum of ${s.options.maxNamespaces} namespaces`);
+    if (!Number.isInteger(nsid) || nsid < 1 || nsid > 0xfffffffe) throw invalidParams(`NSID ${nsid} must be 1..4294967294`);
+    if (s.options.maxNamespaces && nsid > s.options.maxNamespaces)
+      throw invalidParams(`NSID ${nsid} exceeds max_namespaces ${s.options.maxNamespaces} of ${nqn}`);
+    if (s.namespaces.has(nsid)) throw invalidParams(`NSID ${nsid} is already in use in ${nqn}`);
+    const nguid = req.nguid !== undefined ? hexId(req.nguid, 16, 'nguid') : undefined;
+    const eui64 = req.eui64 !== undefined ? hexId(req.eui64, 8, 'eui64') : undefined;
+    if (req.uuid !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(req.uuid))
+      throw invalidParams(`uuid '${req.uuid}' is not an RFC 4122 UUID`);
+    const bdev = this.bdevs.get(req.bdev_name);
+    const holder = this.bdevs.claimedBy(req.bdev_name);
+    if (holder !== undefined) throw errnoError('EBUSY', `bdev '${req.bdev_name}' is already in use by ${holder}`);
+    this.bdevs.claim(req.bdev_name, nsOwner(nqn, nsid));
+    const ns: Namespace = {
+      nsid,
+      bdev,
+      nguid,
+      eui64,
+      uuid: req.uuid ?? bdev.uuid,
+      uuidGiven: req.uuid !== undefined,
+      anagrpid: req.anagrpid ?? nsid,
+      noAutoVisible: req.no_auto_visible ?? false,
+      ptplFile: req.ptpl_file,
+    };
+    s.namespaces.set(nsid, ns);
+    s.notifyNamespacesChanged();
+    this.log.notice('namespace added', { nqn, nsid, bdev: bdev.name });
+    return nsid;
+  }
+
+  removeNamespace(nqn: string, nsid: number): void {
+    const s = this.subsystem(nqn);
+    const ns = s.namespaces.get(nsid);
+    if (!ns) throw invalidParams(`namespace ${nsid} does not exist in ${nqn}`);
+    s.namespaces.delete(nsid);
+    this.bdevs.release(ns.bdev.name, nsOwner(nqn, nsid));
+    s.notifyNamespacesChanged();
+    this.log.notice('namespace removed', { nqn, nsid, bdev: ns.bdev.name });
+  }
+
+  private findListener(traddr: string): { subsystem: Subsystem; index: number } | undefined {
+    const want = resolve(traddr);
+    for (const s of this.subsystems.values()) {
+      const index = s.listeners.findIndex((l) => resolve(l.address.traddr) === want);
+      if (index >= 0) return { subsystem: s, index };
+    }
+    return undefined;
+  }
+
+  async addListener(nqn: string, req: ListenerRequest): Promise<void> {
+    const s = this.subsystem(nqn);
+    const a = req.address;
+    if (a.trtype.toUpperCase() !== 'VFIOUSER') throw invalidParams(`trtype '${a.trtype}' is not supported (only VFIOUSER)`);
+    const transport = this.transports.get('VFIOUSER');
+    if (!transport) throw invalidParams('transport VFIOUSER has not been created (run nvmf_create_transport -t VFIOUSER first)');
+    const dir = resolve(a.traddr);
+    let st;
+    try {
+      st = statSync(dir);
+    } catch {
+      throw errnoError('ENOENT', `listener directory '${a.traddr}' does not exist`);
+    }
+    if (!st.isDirectory()) throw errnoError('ENOTDIR', `listener address '${a.traddr}' is not a directory`);
+    try {
+      accessSync(dir, fsc.W_OK | fsc.X_OK);
+    } catch {
+      throw errnoError('EACCES', `listener directory '${a.traddr}' is not writable`);
+    }
+    const dup = this.findListener(dir);
+    if (dup) throw errnoError('EEXIST', `'${a.traddr}' is already a listener of ${dup.subsystem.nqn}`);
+    const factory = getEndpointFactory();
+    if (!factory) throw internalError('no vfio-user endpoint implementation is registered in this target');
+    let endpoint;
+    try {
+      endpoint = await factory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user') });
+    } catch (err) {
+      if (err instanceof RpcError) throw err;
+      throw internalError(`failed to listen on ${a.traddr}/cntrl: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // The subsystem may have been deleted while the endpoint started.
+    if (this.subsystems.get(nqn) !== s) {
+      await endpoint.close();
+      throw new RpcError(INVALID_PARAMS, `Subsystem with NQN '${nqn}' not found`);
+    }
+    s.listeners.push({
+      address: { trtype: 'VFIOUSER', traddr: a.traddr, trsvcid: a.trsvcid, adrfam: a.adrfam },
+      endpoint,
+      secureChannel: req.secureChannel ?? false,
+      anaState: req.anaState,
+    });
+    this.log.notice('listening', { nqn, socket: `${dir}/cntrl` });
+  }
+
+  async removeListener(nqn: string, a: ListenAddress): Promise<void> {
+    const s = this.subsystem(nqn);
+    const want = resolve(a.traddr);
+    const index = s.listeners.findIndex((l) => l.address.trtype.toUpperCase() === a.trtype.toUpperCase() && resolve(l.address.traddr) === want);
+    if (index < 0) throw invalidParams(`subsystem ${nqn} has no ${a.trtype} listener at '${a.traddr}'`);
+    const [l] = s.listeners.splice(index, 1);
+    await l.endpoint.close();
+    this.log.notice('listener removed', { nqn, traddr: a.traddr });
+  }
+
+  getSubsystems(nqn?: string): Record<string, unknown>[] {
+    const discovery = {
+      nqn: DISCOVERY_NQN,
+      subtype: 'Discovery',
+      listen_addresses: [],
+      allow_any_host: true,
+      hosts: [],
+    };
+    if (nqn !== undefined) return nqn === DISCOVERY_NQN ? [discovery] : [this.subsystem(nqn).toJSON()];
+    return [discovery, ...[...this.subsystems.values()].map((s) => s.toJSON())];
+  }
+
+  getControllers(nqn: string): Record<string, unknown>[] {
+    const s = this.subsystem(nqn);
+    return s.listeners.flatMap((l) => l.endpoint.info());
+  }
+
+  getStats(): Record<string, unknown> {
+    const all = [...this.subsystems.values()].flatMap((s) => s.listeners);
+    const ctrlrs = all.flatMap((l) => l.endpoint.info());
+    const ioq = ctrlrs.reduce((n, c) => n + (c.num_io_qpairs ?? 0), 0);
+    return {
+      tick_rate: 1_000_000_000,
+      poll_groups: [
+        {
+          name: 'nvmf_tgt_poll_group_000',
+          admin_qpairs: ctrlrs.length,
+          io_qpairs: ioq,
+          current_admin_qpairs: ctrlrs.length,
+          current_io_qpairs: ioq,
+          pending_bdev_io: 0,
+          completed_nvme_io: 0,
+          transports: [...this.transports.values()].map((t) => ({
+            trtype: t.trtype,
+            endpoints: all.map((l) => ({ traddr: l.address.traddr, ...l.endpoint.stats() })),
+          })),
+        },
+      ],
+    };
+  }
+
+  /** save_config entries for the nvmf subsystem, in replay order (lib/nvmf/nvmf.c). */
+  configEntries(): Array<{ method: string; params: Record<string, unknown> }> {
+    const out: Array<{ method: string; params: Record<string, unknown> }> = [];
+    for (const [method, params] of Object.entries(this.settings)) out.push({ method, params: { ...params } });
+    for (const t of this.transports.values()) out.push({ method: 'nvmf_create_transport', params: { ...t.given } });
+    for (const s of this.subsystems.values()) {
+      const o = s.options;
+      out.push({
+        method: 'nvmf_create_subsystem',
+        params: {
+          nqn: o.nqn,
+          allow_any_host: o.allowAnyHost,
+          serial_number: o.serialNumber,
+          model_number: o.modelNumber,
+          ...(o.maxNamespaces ? { max_namespaces: o.maxNamespaces } : {}),
+          min_cntlid: o.minCntlid,
+          max_cntlid: o.maxCntlid,
+          ana_reporting: o.anaReporting,
+          dmrsl: o.dmrsl,
+          wzsl: o.wzsl,
+          passthrough: o.passthrough,
+          enable_nssr: o.enableNssr,
+          ...(o.adminLabel ? { admin_label: o.adminLabel } : {}),
+        },
+      });
+      for (const l of s.listeners)
+        out.push({
+          method: 'nvmf_subsystem_add_listener',
+          params: {
+            nqn: o.nqn,
+            secure_channel: l.secureChannel,
+            listen_address: {
+              trtype: l.address.trtype,
+              traddr: l.address.traddr,
+              ...(l.address.adrfam ? { adrfam: l.address.adrfam } : {}),
+              ...(l.address.trsvcid !== undefined ? { trsvcid: l.address.trsvcid } : {}),
+            },
+            ...(l.anaState ? { ana_state: l.anaState } : {}),
+          },
+        });
+      for (const h of s.hosts) out.push({ method: 'nvmf_subsystem_add_host', params: { nqn: o.nqn, host: h } });
+      for (const ns of s.namespaceList())
+        out.push({
+          method: 'nvmf_subsystem_add_ns',
+          params: {
+            nqn: o.nqn,
+            namespace: {
+              nsid: ns.nsid,
+              bdev_name: ns.bdev.name,
+              ...(ns.ptplFile ? { ptpl_file: ns.ptplFile } : {}),
+              ...(ns.nguid ? { nguid: ns.nguid } : {}),
+              ...(ns.eui64 ? { eui64: ns.eui64 } : {}),
+              ...(ns.uuidGiven ? { uuid: ns.uuid } : {}),
+              ...(o.anaReporting ? { anagrpid: ns.anagrpid } : {}),
+              no_auto_visible: ns.noAutoVisible,
+            },
+          },
+        });
+    }
+    return out;
+  }
+
+  /** Closes every endpoint (clients are told the controller is going away). */
+  async shutdown(): Promise<void> {
+    for (const s of this.subsystems.values())
+      for (const l of s.listeners.splice(0)) await l.endpoint.close().catch((err) => this.log.error('closing endpoint failed', { err: String(err) }));
+  }
+}
+
+export function nsOwner(nqn: string, nsid: number): string {
+  return `namespace ${nsid} of ${nqn}`;
+}

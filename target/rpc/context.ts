@@ -1,0 +1,14 @@
+// What RPC methods act on: the bdevs and the nvmf target of one daemon.
+import type { BdevRegistry } from '../bdev/registry.js';
+import type { NvmfTarget } from '../nvmf/target.js';
+import type { MethodTable } from './method.js';
+
+export interface TargetContext {
+  bdevs: BdevRegistry;
+  nvmf: NvmfTarget;
+  methods: MethodTable<TargetContext>;
+  /** Target-wide settings of the bdev layer (bdev_set_options), replayed by save_config. */
+  bdevOptions: Record<string, unknown>;
+  /** Starts a shutdown as the given signal would (spdk_kill_instance). */
+  kill(signal: string): void;
+}
