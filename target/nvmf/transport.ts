@@ -1,6 +1,7 @@
 // The VFIOUSER transport: its options (nvmf_create_transport), and the pluggable endpoint a
 // listener creates at DIR/cntrl. The vfio-user server and NVMe controller provide the real
 // endpoint through setEndpointFactory(); this module only knows the interface.
+import { pathToFileURL } from 'node:url';
 import type { Logger } from '../log.js';
 import type { Subsystem } from './subsystem.js';
 
@@ -134,7 +135,10 @@ const ENDPOINT_EXPORTS = ['startVfioUserEndpoint', 'createControllerEndpoint', '
 /** Registers the default endpoint factory if none is set; returns whether one is available. */
 export async function loadDefaultEndpointFactory(log?: Logger): Promise<boolean> {
   if (factory) return true;
-  for (const mod of ENDPOINT_MODULES) {
+  // VNVME_ENDPOINT_MODULE (an absolute path or file URL) overrides, for tests and experiments.
+  const override = process.env.VNVME_ENDPOINT_MODULE;
+  const candidates = override ? [override.startsWith('/') ? pathToFileURL(override).href : override] : ENDPOINT_MODULES;
+  for (const mod of candidates) {
     let m: Record<string, unknown>;
     try {
       m = (await import(mod)) as Record<string, unknown>;
