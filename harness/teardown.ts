@@ -3,7 +3,12 @@
 // run newest first, then the process exits with the conventional 128+signal status.
 // Only processes this harness started are signalled, each by its own pid.
 
-type Cleanup = { name: string; run: () => void | Promise<void> };
+type Cleanup = {
+  name: string;
+  run: () => void | Promise<void>;
+  /** What can still be done synchronously when the process exits without running `run`. */
+  runSync?: () => void;
+};
 
 const cleanups = new Set<Cleanup>();
 const children = new Map<number, string>();
@@ -48,8 +53,18 @@ function install(): void {
   installed = true;
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Last resort on a plain exit: synchronous part only (signals to children we still track).
-  process.on('exit', () => killChildren('SIGKILL'));
+  // Last resort on any exit (uncaught error, process.exit): kill the children we still track,
+  // then the synchronous undo actions (lazy unmounts, hugepage counts).
+  process.on('exit', () => {
+    killChildren('SIGKILL');
+    for (const c of [...cleanups].reverse()) {
+      try {
+        c.runSync?.();
+      } catch {
+        /* best effort at exit */
+      }
+    }
+  });
 }
 
 /** Tracks a spawned child so Ctrl-C ends it; returns the function that stops tracking it. */
@@ -62,9 +77,9 @@ export function registerChild(pid: number, what: string): () => void {
 }
 
 /** Registers an undo action (unmount, release, remove); returns the function that unregisters it. */
-export function registerCleanup(name: string, run: () => void | Promise<void>): () => void {
+export function registerCleanup(name: string, run: () => void | Promise<void>, runSync?: () => void): () => void {
   install();
-  const c: Cleanup = { name, run };
+  const c: Cleanup = { name, run, runSync };
   cleanups.add(c);
   return () => {
     cleanups.delete(c);

@@ -14,7 +14,7 @@ import { commandText } from '../process.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { registerChild, registerCleanup } from '../teardown.js';
 import { chooseAccelerator, type AcceleratorPreference } from './accel.js';
-import { prepareGuestMemory, releaseGuestMemory, type MemoryPreference, type MemoryReservation } from './memory.js';
+import { prepareGuestMemory, releaseGuestMemory, releaseGuestMemorySync, type MemoryPreference, type MemoryReservation } from './memory.js';
 import { QmpClient } from './qmp.js';
 import { GuestSsh, type ExecOptions, type ExecResult } from './ssh.js';
 
@@ -132,7 +132,11 @@ export class Guest {
     const smp = opts.smp ?? 2;
     const accel = await chooseAccelerator(opts.accel ?? 'auto', opts.qemu, opts.image.kernel, progress);
     const memory = await prepareGuestMemory(memMiB, opts.memory ?? 'auto', runDir);
-    const undoMemory = registerCleanup(`release guest memory of ${name}`, () => releaseGuestMemory(memory.reservation));
+    const undoMemory = registerCleanup(
+      `release guest memory of ${name}`,
+      () => releaseGuestMemory(memory.reservation),
+      () => releaseGuestMemorySync(memory.reservation),
+    );
     progress.step(`guest ${name}: ${accel.reason}; memory: ${memory.description}`);
 
     let baselineNvme: BaselineNvme | undefined;
@@ -213,7 +217,11 @@ export class Guest {
           undoMemory();
           child.unref();
         } else {
-          guest.unregisterCleanup = registerCleanup(`stop guest ${name}`, () => guest.stop());
+          guest.unregisterCleanup = registerCleanup(
+            `stop guest ${name}`,
+            () => guest.stop(),
+            () => releaseGuestMemorySync(info.reservation),
+          );
           undoMemory();
         }
         progress.done(`guest ${name}: SSH up after ${(info.bootMs / 1000).toFixed(1)} s (127.0.0.1:${sshPort})`);

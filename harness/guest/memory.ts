@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryBackend } from '../qemu/command-line.js';
+import { spawnSync } from 'node:child_process';
 import { run } from '../process.js';
 
 export type MemoryPreference = 'auto' | 'hugepages' | 'memfd';
@@ -97,6 +98,24 @@ export async function prepareGuestMemory(memMiB: number, pref: MemoryPreference,
     return { backend: { kind: 'memfd' }, description: `memfd (share=on); no hugepages: ${r}`, reservation: { pagesAdded: 0 } };
   }
   return { backend: { kind: 'memfd' }, description: 'memfd (share=on), as requested', reservation: { pagesAdded: 0 } };
+}
+
+/** The same, synchronously and with a lazy unmount: for process exit, when QEMU may still be dying. */
+export function releaseGuestMemorySync(res: MemoryReservation): void {
+  if (res.mountedByUs) {
+    spawnSync('umount', ['-l', res.mountedByUs], { stdio: 'ignore' });
+    try {
+      rmdirSync(res.mountedByUs);
+    } catch {
+      /* busy or gone */
+    }
+    res.mountedByUs = undefined;
+  }
+  if (res.pagesAdded > 0) {
+    const n = res.pagesAdded;
+    res.pagesAdded = 0;
+    writeFileSync(NR, String(Math.max(0, readInt(NR) - n)));
+  }
 }
 
 /** Undoes a reservation: unmounts our hugetlbfs, gives back the pages we added. Idempotent. */

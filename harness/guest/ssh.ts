@@ -45,19 +45,19 @@ export class GuestSsh {
   private static connectOnce(cfg: ConnectConfig): Promise<Client> {
     return new Promise((resolve, reject) => {
       const c = new Client();
-      const onError = (err: Error) => {
-        c.removeAllListeners('ready');
+      let settled = false;
+      // ssh2 can emit several errors for one failed attempt; all after the first are ignored.
+      c.on('error', (err: Error) => {
+        if (settled) return;
+        settled = true;
         c.end();
         reject(err);
-      };
+      });
       c.once('ready', () => {
-        c.off('error', onError);
-        c.on('error', () => {
-          /* reported to the pending operation */
-        });
+        if (settled) return;
+        settled = true;
         resolve(c);
       });
-      c.once('error', onError);
       c.connect(cfg);
     });
   }
