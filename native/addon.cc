@@ -10,6 +10,7 @@ Napi::Value EventfdCreate(const Napi::CallbackInfo& info);
 Napi::Value EventfdSignal(const Napi::CallbackInfo& info);
 Napi::Value EventfdConsume(const Napi::CallbackInfo& info);
 Napi::Function InitFdWatcher(Napi::Env env);
+Napi::Function InitNvmeEngine(Napi::Env env);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Listener", Listener::Init(env));
@@ -17,6 +18,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SharedMemory", SharedMemory::Init(env));
   exports.Set("DmaTable", DmaTable::Init(env));
   exports.Set("FdWatcher", InitFdWatcher(env));
+  exports.Set("NvmeEngine", InitNvmeEngine(env));
   exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));
   exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
   exports.Set("socketPair", Napi::Function::New(env, SocketPair));

@@ -47,7 +47,40 @@ export interface NativeDmaTable {
   markDirty(iova: number | bigint, length: number): void;
 }
 
+export interface NativeNamespaceSpec {
+  kind: 'memory' | 'file' | 'null' | 'upcall';
+  fd?: number;
+  size: number;
+  blockSize: number;
+  writeCache?: boolean;
+}
+export interface NativeEngine {
+  start(): void;
+  stop(): void;
+  pause(): void;
+  resume(): void;
+  createCq(qid: number, iova: bigint, entries: number, vector: number, ien: boolean): void;
+  createSq(qid: number, cqid: number, iova: bigint, entries: number): void;
+  deleteSq(qid: number): void;
+  deleteCq(qid: number): void;
+  resetQueues(): void;
+  setNamespace(nsid: number, spec: NativeNamespaceSpec | null): void;
+  setVectorFd(vector: number, fd: number): void;
+  doorbell(index: number, value: number): void;
+  complete(sqid: number, cid: number, status: number, dw0: number): void;
+  setDoorbellMemory(mem: NativeSharedMemory | null, watchAdmin: boolean): void;
+  setMdts(bytes: number): void;
+  setShadow(dbs: bigint | null, eventIdx?: bigint): void;
+  stats(): Record<string, number>;
+  queueState(): Array<Record<string, number | bigint | boolean | string>>;
+}
+/** Upcall kinds from the engine thread. */
+export const UPCALL_COMMAND = 1;
+export const UPCALL_ADMIN_DOORBELL = 2;
+export const UPCALL_EVENT = 3;
+
 export interface NativeAddon {
+  NvmeEngine: new (dma: NativeDmaTable, onUpcall: (kind: number, qid: number, data: Buffer) => void) => NativeEngine;
   Listener: new (fd: number, onConnection: (fd: number) => void) => NativeListener;
   Channel: new (fd: number, onMessage: (msg: Buffer, fds: number[]) => void, onClose: (reason: string) => void) => NativeChannel;
   SharedMemory: new (fd: number, size: number, offset?: number) => NativeSharedMemory;

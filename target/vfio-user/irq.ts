@@ -22,6 +22,8 @@ interface Vector {
 
 export class IrqTable {
   private readonly vectors: Vector[][];
+  /** Called after any eventfd assignment changes (the I/O engine caches vector fds). */
+  onChange?: () => void;
 
   constructor(readonly counts: number[]) {
     this.vectors = counts.map((n) => Array.from({ length: n }, () => ({ fd: null, masked: false, pending: false })));
@@ -35,6 +37,7 @@ export class IrqTable {
   apply(req: SetIrqs, fds: number[]): void {
     try {
       this.applyUnsafe(req, fds);
+      this.onChange?.();
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       throw err;
@@ -147,6 +150,7 @@ export class IrqTable {
   /** Client gone: close every eventfd it gave us. */
   reset(): void {
     for (let i = 0; i < this.vectors.length; i++) this.disable(i);
+    this.onChange?.();
   }
 }
 

@@ -1,0 +1,144 @@
+// The NVMe I/O queue engine: a thread that watches I/O submission queue doorbells, fetches
+// SQEs from guest memory, walks PRPs/SGLs against the DMA table, moves data to and from
+// malloc (memfd) or file bdevs, posts completions with the phase tag and raises MSI-X
+// through the vector's eventfd. Admin queues and commands it does not serve natively go
+// up to TypeScript (an "upcall") and come back down through complete().
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "memory.h"
+
+namespace vnvme {
+
+struct NvmeSq {
+  bool live = false;
+  uint16_t qid = 0, cqid = 0;
+  uint32_t size = 0;  // entries
+  uint64_t iova = 0;
+  uint32_t head = 0;
+  uint32_t inflight = 0;  // upcalls not yet completed
+};
+
+struct NvmeCq {
+  bool live = false;
+  uint16_t qid = 0;
+  uint32_t size = 0;
+  uint64_t iova = 0;
+  uint32_t tail = 0;
+  uint32_t head = 0;
+  bool phase = true;
+  bool ien = false;
+  uint16_t vector = 0;
+  uint32_t sqRefs = 0;
+  bool irqDue = false;
+};
+
+struct NvmeNs {
+  enum Kind { kNone, kMemory, kFile, kNull, kUpcall } kind = kNone;
+  std::unique_ptr<Mapping> mem;
+  int fd = -1;
+  uint64_t blocks = 0;
+  uint32_t blockShift = 9;
+  bool writeCache = false;  // file: when off, writes are made durable before completion
+};
+
+struct EngineStats {
+  std::atomic<uint64_t> readCmds{0}, writeCmds{0}, readBytes{0}, writeBytes{0}, otherCmds{0}, upcalls{0},
+      errors{0}, interrupts{0}, polls{0}, idleSleeps{0}, flushes{0}, unmapBytes{0}, zeroes{0};
+};
+
+struct Completion {
+  uint16_t sqid, cid;
+  uint16_t status;  // SC | SCT<<8 | DNR<<14 (the CQE status field without the phase)
+  uint32_t dw0;
+};
+
+class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit NvmeEngine(const Napi::CallbackInfo& info);
+  ~NvmeEngine() override;
+
+  static constexpr int kMaxQueues = 1024;
+
+ private:
+  // JS API
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Resume(const Napi::CallbackInfo& info);
+  Napi::Value CreateCq(const Napi::CallbackInfo& info);
+  Napi::Value CreateSq(const Napi::CallbackInfo& info);
+  Napi::Value DeleteSq(const Napi::CallbackInfo& info);
+  Napi::Value DeleteCq(const Napi::CallbackInfo& info);
+  Napi::Value ResetQueues(const Napi::CallbackInfo& info);
+  Napi::Value SetNamespace(const Napi::CallbackInfo& info);
+  Napi::Value SetVectorFd(const Napi::CallbackInfo& info);
+  Napi::Value Doorbell(const Napi::CallbackInfo& info);
+  Napi::Value Complete(const Napi::CallbackInfo& info);
+  Napi::Value SetDoorbellMemory(const Napi::CallbackInfo& info);
+  Napi::Value SetMdts(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value QueueState(const Napi::CallbackInfo& info);
+  Napi::Value SetShadow(const Napi::CallbackInfo& info);
+
+  // Engine thread
+  void Run();
+  bool PollOnce();
+  bool ProcessSq(NvmeSq& sq);
+  void Execute(NvmeSq& sq, const uint8_t* sqe);
+  bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
+  void RaiseIrqs();
+  void DrainCompletions();
+  uint32_t ReadDoorbell(uint32_t index);
+  void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
+  void PauseThread();
+  void ResumeThread();
+
+  DmaTable* dma_;
+  Napi::ObjectReference dmaRef_;
+  Napi::ObjectReference doorbellRef_;
+  Napi::ThreadSafeFunction tsfn_;
+  bool tsfnLive_ = false;
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;       // wakes the engine
+  std::condition_variable pausedCv_;  // tells JS the engine is paused
+  bool running_ = false;
+  bool stopRequested_ = false;
+  int pauseRequests_ = 0;
+  bool paused_ = false;
+  bool wake_ = false;
+  bool polling_ = true;  // mapped doorbells need polling; message mode sleeps until kicked
+
+  volatile uint32_t* doorbells_ = nullptr;  // mapped page (shared with the client) or own array
+  std::vector<uint32_t> ownDoorbells_;
+  int queueLimit_ = kMaxQueues;  // qids below this have doorbells
+  uint32_t lastAdminTail_ = 0, lastAdminHead_ = 0;
+  bool watchAdmin_ = false;
+
+  // Shadow doorbells (Doorbell Buffer Config): guest memory pages.
+  uint64_t shadowDbs_ = 0, shadowEi_ = 0;
+  bool shadow_ = false;
+
+  NvmeSq sqs_[kMaxQueues];
+  NvmeCq cqs_[kMaxQueues];
+  std::vector<NvmeNs> ns_;  // index nsid-1
+  std::vector<int> vectorFds_;
+  uint32_t mdtsBytes_ = 1u << 20;
+  std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
+  std::vector<uint8_t> bounce_;
+  EngineStats stats_;
+};
+
+}  // namespace vnvme

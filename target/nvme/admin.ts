@@ -1,0 +1,296 @@
+// Admin commands (NVMe Base 2.0 section 5), one function per command, reached from one
+// dispatch. Each returns completion dword 0, 'deferred' (AER: completes later), or throws
+// NvmeError with the status the spec names.
+import { AdminOpcode, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
+import type { NvmeController } from './controller.js';
+import { commandSegments, gather, scatter } from './data.js';
+import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, nvmControllerData } from './identify.js';
+import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';
+
+type Result = number | void | 'deferred';
+
+export async function executeAdmin(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const opc = sqe[0]!;
+  const fuse = sqe[1]! & 3;
+  if (fuse) throw new NvmeError(Status.INVALID_FIELD, 'fused admin commands are not supported');
+  switch (opc) {
+    case AdminOpcode.IDENTIFY:
+      return identify(c, sqe);
+    case AdminOpcode.CREATE_CQ:
+      return createCq(c, sqe);
+    case AdminOpcode.CREATE_SQ:
+      return createSq(c, sqe);
+    case AdminOpcode.DELETE_SQ:
+      return deleteSq(c, sqe);
+    case AdminOpcode.DELETE_CQ:
+      return deleteCq(c, sqe);
+    case AdminOpcode.GET_FEATURES:
+      return getFeatures(c, sqe);
+    case AdminOpcode.SET_FEATURES:
+      return setFeatures(c, sqe);
+    case AdminOpcode.GET_LOG_PAGE:
+      return getLogPage(c, sqe);
+    case AdminOpcode.ASYNC_EVENT_REQUEST:
+      return asyncEventRequest(c, sqe);
+    case AdminOpcode.ABORT:
+      return abort(c, sqe);
+    case AdminOpcode.KEEP_ALIVE:
+      return 0;
+    case AdminOpcode.DOORBELL_BUFFER_CONFIG:
+      return doorbellBufferConfig(c, sqe);
+    case AdminOpcode.FORMAT_NVM:
+      return formatNvm(c, sqe);
+    default:
+      throw new NvmeError(Status.INVALID_OPCODE, `admin opcode 0x${opc.toString(16)}`);
+  }
+}
+
+const dw = (sqe: Buffer, n: number) => sqe.readUInt32LE(4 * n);
+
+async function toHost(c: NvmeController, sqe: Buffer, data: Buffer): Promise<void> {
+  const segs = await commandSegments(c.ctx!.dma, sqe, data.length, true, false);
+  await scatter(c.ctx!.dma, segs, data);
+}
+
+async function fromHost(c: NvmeController, sqe: Buffer, len: number): Promise<Buffer> {
+  const segs = await commandSegments(c.ctx!.dma, sqe, len, false, false);
+  return gather(c.ctx!.dma, segs);
+}
+
+// ------------------------------------------------------------------ Identify (06h)
+
+async function identify(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const cns = dw(sqe, 10) & 0xff;
+  const nsid = dw(sqe, 1);
+  const csi = dw(sqe, 11) >>> 24;
+  const nn = c.opts.identity.maxNamespaces;
+  const activeNs = () => {
+    if (nsid === 0 || (nsid > nn && nsid !== 0xffffffff)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+    if (nsid === 0xffffffff) throw new NvmeError(Status.INVALID_NAMESPACE, 'NSID FFFFFFFFh without namespace management');
+    return c.namespaces.get(nsid);
+  };
+  let data: Buffer;
+  switch (cns) {
+    case 0x00: {
+      const ns = activeNs();
+      data = ns ? identifyNamespace(ns) : Buffer.alloc(4096); // inactive: zeroes
+      break;
+    }
+    case 0x01:
+      data = identifyController(c.opts.identity);
+      break;
+    case 0x02:
+      if (nsid >= 0xfffffffe) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+      data = activeNamespaceList([...c.namespaces.keys()], nsid);
+      break;
+    case 0x03: {
+      const ns = activeNs();
+      if (!ns) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid} is not active`);
+      data = namespaceDescriptors(ns);
+      break;
+    }
+    case 0x05: {
+      if (csi !== 0) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
+      const ns = activeNs();
+      data = Buffer.alloc(4096);
+      if (!ns) data.fill(0);
+      break;
+    }
+    case 0x06:
+      if (csi !== 0) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
+      data = nvmControllerData();
+      break;
+    default:
+      throw new NvmeError(Status.INVALID_FIELD, `CNS 0x${cns.toString(16)} is not supported`);
+  }
+  await toHost(c, sqe, data);
+}
+
+// ------------------------------------------------------------------ queues (01h, 00h, 05h, 04h)
+
+function checkQueueMemory(c: NvmeController, iova: bigint, bytes: number, what: string): void {
+  if (iova & BigInt(PAGE_SIZE - 1)) throw new NvmeError(Status.INVALID_FIELD, `${what} base not page aligned`);
+  if (c.ctx!.dma.table.check(iova, bytes, 3) !== 'ok') throw new NvmeError(Status.INVALID_FIELD, `${what} is not in shared guest memory`);
+}
+
+function createCq(c: NvmeController, sqe: Buffer): Result {
+  const qid = dw(sqe, 10) & 0xffff;
+  const qsize = (dw(sqe, 10) >>> 16) + 1;
+  const pc = dw(sqe, 11) & 1;
+  const ien = (dw(sqe, 11) & 2) !== 0;
+  const iv = dw(sqe, 11) >>> 16;
+  const granted = c.features.grantedQueues().ncq + 1;
+  if (qid === 0 || qid > granted || c.cqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `CQ ${qid}`);
+  if (qsize < 2 || qsize > c.opts.maxQueueEntries) throw new NvmeError(Status.INVALID_QUEUE_SIZE, `CQ size ${qsize}`);
+  if (!pc) throw new NvmeError(Status.INVALID_FIELD, 'physically non-contiguous CQ (CAP.CQR=1)');
+  if (iv >= c.opts.msixVectors) throw new NvmeError(Status.INVALID_INTERRUPT_VECTOR, `vector ${iv}`);
+  const iova = sqe.readBigUInt64LE(24);
+  checkQueueMemory(c, iova, qsize * 16, 'CQ');
+  c.io.createCq(qid, iova, qsize, iv, ien);
+  c.cqs.set(qid, { qid, size: qsize, iova, vector: iv, ien });
+}
+
+function createSq(c: NvmeController, sqe: Buffer): Result {
+  const qid = dw(sqe, 10) & 0xffff;
+  const qsize = (dw(sqe, 10) >>> 16) + 1;
+  const pc = dw(sqe, 11) & 1;
+  const cqid = dw(sqe, 11) >>> 16;
+  const granted = c.features.grantedQueues().nsq + 1;
+  if (qid === 0 || qid > granted || c.sqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `SQ ${qid}`);
+  if (qsize < 2 || qsize > c.opts.maxQueueEntries) throw new NvmeError(Status.INVALID_QUEUE_SIZE, `SQ size ${qsize}`);
+  if (cqid === 0 || !c.cqs.has(cqid)) throw new NvmeError(Status.COMPLETION_QUEUE_INVALID, `CQ ${cqid}`);
+  if (!pc) throw new NvmeError(Status.INVALID_FIELD, 'physically non-contiguous SQ (CAP.CQR=1)');
+  const iova = sqe.readBigUInt64LE(24);
+  checkQueueMemory(c, iova, qsize * 64, 'SQ');
+  c.io.createSq(qid, cqid, iova, qsize);
+  c.sqs.set(qid, { qid, size: qsize, iova, cqid });
+}
+
+function deleteSq(c: NvmeController, sqe: Buffer): Result {
+  const qid = dw(sqe, 10) & 0xffff;
+  if (qid === 0 || !c.sqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `SQ ${qid}`);
+  for (const [k, v] of c.inflightIo) if (k.startsWith(`${qid}:`)) v.abort();
+  c.io.deleteSq(qid);
+  c.sqs.delete(qid);
+}
+
+function deleteCq(c: NvmeController, sqe: Buffer): Result {
+  const qid = dw(sqe, 10) & 0xffff;
+  if (qid === 0 || !c.cqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `CQ ${qid}`);
+  for (const sq of c.sqs.values()) if (sq.cqid === qid) throw new NvmeError(Status.INVALID_QUEUE_DELETION, `CQ ${qid} still has SQ ${sq.qid}`);
+  c.io.deleteCq(qid);
+  c.cqs.delete(qid);
+}
+
+// ------------------------------------------------------------------ features (0Ah, 09h)
+
+async function getFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const fid = dw(sqe, 10) & 0xff;
+  const sel = (dw(sqe, 10) >> 8) & 7;
+  if (sel > 3) throw new NvmeError(Status.INVALID_FIELD, `SEL ${sel}`);
+  const r = c.features.get(fid, dw(sqe, 11), sel);
+  if (fid === Feature.HOST_IDENTIFIER && sel !== 3) await toHost(c, sqe, c.features.hostIdExtended ? Buffer.concat([c.features.hostId, Buffer.alloc(16)]).subarray(0, 16) : c.features.hostId.subarray(0, 8));
+  return r;
+}
+
+async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const fid = dw(sqe, 10) & 0xff;
+  const save = (dw(sqe, 10) >>> 31) === 1;
+  let hostId: Buffer | undefined;
+  if (fid === Feature.HOST_IDENTIFIER) hostId = await fromHost(c, sqe, dw(sqe, 11) & 1 ? 16 : 8);
+  const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, hostId });
+  if (fid === Feature.VOLATILE_WRITE_CACHE) c.syncAllNamespaces();
+  return r;
+}
+
+// ------------------------------------------------------------------ Get Log Page (02h)
+
+async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const lid = dw(sqe, 10) & 0xff;
+  const rae = (dw(sqe, 10) >> 15) & 1;
+  const numd = ((dw(sqe, 10) >>> 16) | ((dw(sqe, 11) & 0xffff) << 16)) + 1;
+  const len = numd * 4;
+  const offset = BigInt(dw(sqe, 12)) | (BigInt(dw(sqe, 13)) << 32n);
+  if (offset & 3n) throw new NvmeError(Status.INVALID_FIELD, 'log page offset not dword aligned');
+  const nsid = dw(sqe, 1);
+  let page: Buffer;
+  switch (lid) {
+    case LogPage.ERROR:
+      page = c.errorLog.page();
+      break;
+    case LogPage.SMART: {
+      if (nsid !== 0 && nsid !== 0xffffffff && !c.namespaces.has(nsid)) throw new NvmeError(Status.INVALID_NAMESPACE);
+      const k = c.counters();
+      page = smartLog({
+        dataUnitsRead: dataUnits(k.readBytes),
+        dataUnitsWritten: dataUnits(k.writeBytes),
+        hostReadCommands: k.readCommands,
+        hostWriteCommands: k.writeCommands,
+        controllerBusyMinutes: 0n,
+        powerCycles: c.powerCycles,
+        powerOnHours: BigInt(Math.floor((Date.now() - c.bornAt) / 3_600_000)),
+        unsafeShutdowns: c.unsafeShutdowns,
+        mediaErrors: c.jsStats.mediaErrors,
+        errorLogEntries: c.errorLog.count,
+        temperatureK: 313,
+        criticalWarning: 0,
+      });
+      break;
+    }
+    case LogPage.FIRMWARE_SLOT:
+      page = firmwareSlotLog(c.opts.identity.firmwareRevision);
+      break;
+    case LogPage.CHANGED_NS_LIST:
+      page = changedNamespaceLog(c.changedNamespaces);
+      if (!rae) c.changedNamespaces = [];
+      break;
+    case LogPage.COMMANDS_SUPPORTED:
+      page = commandEffectsLog();
+      break;
+    default:
+      throw new NvmeError(Status.INVALID_LOG_PAGE, `log page 0x${lid.toString(16)}`);
+  }
+  if (offset >= BigInt(page.length)) throw new NvmeError(Status.INVALID_FIELD, `offset ${offset} beyond the ${page.length}-byte log`);
+  const out = Buffer.alloc(len);
+  page.copy(out, 0, Number(offset), Math.min(page.length, Number(offset) + len));
+  await toHost(c, sqe, out);
+  if (!rae) c.logPageRead(lid);
+}
+
+// ------------------------------------------------------------------ AER (0Ch), Abort (08h)
+
+function asyncEventRequest(c: NvmeController, sqe: Buffer): Result {
+  if (c.aers.length >= 4) throw new NvmeError(Status.ASYNC_EVENT_LIMIT_EXCEEDED);
+  c.aers.push(sqe.readUInt16LE(2));
+  queueMicrotask(() => c.deliverEvents());
+  return 'deferred';
+}
+
+function abort(c: NvmeController, sqe: Buffer): Result {
+  const sqid = dw(sqe, 10) & 0xffff;
+  const cid = dw(sqe, 10) >>> 16;
+  if (sqid === 0) {
+    const i = c.aers.indexOf(cid);
+    if (i >= 0) {
+      c.aers.splice(i, 1);
+      c.postAdmin(cid, Status.ABORT_REQUESTED, 0);
+      return 0; // aborted
+    }
+    return 1;
+  }
+  const inflight = c.inflightIo.get(`${sqid}:${cid}`);
+  if (inflight) {
+    inflight.abort();
+    return 0;
+  }
+  return 1; // bit 0 set: not aborted (it completed or was never seen)
+}
+
+// ------------------------------------------------------------------ Doorbell Buffer Config (7Ch)
+
+function doorbellBufferConfig(c: NvmeController, sqe: Buffer): Result {
+  if (!c.opts.identity.shadowDoorbells) throw new NvmeError(Status.INVALID_OPCODE, 'shadow doorbells are disabled');
+  const dbs = sqe.readBigUInt64LE(24);
+  const ei = sqe.readBigUInt64LE(32);
+  const P = BigInt(PAGE_SIZE - 1);
+  if (dbs & P || ei & P || dbs === ei) throw new NvmeError(Status.INVALID_FIELD, 'shadow doorbell buffers must be distinct aligned pages');
+  for (const a of [dbs, ei]) if (c.ctx!.dma.table.check(a, PAGE_SIZE, 3) !== 'ok') throw new NvmeError(Status.INVALID_FIELD, 'shadow doorbell buffer not in shared memory');
+  c.io.setShadow(dbs, ei);
+  c.shadow = { dbs, ei };
+}
+
+// ------------------------------------------------------------------ Format NVM (80h)
+
+async function formatNvm(c: NvmeController, sqe: Buffer): Promise<Result> {
+  const nsid = dw(sqe, 1);
+  const lbaf = dw(sqe, 10) & 0xf;
+  const ses = (dw(sqe, 10) >> 9) & 7;
+  if (lbaf !== 0) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf}`);
+  if (ses > 2) throw new NvmeError(Status.INVALID_FIELD, `SES ${ses}`);
+  const targets = nsid === 0xffffffff ? [...c.namespaces.values()] : [c.namespaces.get(nsid)];
+  if (targets.some((t) => !t)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+  for (const ns of targets) {
+    if (ns!.bdev.productName !== 'Malloc disk') throw new NvmeError(Status.INVALID_FORMAT, `namespace ${ns!.nsid} (${ns!.bdev.productName}) cannot be formatted`);
+    await ns!.bdev.unmap(0n, Number(ns!.blocks));
+  }
+}

@@ -1,0 +1,145 @@
+// NVMe names and numbers (NVM Express Base Specification 2.0; NVM Command Set 1.0), so code
+// reads like the spec: opcodes, register offsets, status codes with their spec names.
+
+export const Reg = {
+  CAP: 0x00,
+  VS: 0x08,
+  INTMS: 0x0c,
+  INTMC: 0x10,
+  CC: 0x14,
+  CSTS: 0x1c,
+  NSSR: 0x20,
+  AQA: 0x24,
+  ASQ: 0x28,
+  ACQ: 0x30,
+  CMBLOC: 0x38,
+  CMBSZ: 0x3c,
+  BPINFO: 0x40,
+  CMBMSC: 0x50,
+  PMRCAP: 0xe00,
+  DOORBELLS: 0x1000,
+} as const;
+
+export const CC_EN = 1 << 0;
+export const CSTS_RDY = 1 << 0;
+export const CSTS_CFS = 1 << 1;
+export const CSTS_NSSRO = 1 << 4;
+export const CSTS_SHST_MASK = 3 << 2;
+export const CSTS_SHST_COMPLETE = 2 << 2;
+
+export const AdminOpcode = {
+  DELETE_SQ: 0x00,
+  CREATE_SQ: 0x01,
+  GET_LOG_PAGE: 0x02,
+  DELETE_CQ: 0x04,
+  CREATE_CQ: 0x05,
+  IDENTIFY: 0x06,
+  ABORT: 0x08,
+  SET_FEATURES: 0x09,
+  GET_FEATURES: 0x0a,
+  ASYNC_EVENT_REQUEST: 0x0c,
+  NS_MANAGEMENT: 0x0d,
+  FW_COMMIT: 0x10,
+  FW_DOWNLOAD: 0x11,
+  NS_ATTACHMENT: 0x15,
+  KEEP_ALIVE: 0x18,
+  DOORBELL_BUFFER_CONFIG: 0x7c,
+  FORMAT_NVM: 0x80,
+} as const;
+
+export const IoOpcode = {
+  FLUSH: 0x00,
+  WRITE: 0x01,
+  READ: 0x02,
+  COMPARE: 0x05,
+  WRITE_ZEROES: 0x08,
+  DSM: 0x09,
+} as const;
+
+/** Status field (without phase): SC 7:0, SCT 10:8, DNR 14. */
+export function status(sct: number, sc: number, dnr = true): number {
+  return (sct << 8) | sc | (dnr ? 1 << 14 : 0);
+}
+
+export const Status = {
+  SUCCESS: 0,
+  INVALID_OPCODE: status(0, 0x01),
+  INVALID_FIELD: status(0, 0x02),
+  CID_CONFLICT: status(0, 0x03),
+  DATA_TRANSFER_ERROR: status(0, 0x04, false),
+  INTERNAL_ERROR: status(0, 0x06, false),
+  ABORT_REQUESTED: status(0, 0x07, false),
+  ABORT_SQ_DELETED: status(0, 0x08, false),
+  INVALID_NAMESPACE: status(0, 0x0b),
+  COMMAND_SEQUENCE_ERROR: status(0, 0x0c),
+  INVALID_PRP_OFFSET: status(0, 0x13),
+  LBA_OUT_OF_RANGE: status(0, 0x80),
+  NS_NOT_READY: status(0, 0x82, false),
+  // Command specific (SCT 1)
+  COMPLETION_QUEUE_INVALID: status(1, 0x00),
+  INVALID_QUEUE_IDENTIFIER: status(1, 0x01),
+  INVALID_QUEUE_SIZE: status(1, 0x02),
+  ABORT_COMMAND_LIMIT_EXCEEDED: status(1, 0x03),
+  ASYNC_EVENT_LIMIT_EXCEEDED: status(1, 0x05),
+  INVALID_FIRMWARE_SLOT: status(1, 0x06),
+  INVALID_INTERRUPT_VECTOR: status(1, 0x08),
+  INVALID_LOG_PAGE: status(1, 0x09),
+  INVALID_FORMAT: status(1, 0x0a),
+  INVALID_QUEUE_DELETION: status(1, 0x0c),
+  FEATURE_NOT_SAVEABLE: status(1, 0x0d),
+  FEATURE_NOT_CHANGEABLE: status(1, 0x0e),
+  // Media and data integrity (SCT 2)
+  WRITE_FAULT: status(2, 0x80, false),
+  UNRECOVERED_READ_ERROR: status(2, 0x81, false),
+  COMPARE_FAILURE: status(2, 0x85),
+} as const;
+
+const names = new Map<number, string>(Object.entries(Status).map(([k, v]) => [v & 0x7ff, k]));
+
+export function statusName(s: number): string {
+  return names.get(s & 0x7ff) ?? `SCT ${(s >> 8) & 7} SC 0x${(s & 0xff).toString(16)}`;
+}
+
+/** An NVMe command failure carrying its status. */
+export class NvmeError extends Error {
+  constructor(
+    readonly status: number,
+    message?: string,
+  ) {
+    super(message ?? statusName(status));
+  }
+}
+
+export const Feature = {
+  ARBITRATION: 0x01,
+  POWER_MANAGEMENT: 0x02,
+  TEMPERATURE_THRESHOLD: 0x04,
+  ERROR_RECOVERY: 0x05,
+  VOLATILE_WRITE_CACHE: 0x06,
+  NUMBER_OF_QUEUES: 0x07,
+  INTERRUPT_COALESCING: 0x08,
+  INTERRUPT_VECTOR_CONFIG: 0x09,
+  WRITE_ATOMICITY: 0x0a,
+  ASYNC_EVENT_CONFIG: 0x0b,
+  HOST_IDENTIFIER: 0x81,
+} as const;
+
+export const LogPage = {
+  ERROR: 0x01,
+  SMART: 0x02,
+  FIRMWARE_SLOT: 0x03,
+  CHANGED_NS_LIST: 0x04,
+  COMMANDS_SUPPORTED: 0x05,
+} as const;
+
+/** Asynchronous event types and infos (Get Log Page / AER completion dword 0). */
+export const AsyncEvent = {
+  TYPE_ERROR: 0,
+  TYPE_SMART: 1,
+  TYPE_NOTICE: 2,
+  ERROR_INVALID_DOORBELL_REGISTER: 0x00,
+  ERROR_INVALID_DOORBELL_VALUE: 0x01,
+  NOTICE_NS_ATTRIBUTE_CHANGED: 0x00,
+} as const;
+
+export const PAGE_SIZE = 4096;

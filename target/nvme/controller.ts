@@ -1,0 +1,522 @@
+// The NVMe controller model: BAR0 registers and doorbells, the CC.EN/CSTS.RDY handshake,
+// shutdown and reset, the admin queue (processed here, in TypeScript), asynchronous events,
+// and the native engine that serves the I/O queues. Admin commands live in admin.ts,
+// TypeScript-served I/O in io.ts, identify/features/logs in their own modules.
+import { native, UPCALL_ADMIN_DOORBELL, UPCALL_COMMAND, UPCALL_EVENT, type NativeEngine, type NativeSharedMemory } from '../../native/index.js';
+import type { PciDeviceModel, BarSpec, PciFunction } from '../pci/function.js';
+import type { DeviceContext, Logger } from '../vfio-user/device.js';
+import { IrqIndex, WireError, Errno } from '../vfio-user/wire.js';
+import { AsyncEvent, CC_EN, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MASK, NvmeError, Reg, Status, statusName } from './constants.js';
+import { FeatureState } from './features.js';
+import { ErrorLog } from './logs.js';
+import { executeAdmin } from './admin.js';
+import { executeIo } from './io.js';
+import type { ControllerIdentity, NamespaceView } from './model.js';
+
+export interface ControllerOptions {
+  identity: ControllerIdentity;
+  /** Doorbell page shared with the client (mapped mode) as an fd + mapping; null = message mode. */
+  doorbellFile: { fd: number; mem: NativeSharedMemory } | null;
+  maxQueueEntries: number; // MQES + 1
+  maxIoQueues: number;
+  msixVectors: number;
+  log: Logger;
+}
+
+export const BAR0_SIZE = 0x4000;
+const ADMIN_VECTOR = 0;
+
+interface AdminQueue {
+  sqBase: bigint;
+  cqBase: bigint;
+  sqSize: number;
+  cqSize: number;
+  sqHead: number;
+  sqTail: number;
+  cqTail: number;
+  cqHead: number;
+  phase: boolean;
+}
+
+export interface QueueInfo {
+  qid: number;
+  size: number;
+  iova: bigint;
+}
+
+export class NvmeController implements PciDeviceModel {
+  readonly bars: BarSpec[];
+  readonly features: FeatureState;
+  readonly errorLog = new ErrorLog(64);
+  readonly log: Logger;
+  ctx: DeviceContext | null = null;
+  fn: PciFunction | null = null;
+
+  // Registers
+  cap: bigint;
+  cc = 0;
+  csts = 0;
+  aqa = 0;
+  asq = 0n;
+  acq = 0n;
+  intms = 0;
+
+  admin: AdminQueue | null = null;
+  /** I/O queues as the admin commands created them (the engine holds the live state). */
+  readonly sqs = new Map<number, QueueInfo & { cqid: number }>();
+  readonly cqs = new Map<number, QueueInfo & { vector: number; ien: boolean }>();
+  /** Outstanding Asynchronous Event Request command ids. */
+  aers: number[] = [];
+  /** Events waiting for an AER: dw0 values. */
+  pendingEvents: number[] = [];
+  /** Event types masked until the host reads the log page (type -> log id). */
+  maskedEventTypes = new Set<number>();
+  changedNamespaces: number[] = [];
+  namespaces = new Map<number, NamespaceView>();
+  shadow: { dbs: bigint; ei: bigint } | null = null;
+  private adminBusy = false;
+  private adminKick = false;
+  private pendingAdminCqes: Buffer[] = [];
+  /** Counters for SMART: commands served by TypeScript (the engine counts its own). */
+  jsStats = { readCommands: 0n, writeCommands: 0n, readBytes: 0n, writeBytes: 0n, mediaErrors: 0n };
+  powerCycles = 1n;
+  unsafeShutdowns = 0n;
+  readonly bornAt = Date.now();
+  /** In-flight TypeScript I/O, for Abort: key sqid:cid. */
+  readonly inflightIo = new Map<string, { abort: () => void }>();
+
+  constructor(readonly opts: ControllerOptions) {
+    this.log = opts.log;
+    this.features = new FeatureState({ maxIoQueues: opts.maxIoQueues, msixVectors: opts.msixVectors, numPowerStates: 1 });
+    // CAP: MQES, CQR=1, AMS none, TO=15 (7.5 s), DSTRD 0, NSSRS 0, CSS NVM, MPSMIN=MPSMAX=0 (4 KiB)
+    this.cap = BigInt(opts.maxQueueEntries - 1) | (1n << 16n) | (15n << 24n) | (1n << 37n);
+    this.bars = [
+      {
+        index: 0,
+        size: BAR0_SIZE,
+        kind: 'mem64',
+        handler: { read: (o, c) => this.bar0Read(o, c), write: (o, d) => this.bar0Write(o, d) },
+        mmap: opts.doorbellFile ? { fd: opts.doorbellFile.fd, offset: 0n, areas: [{ offset: 0x1000n, size: 0x1000n }] } : undefined,
+      },
+    ];
+  }
+
+  private realEngine: NativeEngine | null = null;
+
+  get io(): NativeEngine {
+    if (!this.realEngine) throw new Error('controller is not attached to a DMA space');
+    return this.realEngine;
+  }
+
+  // ------------------------------------------------------------------ PCI model hooks
+
+  attach(ctx: DeviceContext, fn: PciFunction): void {
+    this.ctx = ctx;
+    this.fn = fn;
+    if (!this.realEngine) {
+      this.realEngine = new native.NvmeEngine(ctx.dma.table, (kind, qid, data) => this.onUpcall(kind, qid, data));
+      this.realEngine.setMdts(4096 << this.opts.identity.mdts);
+      const db = this.opts.doorbellFile;
+      this.realEngine.setDoorbellMemory(db ? db.mem : null, db !== null);
+      for (const ns of this.namespaces.values()) this.pushNamespace(ns);
+      this.realEngine.start();
+    }
+    this.syncVectors();
+    ctx.irqs.onChange = () => this.syncVectors();
+  }
+
+  detach(): void {
+    // The client is gone: its memory is about to be unmapped. Queues stay defined (state is
+    // kept for a reconnecting client); the engine stops touching memory until DMA returns.
+    this.realEngine?.pause();
+    this.pausedForDetach = true;
+    if (this.ctx) this.ctx.irqs.onChange = undefined;
+    this.ctx = null;
+  }
+
+  private pausedForDetach = false;
+
+  dmaMapped(): void {
+    if (this.pausedForDetach) {
+      this.pausedForDetach = false;
+      this.realEngine?.resume();
+    }
+  }
+
+  quiesceDma(): void {
+    // The engine translates under the DMA table's lock, so an unmap can never pull memory
+    // from under an access in progress; TypeScript I/O re-checks every access.
+  }
+
+  reset(kind: 'flr' | 'device'): void {
+    this.log.info('controller reset', { kind });
+    this.controllerReset();
+    this.cc = 0;
+    this.csts = 0;
+    this.aqa = 0;
+    this.asq = 0n;
+    this.acq = 0n;
+  }
+
+  commandChanged(): void {
+    this.syncVectors();
+  }
+
+  /** Tells the engine which eventfd each vector raises (MSI-X, or INTx when MSI-X is off). */
+  syncVectors(): void {
+    const irqs = this.ctx?.irqs;
+    const eng = this.realEngine;
+    if (!eng) return;
+    for (let v = 0; v < this.opts.msixVectors; v++) {
+      let fd = irqs?.fd(IrqIndex.MSIX, v) ?? null;
+      if (fd === null && irqs && !this.fn?.msixEnabled && v === 0) fd = irqs.fd(IrqIndex.INTX, 0);
+      eng.setVectorFd(v, fd ?? -1);
+    }
+  }
+
+  // ------------------------------------------------------------------ registers
+
+  private bar0Read(off: bigint, count: number): Buffer {
+    const o = Number(off);
+    const out = Buffer.alloc(count);
+    if (o >= Reg.DOORBELLS) {
+      // Doorbells are write-only; reads return 0 (NVMe 3.1.x).
+      return out;
+    }
+    const regs = this.registerImage();
+    regs.copy(out, 0, o, Math.min(o + count, regs.length));
+    return out;
+  }
+
+  private registerImage(): Buffer {
+    const r = Buffer.alloc(0x1000);
+    r.writeBigUInt64LE(this.cap, Reg.CAP);
+    r.writeUInt32LE(0x00010400, Reg.VS);
+    r.writeUInt32LE(this.intms, Reg.INTMS);
+    r.writeUInt32LE(this.intms, Reg.INTMC);
+    r.writeUInt32LE(this.cc, Reg.CC);
+    r.writeUInt32LE(this.csts, Reg.CSTS);
+    r.writeUInt32LE(this.aqa, Reg.AQA);
+    r.writeBigUInt64LE(this.asq, Reg.ASQ);
+    r.writeBigUInt64LE(this.acq, Reg.ACQ);
+    return r;
+  }
+
+  private bar0Write(off: bigint, data: Buffer): void {
+    const o = Number(off);
+    if (o >= Reg.DOORBELLS) {
+      if (o >= Reg.DOORBELLS + 0x1000) return; // reserved space past the doorbell page
+      // Message mode doorbells: 4-byte, dword-aligned (SPDK handle_dbl_access).
+      if (data.length !== 4 || o % 4) throw new WireError(Errno.EINVAL, `doorbell access of ${data.length} bytes at 0x${o.toString(16)}`);
+      this.doorbellWrite((o - Reg.DOORBELLS) / 4, data.readUInt32LE(0));
+      return;
+    }
+    // Registers: assemble the write over the current image so partial writes work.
+    const img = this.registerImage();
+    data.copy(img, o, 0, Math.min(data.length, img.length - o));
+    const touched = (reg: number, size: number) => o < reg + size && o + data.length > reg;
+    if (touched(Reg.INTMS, 4)) this.intms |= img.readUInt32LE(Reg.INTMS);
+    if (touched(Reg.INTMC, 4)) this.intms &= ~img.readUInt32LE(Reg.INTMC);
+    if (touched(Reg.AQA, 4)) this.aqa = img.readUInt32LE(Reg.AQA) & 0x0fff0fff;
+    if (touched(Reg.ASQ, 8)) this.asq = img.readBigUInt64LE(Reg.ASQ) & ~0xfffn;
+    if (touched(Reg.ACQ, 8)) this.acq = img.readBigUInt64LE(Reg.ACQ) & ~0xfffn;
+    if (touched(Reg.NSSR, 4) && img.readUInt32LE(Reg.NSSR) === 0x4e564d65) {
+      this.log.info('NVM subsystem reset');
+      this.controllerReset();
+      this.cc = 0;
+    }
+    if (touched(Reg.CC, 4)) this.ccWrite(img.readUInt32LE(Reg.CC));
+  }
+
+  private ccWrite(v: number): void {
+    const was = this.cc;
+    this.cc = v & 0x00fff7f1;
+    const enNow = (v & CC_EN) !== 0;
+    const enWas = (was & CC_EN) !== 0;
+    if (enWas && !enNow) {
+      this.controllerReset();
+      return;
+    }
+    if (!enWas && enNow) this.enable();
+    const shn = (v >> 14) & 3;
+    if (shn && enNow && (this.csts & CSTS_SHST_MASK) !== CSTS_SHST_COMPLETE) {
+      this.log.info('shutdown requested', { shn });
+      this.io.resetQueues();
+      this.sqs.clear();
+      this.cqs.clear();
+      this.csts = (this.csts & ~CSTS_SHST_MASK) | CSTS_SHST_COMPLETE;
+    }
+    if (!shn) this.csts &= ~CSTS_SHST_MASK;
+  }
+
+  private enable(): void {
+    const mps = (this.cc >> 7) & 0xf;
+    const css = (this.cc >> 4) & 0x7;
+    const asqs = (this.aqa & 0xfff) + 1;
+    const acqs = ((this.aqa >> 16) & 0xfff) + 1;
+    const bad =
+      mps !== 0 ? 'CC.MPS must be 0 (4 KiB pages)' : css !== 0 ? `CC.CSS ${css} not supported` : asqs < 2 || acqs < 2 ? 'admin queue sizes below 2 in AQA' : this.asq === 0n || this.acq === 0n ? 'ASQ/ACQ not set' : null;
+    if (bad) {
+      this.log.warn(`enable refused: ${bad}`);
+      this.csts |= CSTS_CFS;
+      return;
+    }
+    this.admin = { sqBase: this.asq, cqBase: this.acq, sqSize: asqs, cqSize: acqs, sqHead: 0, sqTail: 0, cqTail: 0, cqHead: 0, phase: true };
+    this.pendingAdminCqes = [];
+    this.csts = CSTS_RDY;
+    this.log.info('controller enabled', { asqs, acqs });
+  }
+
+  /** Controller reset (CC.EN 1->0, FLR, NSSR): every queue torn down, features to defaults. */
+  controllerReset(): void {
+    for (const c of this.inflightIo.values()) c.abort();
+    this.inflightIo.clear();
+    this.realEngine?.resetQueues();
+    this.sqs.clear();
+    this.cqs.clear();
+    this.admin = null;
+    this.aers = [];
+    this.pendingEvents = [];
+    this.maskedEventTypes.clear();
+    this.pendingAdminCqes = [];
+    this.shadow = null;
+    this.features.reset();
+    this.syncAllNamespaces();
+    this.csts = 0;
+  }
+
+  // ------------------------------------------------------------------ doorbells
+
+  doorbellWrite(index: number, value: number): void {
+    const qid = index >> 1;
+    const isCq = (index & 1) === 1;
+    if (qid === 0) {
+      if (!this.admin) return;
+      if (isCq) this.adminCqHead(value);
+      else this.adminSqTail(value);
+      return;
+    }
+    const exists = isCq ? this.cqs.has(qid) : this.sqs.has(qid);
+    if (!exists) {
+      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_REGISTER, 0x01);
+      return;
+    }
+    this.io.doorbell(index, value);
+  }
+
+  private adminSqTail(v: number): void {
+    const a = this.admin!;
+    if (v >= a.sqSize) {
+      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_VALUE, 0x01);
+      return;
+    }
+    a.sqTail = v;
+    this.kickAdmin();
+  }
+
+  private adminCqHead(v: number): void {
+    const a = this.admin!;
+    if (v >= a.cqSize) {
+      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_VALUE, 0x01);
+      return;
+    }
+    a.cqHead = v;
+    this.flushAdminCqes();
+  }
+
+  private onUpcall(kind: number, qid: number, data: Buffer): void {
+    try {
+      if (kind === UPCALL_ADMIN_DOORBELL) {
+        if (!this.admin) return;
+        const tail = data.readUInt32LE(0) & 0xffff;
+        const head = data.readUInt32LE(4) & 0xffff;
+        if (head !== this.admin.cqHead) this.adminCqHead(head);
+        if (tail !== this.admin.sqTail) this.adminSqTail(tail);
+      } else if (kind === UPCALL_COMMAND) {
+        void executeIo(this, qid, data);
+      } else if (kind === UPCALL_EVENT) {
+        const info = data[1]!;
+        if (info === 0xff) {
+          this.log.error('I/O submission queue memory is not mapped: controller fatal status', { qid });
+          this.csts |= CSTS_CFS;
+        } else this.asyncEvent(AsyncEvent.TYPE_ERROR, info, 0x01);
+      }
+    } catch (err) {
+      this.log.error('upcall failed', { error: (err as Error).message });
+    }
+  }
+
+  // ------------------------------------------------------------------ admin queue
+
+  private kickAdmin(): void {
+    if (this.adminBusy) {
+      this.adminKick = true;
+      return;
+    }
+    void this.runAdmin();
+  }
+
+  private async runAdmin(): Promise<void> {
+    this.adminBusy = true;
+    try {
+      do {
+        this.adminKick = false;
+        const a = this.admin;
+        while (a && this.admin === a && a.sqHead !== a.sqTail && this.ctx) {
+          // Stop fetching when the CQ could not take the completion.
+          if (this.pendingAdminCqes.length >= a.cqSize - 1) break;
+          let sqe: Buffer;
+          try {
+            sqe = this.ctx.dma.readSync(a.sqBase + BigInt(64 * a.sqHead), 64);
+          } catch {
+            this.log.error('admin SQ is not in mapped memory: controller fatal status');
+            this.csts |= CSTS_CFS;
+            return;
+          }
+          a.sqHead = (a.sqHead + 1) % a.sqSize;
+          const cid = sqe.readUInt16LE(2);
+          let st: number = Status.SUCCESS;
+          let dw0 = 0;
+          let deferred = false;
+          try {
+            const r = await executeAdmin(this, sqe);
+            if (r === 'deferred') deferred = true;
+            else dw0 = r ?? 0;
+          } catch (err) {
+            if (err instanceof NvmeError) st = err.status;
+            else {
+              this.log.error('admin command failed internally', { opcode: sqe[0], error: (err as Error).message });
+              st = Status.INTERNAL_ERROR;
+            }
+          }
+          if (this.admin !== a) return; // reset while the command ran
+          if (st !== Status.SUCCESS) {
+            this.log.debug('admin command failed', { opcode: `0x${sqe[0]!.toString(16)}`, status: statusName(st) });
+            this.errorLog.record({ sqid: 0, cid, status: st, paramLocation: 0xffff, lba: 0n, nsid: sqe.readUInt32LE(4) });
+          }
+          if (!deferred) this.postAdmin(cid, st, dw0);
+        }
+      } while (this.adminKick);
+    } finally {
+      this.adminBusy = false;
+    }
+  }
+
+  /** Posts an admin completion (now, or when the CQ has room) and raises vector 0. */
+  postAdmin(cid: number, status: number, dw0: number): void {
+    const a = this.admin;
+    if (!a) return;
+    const cqe = Buffer.alloc(16);
+    cqe.writeUInt32LE(dw0 >>> 0, 0);
+    cqe.writeUInt16LE(a.sqHead, 8);
+    cqe.writeUInt16LE(0, 10);
+    cqe.writeUInt16LE(cid, 12);
+    cqe.writeUInt16LE(status << 1, 14); // phase is filled in when posted
+    this.pendingAdminCqes.push(cqe);
+    this.flushAdminCqes();
+  }
+
+  private flushAdminCqes(): void {
+    const a = this.admin;
+    if (!a || !this.ctx) return;
+    let posted = false;
+    while (this.pendingAdminCqes.length && (a.cqTail + 1) % a.cqSize !== a.cqHead) {
+      const cqe = this.pendingAdminCqes.shift()!;
+      cqe.writeUInt16LE(cqe.readUInt16LE(14) | (a.phase ? 1 : 0), 14);
+      try {
+        this.ctx.dma.writeSync(a.cqBase + BigInt(16 * a.cqTail), cqe);
+      } catch {
+        this.log.error('admin CQ is not in mapped memory: controller fatal status');
+        this.csts |= CSTS_CFS;
+        return;
+      }
+      a.cqTail = (a.cqTail + 1) % a.cqSize;
+      if (a.cqTail === 0) a.phase = !a.phase;
+      posted = true;
+    }
+    if (posted) this.fn?.interrupt(ADMIN_VECTOR);
+    if (this.pendingAdminCqes.length < a.cqSize - 1 && a.sqHead !== a.sqTail) this.kickAdmin();
+  }
+
+  // ------------------------------------------------------------------ asynchronous events
+
+  asyncEvent(type: number, info: number, logPage: number): void {
+    if (!this.admin) return;
+    const dw0 = type | (info << 8) | (logPage << 16);
+    this.pendingEvents.push(dw0);
+    this.deliverEvents();
+  }
+
+  deliverEvents(): void {
+    while (this.aers.length) {
+      const i = this.pendingEvents.findIndex((e) => !this.maskedEventTypes.has(e & 7));
+      if (i < 0) return;
+      const dw0 = this.pendingEvents.splice(i, 1)[0]!;
+      this.maskedEventTypes.add(dw0 & 7);
+      this.postAdmin(this.aers.shift()!, Status.SUCCESS, dw0);
+    }
+  }
+
+  /** Reading a log page (RAE=0) re-enables events of the type it reports. */
+  logPageRead(logId: number): void {
+    for (const t of [...this.maskedEventTypes]) {
+      if ((t === AsyncEvent.TYPE_ERROR && logId === 0x01) || (t === AsyncEvent.TYPE_SMART && logId === 0x02) || (t === AsyncEvent.TYPE_NOTICE && logId === 0x04)) this.maskedEventTypes.delete(t);
+    }
+    this.deliverEvents();
+  }
+
+  // ------------------------------------------------------------------ namespaces
+
+  setNamespaces(list: NamespaceView[]): void {
+    const before = new Set(this.namespaces.keys());
+    const after = new Set(list.map((n) => n.nsid));
+    const changed: number[] = [];
+    for (const id of before) if (!after.has(id)) changed.push(id);
+    for (const n of list) if (!before.has(n.nsid) || this.namespaces.get(n.nsid)!.bdev !== n.bdev) changed.push(n.nsid);
+    for (const id of before) if (!after.has(id)) {
+      this.namespaces.delete(id);
+      this.realEngine?.setNamespace(id, null);
+    }
+    for (const n of list) {
+      this.namespaces.set(n.nsid, n);
+      this.pushNamespace(n);
+    }
+    if (changed.length && this.admin) {
+      for (const id of changed) if (!this.changedNamespaces.includes(id)) this.changedNamespaces.push(id);
+      // AEN only when the host enabled Namespace Attribute Notices (AEC bit 8).
+      if (this.features.asyncEventConfig & (1 << 8)) this.asyncEvent(AsyncEvent.TYPE_NOTICE, AsyncEvent.NOTICE_NS_ATTRIBUTE_CHANGED, 0x04);
+    }
+  }
+
+  pushNamespace(n: NamespaceView): void {
+    const eng = this.realEngine;
+    if (!eng) return;
+    const b = n.bdev.nativeBacking();
+    const size = Number(n.blocks) * n.blockSize;
+    const writeCache = this.features.volatileWriteCache === 1 && n.bdev.writeCache;
+    if (!b) eng.setNamespace(n.nsid, { kind: 'upcall', size, blockSize: n.blockSize });
+    else if (b.kind === 'null') eng.setNamespace(n.nsid, { kind: 'null', size, blockSize: n.blockSize });
+    else eng.setNamespace(n.nsid, { kind: b.kind, fd: b.fd, size, blockSize: n.blockSize, writeCache });
+  }
+
+  syncAllNamespaces(): void {
+    for (const n of this.namespaces.values()) this.pushNamespace(n);
+  }
+
+  /** Stops the engine thread for good (target shutdown). */
+  close(): void {
+    this.realEngine?.stop();
+  }
+
+  // ------------------------------------------------------------------ stats
+
+  counters(): { readCommands: bigint; writeCommands: bigint; readBytes: bigint; writeBytes: bigint } {
+    const e = this.realEngine?.stats() ?? { readCommands: 0, writeCommands: 0, readBytes: 0, writeBytes: 0 };
+    return {
+      readCommands: BigInt(e.readCommands ?? 0) + this.jsStats.readCommands,
+      writeCommands: BigInt(e.writeCommands ?? 0) + this.jsStats.writeCommands,
+      readBytes: BigInt(e.readBytes ?? 0) + this.jsStats.readBytes,
+      writeBytes: BigInt(e.writeBytes ?? 0) + this.jsStats.writeBytes,
+    };
+  }
+}

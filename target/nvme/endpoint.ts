@@ -1,0 +1,111 @@
+// A vfio-user NVMe endpoint: the directory SPDK's listener uses (DIR/cntrl socket, the
+// doorbell page as an unlinked DIR/bar0 file), a PCI function with our NVMe controller, and
+// the vfio-user server. Registered as the VFIOUSER transport's endpoint factory.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { native } from '../../native/index.js';
+import { PciFunction } from '../pci/function.js';
+import { VfioUserServer } from '../vfio-user/server.js';
+import { silentLogger, type Logger } from '../vfio-user/device.js';
+import type { Bdev } from '../bdev/bdev.js';
+import { NvmeController } from './controller.js';
+import { hexBytes, uuidBytes, type NamespaceView } from './model.js';
+
+export interface NvmeEndpointOptions {
+  traddr: string;
+  serialNumber: string;
+  modelNumber: string;
+  subnqn: string;
+  cntlid?: number;
+  namespaces: () => { nsid: number; bdev: Bdev; uuid?: string; nguid?: string; eui64?: string }[];
+  /** SPDK's disable_mappable_bar0: doorbells as messages instead of a shared page. */
+  disableMappableBar0?: boolean;
+  disableShadowDoorbells?: boolean;
+  maxQueueDepth?: number;
+  maxIoQueuePairs?: number;
+  maxNamespaces?: number;
+  msixVectors?: number;
+  socketMode?: number;
+  log?: Logger;
+}
+
+export class NvmeEndpoint {
+  readonly controller: NvmeController;
+  readonly fn: PciFunction;
+  readonly server: VfioUserServer;
+  readonly socketPath: string;
+  private doorbell: { fd: number; mem: ReturnType<typeof mapDoorbells> } | null;
+
+  constructor(readonly opts: NvmeEndpointOptions) {
+    const log = opts.log ?? silentLogger;
+    this.socketPath = join(opts.traddr, 'cntrl');
+    const mappable = !opts.disableMappableBar0;
+    if (mappable) {
+      const path = join(opts.traddr, 'bar0');
+      if (existsSync(path)) throw new Error(`${path} exists; remove it (a stale file of an earlier target)`);
+      const fd = native.createUnlinkedFile(path, 0x4000);
+      this.doorbell = { fd, mem: mapDoorbells(fd) };
+    } else this.doorbell = null;
+    const msixVectors = opts.msixVectors ?? 64;
+    this.controller = new NvmeController({
+      identity: {
+        vendorId: 0x4e58,
+        subsystemVendorId: 0x4e58,
+        serialNumber: opts.serialNumber,
+        modelNumber: opts.modelNumber,
+        firmwareRevision: '0.1.0',
+        ieeeOui: 0x5cd2e4,
+        cntlid: opts.cntlid ?? 1,
+        subnqn: opts.subnqn,
+        mdts: 8,
+        maxNamespaces: opts.maxNamespaces ?? 32,
+        // Shadow doorbells only help when doorbells trap (SPDK forces them off otherwise).
+        shadowDoorbells: !mappable && !opts.disableShadowDoorbells,
+      },
+      doorbellFile: this.doorbell ? { fd: this.doorbell.fd, mem: this.doorbell.mem } : null,
+      maxQueueEntries: Math.min(opts.maxQueueDepth ?? 1024, 4096),
+      maxIoQueues: Math.min(opts.maxIoQueuePairs ?? 127, 511),
+      msixVectors,
+      log,
+    });
+    this.fn = new PciFunction({
+      identity: { vendorId: 0x4e58, deviceId: 0x0001, subsystemVendorId: 0x4e58, subsystemId: 0x0000, revision: 0, classCode: 0x010802 },
+      msixVectors,
+      model: this.controller,
+    });
+    this.refreshNamespaces();
+    this.server = new VfioUserServer(this.socketPath, this.fn, { log, mode: opts.socketMode });
+  }
+
+  refreshNamespaces(): void {
+    const list: NamespaceView[] = this.opts.namespaces().map((n) => ({
+      nsid: n.nsid,
+      bdev: n.bdev,
+      blocks: BigInt(n.bdev.numBlocks),
+      blockSize: n.bdev.blockSize,
+      uuid: uuidBytes(n.uuid ?? n.bdev.uuid),
+      nguid: hexBytes(n.nguid, 16),
+      eui64: hexBytes(n.eui64, 8),
+    }));
+    this.controller.setNamespaces(list);
+  }
+
+  get attached(): boolean {
+    return this.server.attached;
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    this.controller.close();
+    if (this.doorbell) {
+      this.doorbell.mem.unmap();
+      native.closeFd(this.doorbell.fd);
+      this.doorbell = null;
+    }
+  }
+}
+
+/** The doorbell page of BAR0 (file offset 0x1000), as the engine and the host see it. */
+function mapDoorbells(fd: number) {
+  return new native.SharedMemory(fd, 0x1000, 0x1000);
+}

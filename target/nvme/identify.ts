@@ -1,0 +1,95 @@
+// Identify data structures (NVMe Base 2.0 section 5.17): controller, namespace, active
+// namespace list, namespace identification descriptors, I/O command set specific data.
+import type { ControllerIdentity, NamespaceView } from './model.js';
+
+function ascii(buf: Buffer, off: number, len: number, s: string): void {
+  buf.fill(0x20, off, off + len);
+  buf.write(s.slice(0, len), off, 'ascii');
+}
+
+export function identifyController(id: ControllerIdentity): Buffer {
+  const b = Buffer.alloc(4096);
+  b.writeUInt16LE(id.vendorId, 0); // VID
+  b.writeUInt16LE(id.subsystemVendorId, 2); // SSVID
+  ascii(b, 4, 20, id.serialNumber); // SN
+  ascii(b, 24, 40, id.modelNumber); // MN
+  ascii(b, 64, 8, id.firmwareRevision); // FR
+  b[72] = 6; // RAB
+  b.writeUIntLE(id.ieeeOui, 73, 3); // IEEE
+  b[76] = 0; // CMIC: one port, one controller
+  b[77] = id.mdts; // MDTS in units of CAP.MPSMIN (4 KiB)
+  b.writeUInt16LE(id.cntlid, 78); // CNTLID
+  b.writeUInt32LE(0x00010400, 80); // VER 1.4.0
+  b.writeUInt32LE(1 << 8, 92); // OAES: Namespace Attribute Notices
+  b.writeUInt32LE(0, 96); // CTRATT
+  b[111] = 1; // CNTRLTYPE: I/O controller
+  b.writeUInt16LE((1 << 1) | (id.shadowDoorbells ? 1 << 8 : 0), 256); // OACS: Format NVM, DBBUF
+  b[258] = 3; // ACL: 4 concurrent Aborts
+  b[259] = 3; // AERL: 4 outstanding AERs
+  b[260] = 0x03; // FRMW: slot 1 read-only, 1 slot
+  b[261] = 0x06; // LPA: Commands Supported and Effects, extended Get Log Page
+  b[262] = 63; // ELPE: 64 error log entries
+  b[263] = 0; // NPSS: one power state
+  b.writeUInt16LE(343, 266); // WCTEMP (K)
+  b.writeUInt16LE(373, 268); // CCTEMP (K)
+  b[512] = 0x66; // SQES
+  b[513] = 0x44; // CQES
+  b.writeUInt32LE(id.maxNamespaces, 516); // NN
+  b.writeUInt16LE((1 << 0) | (1 << 2) | (1 << 3), 520); // ONCS: Compare, DSM, Write Zeroes
+  b.writeUInt16LE(0, 522); // FUSES
+  b[524] = 0; // FNA
+  b[525] = 0x07; // VWC: present; Flush with NSID FFFFFFFFh supported
+  b.writeUInt32LE((1 << 0) | (1 << 16) | (1 << 18), 536); // SGLS: SGLs, bit bucket, longer SGL than data
+  b.write(id.subnqn.slice(0, 255), 768, 'utf8'); // SUBNQN
+  // Power state 0: 25.00 W, operational.
+  b.writeUInt16LE(2500, 2048);
+  return b;
+}
+
+export function identifyNamespace(ns: NamespaceView): Buffer {
+  const b = Buffer.alloc(4096);
+  b.writeBigUInt64LE(ns.blocks, 0); // NSZE
+  b.writeBigUInt64LE(ns.blocks, 8); // NCAP
+  b.writeBigUInt64LE(ns.blocks, 16); // NUSE
+  b[24] = 0; // NSFEAT
+  b[25] = 0; // NLBAF: one format
+  b[26] = 0; // FLBAS: format 0, no metadata
+  b[33] = 0x09; // DLFEAT: deallocated blocks read zeroes; Write Zeroes may deallocate
+  if (ns.nguid) ns.nguid.copy(b, 104); // NGUID
+  if (ns.eui64) ns.eui64.copy(b, 120); // EUI64
+  // LBAF0: MS 0, LBADS log2(block size), RP 0 (best)
+  b.writeUInt32LE(Math.log2(ns.blockSize) << 16, 128);
+  return b;
+}
+
+export function activeNamespaceList(nsids: number[], after: number): Buffer {
+  const b = Buffer.alloc(4096);
+  let i = 0;
+  for (const id of [...nsids].sort((a, c) => a - c)) {
+    if (id <= after) continue;
+    if (i >= 1024) break;
+    b.writeUInt32LE(id, 4 * i++);
+  }
+  return b;
+}
+
+export function namespaceDescriptors(ns: NamespaceView): Buffer {
+  const b = Buffer.alloc(4096);
+  let at = 0;
+  const put = (type: number, data: Buffer) => {
+    b[at] = type;
+    b[at + 1] = data.length;
+    data.copy(b, at + 4);
+    at += 4 + data.length;
+  };
+  if (ns.eui64) put(1, ns.eui64);
+  if (ns.nguid) put(2, ns.nguid);
+  put(3, ns.uuid);
+  put(4, Buffer.from([0])); // CSI: NVM command set
+  return b;
+}
+
+/** CNS 06h with CSI 0: NVM command set specific controller data (all limits: none). */
+export function nvmControllerData(): Buffer {
+  return Buffer.alloc(4096);
+}
