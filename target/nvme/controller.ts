@@ -510,6 +510,11 @@ export class NvmeController implements PciDeviceModel {
 
   // ------------------------------------------------------------------ stats
 
+  /** Engine counters (empty before a client first attached). */
+  ioStats(): Record<string, number> {
+    return this.realEngine?.stats() ?? {};
+  }
+
   counters(): { readCommands: bigint; writeCommands: bigint; readBytes: bigint; writeBytes: bigint } {
     const e = this.realEngine?.stats() ?? { readCommands: 0, writeCommands: 0, readBytes: 0, writeBytes: 0 };
     return {

@@ -109,3 +109,38 @@ export class NvmeEndpoint {
 function mapDoorbells(fd: number) {
   return new native.SharedMemory(fd, 0x1000, 0x1000);
 }
+
+// ------------------------------------------------------------------ the VFIOUSER transport's factory
+
+import type { ControllerEndpoint, EndpointOptions } from '../nvmf/transport.js';
+
+let nextCntlid = 1;
+
+/** Creates the endpoint an `nvmf_subsystem_add_listener -t VFIOUSER -a DIR` listener serves. */
+export async function startVfioUserEndpoint(o: EndpointOptions): Promise<ControllerEndpoint> {
+  const sub = o.subsystem;
+  const cntlid = nextCntlid++;
+  const ep = new NvmeEndpoint({
+    traddr: o.traddr,
+    serialNumber: sub.options.serialNumber,
+    modelNumber: sub.options.modelNumber,
+    subnqn: sub.nqn,
+    cntlid,
+    namespaces: () => sub.namespaceList().map((n) => ({ nsid: n.nsid, bdev: n.bdev, uuid: n.uuid, nguid: n.nguid, eui64: n.eui64 })),
+    disableMappableBar0: o.transport.disable_mappable_bar0,
+    disableShadowDoorbells: o.transport.disable_shadow_doorbells,
+    maxQueueDepth: o.transport.max_queue_depth,
+    maxIoQueuePairs: o.transport.max_io_qpairs_per_ctrlr,
+    maxNamespaces: sub.options.maxNamespaces || 32,
+    log: o.log,
+  });
+  return {
+    close: () => ep.close(),
+    info: () =>
+      ep.attached
+        ? [{ cntlid, hostnqn: '', hostid: '00000000-0000-0000-0000-000000000000', num_io_qpairs: ep.controller.sqs.size }]
+        : [],
+    namespacesChanged: () => ep.refreshNamespaces(),
+    stats: () => ({ ...ep.controller.ioStats(), connections: ep.server.connections, attached: ep.attached }),
+  };
+}
