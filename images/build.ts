@@ -2,7 +2,8 @@
 // key, prune, pack the root filesystem as a newc cpio initrd next to the kernel. Cached by
 // the hash of the recipe and the key; `npx vnvme image build` rebuilds on demand.
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
+import { buildBootStage, buildRootDisk } from './boot-stage.js';
 import { buildAtomically, cacheDir, contentKey } from '../harness/cache.js';
 import { debianMirror } from '../harness/debian/mirror.js';
 import { debootstrap, inChroot, requireRoot } from '../harness/debian/debootstrap.js';
@@ -15,6 +16,8 @@ export interface GuestImage {
   dir: string;
   kernel: string;
   initrd: string;
+  /** Root filesystem image for virtio-blk (snapshot=on), when the recipe puts the root on a disk. */
+  disk?: string;
   /** Kernel command line the image needs (console etc.). */
   append: string;
   privateKeyPath: string;
@@ -25,7 +28,11 @@ export interface ImageManifest {
   key: string;
   kernelVersion: string;
   packages: Record<string, string>;
+  initrd: string;
   initrdBytes: number;
+  /** The root disk image (rootfs `disk`), attached with snapshot=on so it never changes. */
+  disk?: string;
+  diskBytes?: number;
   rootBytes: number;
   buildSeconds: number;
   builtAt: string;
@@ -116,34 +123,53 @@ async function buildImage(dir: string, recipe: GuestRecipe, key: GuestKey, progr
   }
   const rootBytes = duBytes(root);
 
-  progress.step(`building guest image: packing ${(rootBytes / 2 ** 20).toFixed(0)} MiB root filesystem into the initrd`);
-  const initrd = join(dir, recipe.compression === 'zstd' ? 'rootfs.cpio.zst' : 'rootfs.cpio');
-  const compress = recipe.compression === 'zstd' ? ` | zstd -q -T2 -10 -o ${shellQuote(initrd)}` : ` > ${shellQuote(initrd)}`;
-  await run('sh', ['-c', `cd ${shellQuote(root)} && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet${compress}`], {
-    logFile: log,
-    progress,
-  });
+  let initrd: string;
+  let disk: string | undefined;
+  if (recipe.rootfs === 'disk') {
+    disk = join(dir, 'root.ext4');
+    progress.step(`building guest image: ${(rootBytes / 2 ** 20).toFixed(0)} MiB root filesystem into an ext4 image, first-stage initramfs`);
+    await buildRootDisk(root, rootBytes, disk, log);
+    initrd = join(dir, 'boot.cpio');
+    await buildBootStage(root, kver, recipe.bootModules, initrd, log);
+  } else {
+    progress.step(`building guest image: packing ${(rootBytes / 2 ** 20).toFixed(0)} MiB root filesystem into the initrd`);
+    initrd = join(dir, recipe.compression === 'zstd' ? 'rootfs.cpio.zst' : 'rootfs.cpio');
+    const compress = recipe.compression === 'zstd' ? ` | zstd -q -T2 -10 -o ${shellQuote(initrd)}` : ` > ${shellQuote(initrd)}`;
+    await run('sh', ['-c', `cd ${shellQuote(root)} && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet${compress}`], {
+      logFile: log,
+      progress,
+    });
+  }
   rmSync(root, { recursive: true, force: true });
 
   const manifest: ImageManifest = {
     key: imageKey(recipe, key),
     kernelVersion: kver,
     packages,
+    initrd: basename(initrd),
     initrdBytes: statSync(initrd).size,
+    ...(disk ? { disk: basename(disk), diskBytes: statSync(disk).size } : {}),
     rootBytes,
     buildSeconds: (Date.now() - started) / 1000,
     builtAt: new Date().toISOString(),
   };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2));
   progress.done(
-    `built guest image (kernel ${kver}, initrd ${(manifest.initrdBytes / 2 ** 20).toFixed(0)} MiB) in ${manifest.buildSeconds.toFixed(0)} s`,
+    `built guest image (kernel ${kver}, initrd ${(manifest.initrdBytes / 2 ** 20).toFixed(1)} MiB${disk ? `, root disk ${((manifest.diskBytes ?? 0) / 2 ** 20).toFixed(0)} MiB` : ''}) in ${manifest.buildSeconds.toFixed(0)} s`,
   );
 }
 
 function loadImage(dir: string, recipe: GuestRecipe, key: GuestKey): GuestImage {
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ImageManifest;
-  const initrd = join(dir, recipe.compression === 'zstd' ? 'rootfs.cpio.zst' : 'rootfs.cpio');
-  return { dir, kernel: join(dir, 'vmlinuz'), initrd, append: recipe.append, privateKeyPath: key.privateKeyPath, manifest };
+  return {
+    dir,
+    kernel: join(dir, 'vmlinuz'),
+    initrd: join(dir, manifest.initrd),
+    disk: manifest.disk ? join(dir, manifest.disk) : undefined,
+    append: recipe.append,
+    privateKeyPath: key.privateKeyPath,
+    manifest,
+  };
 }
 
 /** The cached guest image, built first if missing (or always, with `rebuild`). */

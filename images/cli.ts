@@ -11,6 +11,6 @@ export function register(program: Command): void {
     .option('--rebuild', 'discard the cached image and build it again')
     .action(async (o: { rebuild?: boolean }) => {
       const img = await guestImage(consoleProgress(), { rebuild: o.rebuild });
-      process.stdout.write(`${JSON.stringify({ kernel: img.kernel, initrd: img.initrd, ...img.manifest }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ...img.manifest, kernel: img.kernel, initrd: img.initrd, disk: img.disk }, null, 2)}\n`);
     });
 }

@@ -21,7 +21,8 @@ export interface AcceleratorChoice {
   reason: string;
 }
 
-const PROBE_TIMEOUT_MS = 30_000;
+// Real KVM boots a kernel to its panic in 1-3 s; a PVM host that crawls is given up on after this.
+const PROBE_TIMEOUT_MS = 15_000;
 
 /** The serial output of a probe boot says whether the kernel ran to the end of its init. */
 export function probeVerdict(serial: string, qemuStderr: string): { ok: boolean; detail: string } {

@@ -165,6 +165,7 @@ export class Guest {
         memory: memory.backend,
         kernel: opts.image.kernel,
         initrd: opts.image.initrd,
+        rootDisk: opts.image.disk,
         append: [opts.image.append, opts.append].filter(Boolean).join(' '),
         qmpSocket: join(runDir, 'qmp.sock'),
         serialLog: join(runDir, 'serial.log'),

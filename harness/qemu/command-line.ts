@@ -33,6 +33,8 @@ export interface QemuLaunchSpec {
   kernel: string;
   initrd: string;
   append: string;
+  /** Root filesystem image on virtio-blk, opened with snapshot=on (the image never changes). */
+  rootDisk?: string;
   qmpSocket: string;
   serialLog: string;
   /** Host port forwarded (on 127.0.0.1) to the guest's port 22. */
@@ -87,6 +89,9 @@ export function buildQemuArgs(s: QemuLaunchSpec): string[] {
     '-kernel', s.kernel,
     '-initrd', s.initrd,
     '-append', s.append,
+    ...(s.rootDisk
+      ? ['-drive', `file=${s.rootDisk},if=none,id=rootdisk,format=raw,snapshot=on`, '-device', 'virtio-blk-pci,drive=rootdisk']
+      : []),
     '-no-reboot',
     '-serial', `file:${s.serialLog}`,
     '-qmp', `unix:${s.qmpSocket},server=on,wait=off`,

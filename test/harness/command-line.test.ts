@@ -82,6 +82,12 @@ test('full command line: accel, kernel boot, serial, QMP, SSH forward on loopbac
   assert.match(after(args, '-drive')[0] ?? '', /^file=\/run\/g1\/base\.raw,if=none,id=nvme-baseline-drive,format=raw/);
 });
 
+test('a root disk is attached as virtio-blk with snapshot=on, so the image never changes', () => {
+  const args = buildQemuArgs({ ...spec, rootDisk: '/k/root.ext4', baselineNvme: undefined });
+  assert.deepEqual(after(args, '-drive'), ['file=/k/root.ext4,if=none,id=rootdisk,format=raw,snapshot=on']);
+  assert.ok(after(args, '-device').includes('virtio-blk-pci,drive=rootdisk'));
+});
+
 test('KVM uses the host CPU', () => {
   const args = buildQemuArgs({ ...spec, accel: 'kvm', baselineNvme: undefined, vfioUser: [] });
   assert.deepEqual(after(args, '-accel'), ['kvm']);

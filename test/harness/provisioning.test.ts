@@ -143,3 +143,23 @@ test('a failing tool reports its command, status, last output and the hint', asy
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   assert.equal(shellQuote('/a/b-c.d'), '/a/b-c.d');
 });
+
+test('first-stage modules come with their dependencies, dependencies first', async () => {
+  const { moduleClosure, parseLdd } = await import('../../images/boot-stage.js');
+  const dep = [
+    'kernel/fs/ext4/ext4.ko.xz: kernel/lib/crc16.ko.xz kernel/fs/mbcache.ko.xz kernel/fs/jbd2/jbd2.ko.xz',
+    'kernel/fs/jbd2/jbd2.ko.xz:',
+    'kernel/fs/mbcache.ko.xz:',
+    'kernel/lib/crc16.ko.xz:',
+    'kernel/drivers/block/virtio_blk.ko.xz:',
+    'kernel/crypto/crc32c_generic.ko.xz:',
+    'kernel/drivers/nvme/host/nvme-core.ko.xz: kernel/drivers/nvme/common/nvme-auth.ko.xz',
+    'kernel/drivers/nvme/common/nvme-auth.ko.xz:',
+  ].join('\n');
+  const order = moduleClosure(dep, ['virtio_blk', 'ext4']);
+  assert.deepEqual(order, ['kernel/drivers/block/virtio_blk.ko.xz', 'kernel/lib/crc16.ko.xz', 'kernel/fs/mbcache.ko.xz', 'kernel/fs/jbd2/jbd2.ko.xz', 'kernel/fs/ext4/ext4.ko.xz']);
+  assert.deepEqual(moduleClosure(dep, ['nvme_core']), ['kernel/drivers/nvme/common/nvme-auth.ko.xz', 'kernel/drivers/nvme/host/nvme-core.ko.xz']);
+  assert.throws(() => moduleClosure(dep, ['btrfs']), /btrfs is not in modules.dep/);
+  const ldd = '\tlinux-vdso.so.1 (0x00007ffd)\n\tlibresolv.so.2 => /lib/x86_64-linux-gnu/libresolv.so.2 (0x1)\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x2)\n\t/lib64/ld-linux-x86-64.so.2 (0x3)\n';
+  assert.deepEqual(parseLdd(ldd), ['/lib/x86_64-linux-gnu/libresolv.so.2', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
+});
