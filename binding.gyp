@@ -9,7 +9,9 @@
         "native/addon.cc",
         "native/channel.cc",
         "native/memory.cc",
-        "native/eventfd.cc"
+        "native/eventfd.cc",
+        "native/engine.cc",
+        "native/perf.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -7,6 +7,7 @@ type Registrar = (program: Command) => void;
 const areas: Array<() => Promise<{ register: Registrar }>> = [
   // target daemon and rpc client, initiator tools, VM and image commands register here.
   () => import('../target/cli.js'),
+  () => import('./initiator/perf.js'),
   () => import('./guest/cli.js'), () => import('./qemu/cli.js'), () => import('../images/cli.js'),
 ];
 

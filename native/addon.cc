@@ -11,6 +11,7 @@ Napi::Value EventfdSignal(const Napi::CallbackInfo& info);
 Napi::Value EventfdConsume(const Napi::CallbackInfo& info);
 Napi::Function InitFdWatcher(Napi::Env env);
 Napi::Function InitNvmeEngine(Napi::Env env);
+Napi::Value RunPerf(const Napi::CallbackInfo& info);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Listener", Listener::Init(env));
@@ -25,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("createUnlinkedFile", Napi::Function::New(env, CreateUnlinkedFile));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("runPerf", Napi::Function::New(env, RunPerf));
   exports.Set("eventfdCreate", Napi::Function::New(env, EventfdCreate));
   exports.Set("eventfdSignal", Napi::Function::New(env, EventfdSignal));
   exports.Set("eventfdConsume", Napi::Function::New(env, EventfdConsume));

@@ -79,7 +79,49 @@ export const UPCALL_COMMAND = 1;
 export const UPCALL_ADMIN_DOORBELL = 2;
 export const UPCALL_EVENT = 3;
 
+export interface PerfConfig {
+  memory: NativeSharedMemory;
+  memIova: bigint;
+  sqIova: bigint;
+  cqIova: bigint;
+  bufIova: bigint;
+  qsize: number;
+  qid: number;
+  nsid: number;
+  blockSize: number;
+  ioSize: number;
+  qd: number;
+  readPct: number;
+  random: boolean;
+  seconds: number;
+  nsBlocks: number;
+  doorbells?: NativeSharedMemory;
+  sockFd?: number;
+  sqTail: number;
+  cqHead: number;
+  phase: boolean;
+  cidBase: number;
+}
+export interface PerfResult {
+  ios: number;
+  reads: number;
+  writes: number;
+  errors: number;
+  bytes: number;
+  elapsed: number;
+  minNs: number;
+  maxNs: number;
+  avgNs: number;
+  sqTail: number;
+  cqHead: number;
+  phase: boolean;
+  percentilesNs: Record<string, number>;
+  histogram: [number, number][];
+  error?: string;
+}
+
 export interface NativeAddon {
+  runPerf(cfg: PerfConfig): Promise<PerfResult>;
   NvmeEngine: new (dma: NativeDmaTable, onUpcall: (kind: number, qid: number, data: Buffer) => void) => NativeEngine;
   Listener: new (fd: number, onConnection: (fd: number) => void) => NativeListener;
   Channel: new (fd: number, onMessage: (msg: Buffer, fds: number[]) => void, onClose: (reason: string) => void) => NativeChannel;

@@ -37,11 +37,14 @@ const MEM_IOVA = 0x10000000n;
 
 export class NvmeDriver {
   mem!: GuestMemory;
+  static readonly MEM_IOVA = MEM_IOVA;
   private bump = 0;
   cap = 0n;
   admin!: QueuePair;
   readonly queues = new Map<number, QueuePair>();
-  private doorbellPage: NativeSharedMemory | null = null;
+  doorbellPage: NativeSharedMemory | null = null;
+  /** Queues whose completions a native loop (perf) reaps; the JS poller leaves them alone. */
+  readonly nativeOwned = new Set<number>();
   private doorbellFd: number | null = null;
   private pollTimer: NodeJS.Immediate | null = null;
 
@@ -168,6 +171,7 @@ export class NvmeDriver {
       this.pollTimer = null;
       let pending = 0;
       for (const q of [this.admin, ...this.queues.values()]) {
+        if (this.nativeOwned.has(q.qid)) continue;
         this.reap(q);
         pending += q.waiting.size;
       }

@@ -68,6 +68,11 @@ export class VfioUserClient {
     return c;
   }
 
+  /** The socket's fd, for a native loop that posts doorbell writes itself (perf). */
+  get socketFd(): number {
+    return this.transport.fd;
+  }
+
   // ------------------------------------------------------------------ raw messaging
 
   private allocId(): number {

@@ -38,6 +38,10 @@ export class SocketTransport implements MessageTransport {
     return new SocketTransport(native.connectUnix(path), handlers);
   }
 
+  get fd(): number {
+    return this.channel.fd;
+  }
+
   send(msg: Buffer, fds: number[] = []): void {
     this.channel.send(msg, fds);
   }
