@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { provisionGuestParts, type GuestParts } from '../../harness/guest/parts.js';
 import { BASELINE_SERIAL, Guest } from '../../harness/guest/guest.js';
 import { fioVerify, identifyController, namespaceBytes, resetAndRecover, waitForController } from '../../harness/guest/nvme-in-guest.js';
+import type { MemoryPreference } from '../../harness/guest/memory.js';
 import { which } from '../../harness/process.js';
 import { consoleProgress } from '../../harness/progress.js';
 import { TargetProcess, type TargetController } from '../../harness/target-process.js';
@@ -28,6 +29,13 @@ function cannotProvision(): string | undefined {
   if (!existsSync('/etc/debian_version') && !haveQemu) return 'not a Debian/Ubuntu host and no QEMU given (--qemu / VNVME_QEMU)';
   if (!which('debootstrap', `${process.env.PATH ?? ''}:/usr/sbin:/sbin`)) return 'debootstrap is not installed (apt-get install debootstrap)';
   return undefined;
+}
+
+/** VNVME_GUEST_MEMORY=hugepages|memfd pins the guest RAM backend (default: auto). */
+function memoryPreference(): MemoryPreference {
+  const v = process.env.VNVME_GUEST_MEMORY ?? 'auto';
+  if (v !== 'auto' && v !== 'hugepages' && v !== 'memfd') throw new Error(`VNVME_GUEST_MEMORY must be auto, hugepages or memfd, not "${v}"`);
+  return v;
 }
 
 type OurTarget = { process: TargetProcess; controller: TargetController } | { unavailable: string };
@@ -71,6 +79,7 @@ test('a guest sees our vfio-user controller and QEMU\'s NVMe, runs fio verify an
       smp: 2,
       vfioUser: 'controller' in target ? [{ id: 'vfu0', socket: target.controller.socket }] : [],
       baselineNvmeMiB: BASELINE_MIB,
+      memory: memoryPreference(),
       progress,
     });
     const g = guest;
@@ -119,6 +128,7 @@ test('a guest sees our vfio-user controller and QEMU\'s NVMe, runs fio verify an
     }
   } catch (err) {
     if (guest) t.diagnostic(`serial log tail:\n${guest.serialLog().split('\n').slice(-30).join('\n')}`);
+    if ('process' in target) t.diagnostic(`target log tail (${target.process.logFile}):\n${readFileSync(target.process.logFile, 'utf8').split('\n').slice(-40).join('\n')}`);
     throw err;
   } finally {
     const info = guest?.info;
