@@ -41,7 +41,7 @@ constexpr uint16_t kWriteFault = Sc(2, 0x80, false);
 constexpr uint16_t kUnrecoveredRead = Sc(2, 0x81, false);
 constexpr uint16_t kCompareFailure = Sc(2, 0x85);
 
-enum UpcallKind { kUpcallCommand = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3 };
+enum UpcallKind { kUpcallCommand = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
 
 struct UpcallData {
   int kind;
@@ -635,7 +635,17 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
   uint32_t nsid = Le32(sqe + 4);
   uint16_t sqhead = static_cast<uint16_t>(sq.head);
   auto done = [&](uint16_t status, uint32_t dw0 = 0) {
-    if (status) stats_.errors++;
+    if (status) {
+      // Failed commands go into the Error Information log (NVMe Base 2.0 5.16.1.2), kept by
+      // TypeScript: cid, status, nsid and the command's LBA.
+      stats_.errors++;
+      uint8_t e[16];
+      std::memcpy(e, &cid, 2);
+      std::memcpy(e + 2, &status, 2);
+      std::memcpy(e + 4, &nsid, 4);
+      std::memcpy(e + 8, sqe + 40, 8);
+      Upcall(kUpcallError, sq.qid, e, sizeof(e));
+    }
     PostCqe(cq, sq.qid, sqhead, cid, status, dw0);
   };
   bool known = opc == 0x00 || opc == 0x01 || opc == 0x02 || opc == 0x05 || opc == 0x08 || opc == 0x09;
@@ -835,12 +845,17 @@ bool NvmeEngine::ProcessSq(NvmeSq& sq) {
   if (tail == sq.head) return false;
   NvmeCq& cq = cqs_[sq.cqid];
   if (tail >= sq.size) {
-    // Invalid doorbell write value: an asynchronous error event, the queue is not touched.
-    uint8_t ev[4] = {0, 1 /* invalid doorbell write value */, static_cast<uint8_t>(sq.qid & 0xff), static_cast<uint8_t>(sq.qid >> 8)};
-    Upcall(kUpcallEvent, sq.qid, ev, 4);
-    sq.head = tail;  // resync to what the host wrote so we do not report it forever
+    // Invalid Doorbell Write Value (NVMe Base 2.0 5.2, info 01h): one asynchronous error event
+    // per bad value; the queue is not touched (head stays inside the queue) until the host
+    // writes a valid tail.
+    if (tail != sq.badTail) {
+      sq.badTail = tail;
+      uint8_t ev[4] = {0, 1, static_cast<uint8_t>(sq.qid & 0xff), static_cast<uint8_t>(sq.qid >> 8)};
+      Upcall(kUpcallEvent, sq.qid, ev, 4);
+    }
     return false;
   }
+  sq.badTail = UINT32_MAX;
   bool work = false;
   uint32_t budget = 64;
   while (sq.head != tail && budget--) {
@@ -886,10 +901,15 @@ bool NvmeEngine::PollOnce() {
       uint32_t h = ReadDoorbell(2 * i + 1) & 0xffff;
       if (h != cq.head) {
         if (h >= cq.size) {
-          uint8_t ev[4] = {0, 1, static_cast<uint8_t>(i & 0xff), static_cast<uint8_t>(i >> 8)};
-          Upcall(kUpcallEvent, static_cast<uint16_t>(i), ev, 4);
+          // Invalid Doorbell Write Value: reported once per bad value, not on every poll.
+          if (h != cq.badHead) {
+            cq.badHead = h;
+            uint8_t ev[4] = {0, 1, static_cast<uint8_t>(i & 0xff), static_cast<uint8_t>(i >> 8)};
+            Upcall(kUpcallEvent, static_cast<uint16_t>(i), ev, 4);
+          }
         } else {
           cq.head = h;
+          cq.badHead = UINT32_MAX;
         }
       }
     }

@@ -26,6 +26,7 @@ struct NvmeSq {
   uint64_t iova = 0;
   uint32_t head = 0;
   uint32_t inflight = 0;  // upcalls not yet completed
+  uint32_t badTail = UINT32_MAX;  // last invalid tail reported (one event per bad value)
 };
 
 struct NvmeCq {
@@ -40,6 +41,7 @@ struct NvmeCq {
   uint16_t vector = 0;
   uint32_t sqRefs = 0;
   bool irqDue = false;
+  uint32_t badHead = UINT32_MAX;  // last invalid head reported (one event per bad value)
 };
 
 struct NvmeNs {

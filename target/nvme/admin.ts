@@ -149,7 +149,8 @@ function createSq(c: NvmeController, sqe: Buffer): Result {
 function deleteSq(c: NvmeController, sqe: Buffer): Result {
   const qid = dw(sqe, 10) & 0xffff;
   if (qid === 0 || !c.sqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `SQ ${qid}`);
-  for (const [k, v] of c.inflightIo) if (k.startsWith(`${qid}:`)) v.abort();
+  // After Delete I/O SQ no completion may be posted for its commands (NVMe Base 2.0 5.6).
+  for (const [k, v] of c.inflightIo) if (k.startsWith(`${qid}:`)) v.abort('dropped');
   c.io.deleteSq(qid);
   c.sqs.delete(qid);
 }
@@ -260,7 +261,7 @@ function abort(c: NvmeController, sqe: Buffer): Result {
   }
   const inflight = c.inflightIo.get(`${sqid}:${cid}`);
   if (inflight) {
-    inflight.abort();
+    inflight.abort('requested');
     return 0;
   }
   return 1; // bit 0 set: not aborted (it completed or was never seen)

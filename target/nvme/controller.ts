@@ -25,6 +25,8 @@ export interface ControllerOptions {
 
 export const BAR0_SIZE = 0x4000;
 const ADMIN_VECTOR = 0;
+/** native/engine.cc kUpcallError: a command the engine failed, for the Error Information log. */
+const UPCALL_ERROR = 4;
 
 interface AdminQueue {
   sqBase: bigint;
@@ -83,7 +85,7 @@ export class NvmeController implements PciDeviceModel {
   unsafeShutdowns = 0n;
   readonly bornAt = Date.now();
   /** In-flight TypeScript I/O, for Abort: key sqid:cid. */
-  readonly inflightIo = new Map<string, { abort: () => void }>();
+  readonly inflightIo = new Map<string, { abort: (how: 'requested' | 'dropped') => void }>();
 
   constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
@@ -230,7 +232,7 @@ export class NvmeController implements PciDeviceModel {
 
   private ccWrite(v: number): void {
     const was = this.cc;
-    this.cc = v & 0x00fff7f1;
+    this.cc = v & 0x00fffff1; // EN, CSS, MPS, AMS, SHN, IOSQES, IOCQES
     const enNow = (v & CC_EN) !== 0;
     const enWas = (was & CC_EN) !== 0;
     if (enWas && !enNow) {
@@ -269,7 +271,8 @@ export class NvmeController implements PciDeviceModel {
 
   /** Controller reset (CC.EN 1->0, FLR, NSSR): every queue torn down, features to defaults. */
   controllerReset(): void {
-    for (const c of this.inflightIo.values()) c.abort();
+    // Commands still running in TypeScript must never complete into a re-created queue.
+    for (const c of this.inflightIo.values()) c.abort('dropped');
     this.inflightIo.clear();
     this.realEngine?.resetQueues();
     this.sqs.clear();
@@ -334,6 +337,8 @@ export class NvmeController implements PciDeviceModel {
         if (tail !== this.admin.sqTail) this.adminSqTail(tail);
       } else if (kind === UPCALL_COMMAND) {
         void executeIo(this, qid, data);
+      } else if (kind === UPCALL_ERROR) {
+        this.errorLog.record({ sqid: qid, cid: data.readUInt16LE(0), status: data.readUInt16LE(2), paramLocation: 0xffff, lba: data.readBigUInt64LE(8), nsid: data.readUInt32LE(4) });
       } else if (kind === UPCALL_EVENT) {
         const info = data[1]!;
         if (info === 0xff) {

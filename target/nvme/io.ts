@@ -10,13 +10,14 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
   const cid = sqe.readUInt16LE(2);
   const nsid = sqe.readUInt32LE(4);
   const key = `${sqid}:${cid}`;
-  let aborted = false;
-  c.inflightIo.set(key, { abort: () => (aborted = true) });
+  let aborted: 'requested' | 'dropped' | null = null;
+  const entry = { abort: (how: 'requested' | 'dropped') => void (aborted ??= how) };
+  c.inflightIo.set(key, entry);
   let st: number = Status.SUCCESS;
   let lba = 0n;
   try {
     lba = sqe.readBigUInt64LE(40);
-    await run(c, sqe, () => aborted);
+    await run(c, sqe, () => aborted !== null);
   } catch (err) {
     if (err instanceof NvmeError) st = err.status;
     else if (err instanceof BdevIoError) st = (err.status.sct << 8) | err.status.sc;
@@ -25,7 +26,9 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
       st = Status.INTERNAL_ERROR;
     }
   }
-  c.inflightIo.delete(key);
+  if (c.inflightIo.get(key) === entry) c.inflightIo.delete(key);
+  // Reset or SQ deletion: the queue this command came from is gone; post nothing.
+  if (aborted === 'dropped') return;
   if (aborted) st = Status.ABORT_REQUESTED;
   if (st !== Status.SUCCESS) {
     c.log.debug('I/O command failed', { sqid, cid, status: statusName(st) });
