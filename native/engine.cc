@@ -184,8 +184,10 @@ Napi::Function NvmeEngine::Init(Napi::Env env) {
        InstanceMethod("setVectorFd", &NvmeEngine::SetVectorFd), InstanceMethod("doorbell", &NvmeEngine::Doorbell),
        InstanceMethod("complete", &NvmeEngine::Complete),
        InstanceMethod("setDoorbellMemory", &NvmeEngine::SetDoorbellMemory),
-       InstanceMethod("setMdts", &NvmeEngine::SetMdts), InstanceMethod("stats", &NvmeEngine::Stats),
-       InstanceMethod("queueState", &NvmeEngine::QueueState), InstanceMethod("setShadow", &NvmeEngine::SetShadow)});
+       InstanceMethod("setMdts", &NvmeEngine::SetMdts), InstanceMethod("setCoalescing", &NvmeEngine::SetCoalescing), InstanceMethod("stats", &NvmeEngine::Stats),
+       InstanceMethod("queueState", &NvmeEngine::QueueState), InstanceMethod("setShadow", &NvmeEngine::SetShadow),
+       InstanceMethod("migrationState", &NvmeEngine::MigrationState),
+       InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues)});
 }
 
 // new NvmeEngine(dmaTable, onUpcall(kind, qid, data: Buffer))
@@ -469,6 +471,26 @@ Napi::Value NvmeEngine::SetDoorbellMemory(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setCoalescing(thr, time100us, vectorsWithCoalescingDisabled[])
+Napi::Value NvmeEngine::SetCoalescing(const Napi::CallbackInfo& info) {
+  uint32_t thr = static_cast<uint32_t>(ArgU64(info, 0, "thr")) & 0xff;
+  uint64_t time = ArgU64(info, 1, "time") & 0xff;
+  std::vector<bool> off(vectorFds_.size(), false);
+  if (info.Length() > 2 && info[2].IsArray()) {
+    Napi::Array a = info[2].As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      uint32_t v = a.Get(i).As<Napi::Number>().Uint32Value();
+      if (v < off.size()) off[v] = true;
+    }
+  }
+  PauseThread();
+  coalesceThr_ = thr;
+  coalesceTimeNs_ = time * 100000ull;
+  noCoalesce_ = std::move(off);
+  ResumeThread();
+  return info.Env().Undefined();
+}
+
 Napi::Value NvmeEngine::SetMdts(const Napi::CallbackInfo& info) {
   mdtsBytes_ = static_cast<uint32_t>(ArgU64(info, 0, "bytes"));
   return info.Env().Undefined();
@@ -482,6 +504,19 @@ Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
   } else {
     shadowDbs_ = ArgU64(info, 0, "dbs");
     shadowEi_ = ArgU64(info, 1, "eventIdx");
+    // Queues that already exist carry on: copy their current doorbell values into the
+    // shadow buffer and the event index, then read doorbells from the shadow from now on.
+    std::shared_lock<std::shared_mutex> g(dma_->lock());
+    for (int i = 1; i < queueLimit_; i++) {
+      for (int k = 0; k < 2; k++) {
+        bool live = k == 0 ? sqs_[i].live : cqs_[i].live;
+        if (!live) continue;
+        uint32_t v = __atomic_load_n(&doorbells_[2 * i + k], __ATOMIC_ACQUIRE);
+        uint8_t* p = dma_->Translate(shadowDbs_ + 4ull * (2 * i + k), 4, DmaTable::kWrite);
+        if (p) __atomic_store_n(reinterpret_cast<uint32_t*>(p), v, __ATOMIC_RELEASE);
+        WriteEventIdx(2 * i + k, v);
+      }
+    }
     shadow_ = true;
   }
   ResumeThread();
@@ -584,14 +619,29 @@ bool NvmeEngine::PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t ci
     cq.tail = 0;
     cq.phase = !cq.phase;
   }
-  if (cq.ien) cq.irqDue = true;
+  if (cq.ien) {
+    cq.irqDue = true;
+    cq.pendingCount++;
+  }
   return true;
 }
 
-void NvmeEngine::RaiseIrqs() {
+void NvmeEngine::RaiseIrqs(bool idle) {
+  uint64_t now = 0;
   for (int i = 1; i < kMaxQueues; i++) {
     NvmeCq& cq = cqs_[i];
     if (!cq.live || !cq.irqDue) continue;
+    // Interrupt Coalescing (Feature 08h): hold the vector until THR+1 completions are
+    // pending or TIME (100 us units) has passed since the first, unless the vector opted
+    // out (Interrupt Vector Configuration CD) or nothing else is coming (idle).
+    if (coalesceThr_ && !(cq.vector < noCoalesce_.size() && noCoalesce_[cq.vector]) && !idle) {
+      if (!now) now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+      if (!cq.pendingSince) cq.pendingSince = now;
+      bool timeUp = coalesceTimeNs_ && now - cq.pendingSince >= coalesceTimeNs_;
+      if (cq.pendingCount < coalesceThr_ + 1u && !timeUp) continue;
+    }
+    cq.pendingCount = 0;
+    cq.pendingSince = 0;
     cq.irqDue = false;
     int fd = vectorFds_[cq.vector];
     if (fd >= 0) {
@@ -840,7 +890,27 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
 }
 
 // Fetches and executes what the host submitted on one SQ. Returns true if it did work.
+void NvmeEngine::WriteEventIdx(uint32_t index, uint32_t value) {
+  uint8_t* p = dma_->Translate(shadowEi_ + 4ull * index, 4, DmaTable::kWrite);
+  if (p) __atomic_store_n(reinterpret_cast<uint32_t*>(p), value, __ATOMIC_RELEASE);
+}
+
 bool NvmeEngine::ProcessSq(NvmeSq& sq) {
+  if (!shadow_) return ProcessSqOnce(sq);
+  // Shadow doorbells: after catching up, publish the event index (the host rings the real
+  // doorbell only for tails past it), then re-read the shadow tail after a full barrier so
+  // a submission that raced with the update is not left waiting (virtio-style event index).
+  bool work = false;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    work |= ProcessSqOnce(sq);
+    WriteEventIdx(2 * sq.qid, sq.head);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if ((ReadDoorbell(2 * sq.qid) & 0xffff) == sq.head) break;
+  }
+  return work;
+}
+
+bool NvmeEngine::ProcessSqOnce(NvmeSq& sq) {
   uint32_t tail = ReadDoorbell(2 * sq.qid) & 0xffff;
   if (tail == sq.head) return false;
   NvmeCq& cq = cqs_[sq.cqid];
@@ -912,11 +982,12 @@ bool NvmeEngine::PollOnce() {
           cq.badHead = UINT32_MAX;
         }
       }
+      if (shadow_) WriteEventIdx(2 * i + 1, cq.head);
     }
     DrainCompletions();
     for (int i = 1; i < kMaxQueues; i++)
       if (sqs_[i].live && cqs_[sqs_[i].cqid].live) work |= ProcessSq(sqs_[i]);
-    RaiseIrqs();
+    RaiseIrqs(!work);
   }
   return work;
 }

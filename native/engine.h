@@ -41,6 +41,8 @@ struct NvmeCq {
   uint16_t vector = 0;
   uint32_t sqRefs = 0;
   bool irqDue = false;
+  uint32_t pendingCount = 0;
+  uint64_t pendingSince = 0;
   uint32_t badHead = UINT32_MAX;  // last invalid head reported (one event per bad value)
 };
 
@@ -89,17 +91,23 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   Napi::Value Complete(const Napi::CallbackInfo& info);
   Napi::Value SetDoorbellMemory(const Napi::CallbackInfo& info);
   Napi::Value SetMdts(const Napi::CallbackInfo& info);
+  Napi::Value SetCoalescing(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value QueueState(const Napi::CallbackInfo& info);
   Napi::Value SetShadow(const Napi::CallbackInfo& info);
+  // Live migration (engine-migration.cc)
+  Napi::Value MigrationState(const Napi::CallbackInfo& info);
+  Napi::Value RestoreQueues(const Napi::CallbackInfo& info);
 
   // Engine thread
   void Run();
   bool PollOnce();
   bool ProcessSq(NvmeSq& sq);
+  bool ProcessSqOnce(NvmeSq& sq);
+  void WriteEventIdx(uint32_t index, uint32_t value);
   void Execute(NvmeSq& sq, const uint8_t* sqe);
   bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
-  void RaiseIrqs();
+  void RaiseIrqs(bool idle);
   void DrainCompletions();
   uint32_t ReadDoorbell(uint32_t index);
   void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
@@ -138,6 +146,9 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   std::vector<NvmeNs> ns_;  // index nsid-1
   std::vector<int> vectorFds_;
   uint32_t mdtsBytes_ = 1u << 20;
+  uint32_t coalesceThr_ = 0;
+  uint64_t coalesceTimeNs_ = 0;
+  std::vector<bool> noCoalesce_;
   std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
   std::vector<uint8_t> bounce_;
   EngineStats stats_;

@@ -70,9 +70,41 @@ export interface NativeEngine {
   complete(sqid: number, cid: number, status: number, dw0: number): void;
   setDoorbellMemory(mem: NativeSharedMemory | null, watchAdmin: boolean): void;
   setMdts(bytes: number): void;
+  setCoalescing(thr: number, time100us: number, vectorsWithoutCoalescing: number[]): void;
   setShadow(dbs: bigint | null, eventIdx?: bigint): void;
+  /** Live I/O queues, doorbell values and unposted upcall completions (engine parked). */
+  migrationState(): EngineMigrationState;
+  /** Rebuilds queues from migrationState(); validates everything first. */
+  restoreQueues(state: EngineMigrationState): void;
   stats(): Record<string, number>;
   queueState(): Array<Record<string, number | bigint | boolean | string>>;
+}
+export interface EngineCqState {
+  type: 'cq';
+  qid: number;
+  iova: bigint;
+  size: number;
+  head: number;
+  tail: number;
+  phase: boolean;
+  ien: boolean;
+  vector: number;
+  doorbell: number;
+}
+export interface EngineSqState {
+  type: 'sq';
+  qid: number;
+  cqid: number;
+  iova: bigint;
+  size: number;
+  head: number;
+  inflight: number;
+  doorbell: number;
+}
+export interface EngineMigrationState {
+  queues: (EngineCqState | EngineSqState)[];
+  adminDoorbells: [number, number];
+  completions: { sqid: number; cid: number; status: number; dw0: number }[];
 }
 /** Upcall kinds from the engine thread. */
 export const UPCALL_COMMAND = 1;

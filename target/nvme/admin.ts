@@ -181,6 +181,7 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   if (fid === Feature.HOST_IDENTIFIER) hostId = await fromHost(c, sqe, dw(sqe, 11) & 1 ? 16 : 8);
   const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, hostId });
   if (fid === Feature.VOLATILE_WRITE_CACHE) c.syncAllNamespaces();
+  if (fid === Feature.INTERRUPT_COALESCING || fid === Feature.INTERRUPT_VECTOR_CONFIG) c.syncCoalescing();
   return r;
 }
 

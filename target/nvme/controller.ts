@@ -285,6 +285,7 @@ export class NvmeController implements PciDeviceModel {
     this.shadow = null;
     this.features.reset();
     this.syncAllNamespaces();
+    this.syncCoalescing();
     this.csts = 0;
   }
 
@@ -502,6 +503,13 @@ export class NvmeController implements PciDeviceModel {
     if (!b) eng.setNamespace(n.nsid, { kind: 'upcall', size, blockSize: n.blockSize });
     else if (b.kind === 'null') eng.setNamespace(n.nsid, { kind: 'null', size, blockSize: n.blockSize });
     else eng.setNamespace(n.nsid, { kind: b.kind, fd: b.fd, size, blockSize: n.blockSize, writeCache });
+  }
+
+  /** Interrupt Coalescing / Interrupt Vector Configuration to the engine. */
+  syncCoalescing(): void {
+    const f = this.features;
+    const off = [...f.ivConfig.entries()].filter(([, cd]) => cd === 1).map(([v]) => v);
+    this.realEngine?.setCoalescing(f.interruptCoalescing & 0xff, (f.interruptCoalescing >> 8) & 0xff, off);
   }
 
   syncAllNamespaces(): void {

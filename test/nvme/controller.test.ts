@@ -207,6 +207,27 @@ for (const mode of ['mapped', 'message'] as const) {
       await eb.close();
     });
 
+    test('shadow doorbells (Doorbell Buffer Config) only when BAR0 traps', async () => {
+      const idc = await drv.identify(1);
+      const dbcs = (idc.readUInt16LE(256) & (1 << 8)) !== 0;
+      assert.equal(dbcs, mode === 'message', 'OACS.DBCS advertised only in message mode');
+      if (!dbcs) {
+        const c = await drv.adminCommand(cmd(0x7c, 0, { prp1: drv.alloc(4096), prp2: drv.alloc(4096) }));
+        assert.equal(st(c.status), st(Status.INVALID_OPCODE));
+        return;
+      }
+      const bad = await drv.adminCommand(cmd(0x7c, 0, { prp1: drv.alloc(4096) + 8n, prp2: drv.alloc(4096) }));
+      assert.equal(st(bad.status), st(Status.INVALID_FIELD));
+      await drv.enableShadowDoorbells();
+      const buf = drv.alloc(64 * 4096);
+      for (let round = 0; round < 5; round++) {
+        const all = [];
+        for (let i = 0; i < 40; i++) all.push(drv.io(q, 0x02, 1, BigInt(i * 8), 8, buf + BigInt(i * 4096), 4096));
+        for (const c of await Promise.all(all)) assert.equal(c.status, 0);
+      }
+      assert.ok(drv.shadow!.mmioWrites > 0);
+    });
+
     test('controller reset (CC.EN=0) tears down I/O queues; re-init works', async () => {
       await drv.disable();
       assert.equal(ep.controller.sqs.size, 0);
