@@ -33,8 +33,11 @@ interface RpcGlobals {
   verbose?: string;
 }
 
+/** Where `vnvme rpc` prints (stdout; runRpcCli redirects it). */
+let sink: (text: string) => void = (text) => void process.stdout.write(text);
+
 function out(line: string): void {
-  process.stdout.write(line + '\n');
+  sink(line + '\n');
 }
 
 async function runRpc(spec: CommandSpec, a: Args, g: RpcGlobals): Promise<number> {
@@ -60,7 +63,7 @@ async function runRpc(spec: CommandSpec, a: Args, g: RpcGlobals): Promise<number
     if (spec.special === 'save_config') {
       const cfg = await saveConfig(client, { subsystems: a.subsystems, withBatches: a.with_batches });
       const indent = a.indent === undefined || a.indent === null ? 2 : a.indent < 0 ? undefined : a.indent;
-      process.stdout.write(pyDumps(cfg, indent) + '\n');
+      sink(pyDumps(cfg, indent) + '\n');
     } else if (spec.special === 'load_config') {
       const text = a.json_conf !== undefined ? readJsonArg(a.json_conf) : readFileSync(0, 'utf8');
       const skipped = await loadConfig(client, JSON.parse(text) as SavedConfig, a.include_aliases);
@@ -129,13 +132,37 @@ function addMethodCommand(rpc: Command, spec: CommandSpec): void {
       else a[o.dest] = v ?? o.default;
     }
     const g = rpc.opts() as RpcGlobals;
-    process.exitCode = await runRpc(spec, a, {
+    exitStatus = await runRpc(spec, a, {
       serverAddr: g.serverAddr,
       timeout: g.timeout,
       connRetries: g.connRetries ?? 0,
       dryRun: g.dryRun,
     });
+    process.exitCode = exitStatus;
   });
+}
+
+let exitStatus = 0;
+
+/**
+ * Runs `vnvme rpc ARGS` in this process and returns its output and exit status, for tests
+ * and for tools that script the target without spawning processes.
+ */
+export async function runRpcCli(args: string[]): Promise<{ status: number; output: string }> {
+  const program = new Command('vnvme').exitOverride();
+  register(program);
+  let output = '';
+  const prev = sink;
+  const prevExit = process.exitCode;
+  sink = (text) => void (output += text);
+  exitStatus = 0;
+  try {
+    await program.parseAsync(['rpc', ...args], { from: 'user' });
+  } finally {
+    sink = prev;
+    process.exitCode = prevExit;
+  }
+  return { status: exitStatus, output };
 }
 
 export function register(program: Command): void {
