@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -47,10 +48,20 @@ std::unique_ptr<Mapping> Mapping::Map(int fd, uint64_t offset, uint64_t size, in
     *err = EINVAL;
     return nullptr;
   }
+  // hugetlbfs (QEMU's hugepage-backed guest RAM, MFD_HUGETLB memfds) maps only whole huge
+  // pages: align the file offset down and the length up to the filesystem's page size.
   uint64_t ps = PageSize();
+  bool huge = false;
+  struct statfs sfs;
+  constexpr long kHugetlbfsMagic = 0x958458f6;
+  if (::fstatfs(fd, &sfs) == 0 && static_cast<long>(sfs.f_type) == kHugetlbfsMagic && sfs.f_bsize > 0) {
+    ps = static_cast<uint64_t>(sfs.f_bsize);
+    huge = true;
+  }
   uint64_t start = offset & ~(ps - 1);
   uint64_t delta = offset - start;
   uint64_t len = delta + size;
+  if (huge) len = (len + ps - 1) & ~(ps - 1);  // hugetlbfs files are whole huge pages long
   void* p = ::mmap(nullptr, len, prot, MAP_SHARED, fd, static_cast<off_t>(start));
   if (p == MAP_FAILED) {
     *err = errno;
