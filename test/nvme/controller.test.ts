@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MallocBdev } from '../../target/bdev/malloc.js';
 import { ErrorBdev } from '../../target/bdev/error.js';
+import { FileBdev } from '../../target/bdev/file.js';
+import { openSync, readSync, closeSync, writeFileSync } from 'node:fs';
 import { NvmeEndpoint } from '../../target/nvme/endpoint.js';
 import { NvmeDriver, cmd, type QueuePair } from '../../harness/initiator/nvme-driver.js';
 import { Status } from '../../target/nvme/constants.js';
@@ -205,6 +207,34 @@ for (const mode of ['mapped', 'message'] as const) {
       ep.opts.namespaces = before;
       ep.refreshNamespaces();
       await eb.close();
+    });
+
+    test('file bdev namespaces are served natively (pwritev/preadv), durable after flush', async () => {
+      const file = join(dir, 'disk.img');
+      writeFileSync(file, Buffer.alloc(1 << 20));
+      const fb = await FileBdev.open({ name: 'AIO0', filename: file, blockSize: 512 });
+      const before = ep.opts.namespaces;
+      ep.opts.namespaces = () => [...before(), { nsid: 4, bdev: fb }];
+      ep.refreshNamespaces();
+      const src = drv.alloc(64 * 1024);
+      const data = Buffer.alloc(64 * 1024);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+      drv.write(src, data);
+      // An unaligned PRP1 (offset 0x200) forces the O_DIRECT bounce path.
+      assert.equal((await drv.io(q, 0x01, 4, 16n, 128, src, 64 * 1024)).status, 0);
+      assert.equal((await drv.submit(q, cmd(0x00, 4, {}))).status, 0);
+      const dst = drv.alloc(8192) + 0x200n;
+      assert.equal((await drv.io(q, 0x02, 4, 16n, 8, dst, 4096)).status, 0);
+      assert.ok(drv.read(dst, 4096).equals(data.subarray(0, 4096)));
+      const fd = openSync(file, 'r');
+      const onDisk = Buffer.alloc(64 * 1024);
+      readSync(fd, onDisk, 0, onDisk.length, 16 * 512);
+      closeSync(fd);
+      assert.ok(onDisk.equals(data), 'the file holds what was written');
+      assert.ok(ep.controller.ioStats().writeBytes >= 64 * 1024);
+      ep.opts.namespaces = before;
+      ep.refreshNamespaces();
+      await fb.close();
     });
 
     test('shadow doorbells (Doorbell Buffer Config) only when BAR0 traps', async () => {
