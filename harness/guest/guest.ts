@@ -2,7 +2,7 @@
 // emulated NVMe as a baseline: boot, QMP, SSH, serial log, teardown. The state needed to reach
 // a running guest again (`vnvme vm exec/stop` from another process) is saved as state.json.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { GuestImage } from '../../images/build.js';
@@ -144,7 +144,8 @@ export class Guest {
       const backingFile = join(runDir, 'baseline-nvme.raw');
       closeSync(openSync(backingFile, 'w'));
       truncateSync(backingFile, opts.baselineNvmeMiB * 2 ** 20);
-      baselineNvme = { id: 'nvme-baseline', backingFile, serial: BASELINE_SERIAL };
+      const TMPFS_MAGIC = 0x01021994;
+      baselineNvme = { id: 'nvme-baseline', backingFile, serial: BASELINE_SERIAL, direct: statfsSync(runDir).type !== TMPFS_MAGIC };
     }
     for (const dev of opts.vfioUser ?? []) {
       if (!existsSync(dev.socket)) {

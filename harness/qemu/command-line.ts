@@ -22,6 +22,8 @@ export interface BaselineNvme {
   /** Raw file backing QEMU's own emulated controller. */
   backingFile: string;
   serial: string;
+  /** O_DIRECT on the backing file (cache=none), so the baseline is not served from host page cache; off on tmpfs, which has no O_DIRECT. */
+  direct: boolean;
 }
 
 export interface QemuLaunchSpec {
@@ -69,7 +71,7 @@ export function vfioUserDeviceArgs(dev: VfioUserDevice, syntax: VfioUserSyntax):
 
 export function baselineNvmeArgs(b: BaselineNvme): string[] {
   return [
-    '-drive', `file=${b.backingFile},if=none,id=${b.id}-drive,format=raw,cache=none,aio=threads`,
+    '-drive', `file=${b.backingFile},if=none,id=${b.id}-drive,format=raw,cache=${b.direct ? 'none' : 'writeback'},aio=threads`,
     '-device', `nvme,id=${b.id},serial=${b.serial},drive=${b.id}-drive`,
   ];
 }

@@ -19,7 +19,7 @@ const spec: QemuLaunchSpec = {
   sshPort: 40022,
   vfioUser: [{ id: 'vfu0', socket: '/tmp/t/cntrl' }],
   vfioUserSyntax: 'json',
-  baselineNvme: { id: 'nvme-baseline', backingFile: '/run/g1/base.raw', serial: 'BASE1' },
+  baselineNvme: { id: 'nvme-baseline', backingFile: '/run/g1/base.raw', serial: 'BASE1', direct: true },
 };
 
 function after(args: string[], flag: string): string[] {
@@ -79,7 +79,9 @@ test('full command line: accel, kernel boot, serial, QMP, SSH forward on loopbac
   assert.equal(devices.length, 3);
   assert.match(devices[1] ?? '', /"driver":"vfio-user-pci"/);
   assert.equal(devices[2], 'nvme,id=nvme-baseline,serial=BASE1,drive=nvme-baseline-drive');
-  assert.match(after(args, '-drive')[0] ?? '', /^file=\/run\/g1\/base\.raw,if=none,id=nvme-baseline-drive,format=raw/);
+  assert.match(after(args, '-drive')[0] ?? '', /^file=\/run\/g1\/base\.raw,if=none,id=nvme-baseline-drive,format=raw,cache=none/);
+  const onTmpfs = buildQemuArgs({ ...spec, baselineNvme: { ...spec.baselineNvme!, direct: false } });
+  assert.match(after(onTmpfs, '-drive')[0] ?? '', /cache=writeback/);
 });
 
 test('a root disk is attached as virtio-blk with snapshot=on, so the image never changes', () => {
