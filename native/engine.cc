@@ -586,11 +586,15 @@ void NvmeEngine::Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len)
   if (data) std::memcpy(d->bytes, data, d->len);
   stats_.upcalls++;
   napi_status st = tsfn_.NonBlockingCall(d, [](Napi::Env env, Napi::Function fn, UpcallData* u) {
-    Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, u->bytes, u->len);
-    int kind = u->kind;
-    uint16_t qid = u->qid;
-    delete u;
-    fn.Call({Napi::Number::New(env, kind), Napi::Number::New(env, qid), b});
+    std::unique_ptr<UpcallData> owned(u);
+    // Upcalls still queued when the environment is torn down run here with JS unavailable;
+    // an exception must never escape into libuv (std::terminate), so it is dropped.
+    if (env == nullptr || fn.IsEmpty()) return;
+    try {
+      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, owned->bytes, owned->len);
+      fn.Call({Napi::Number::New(env, owned->kind), Napi::Number::New(env, owned->qid), b});
+    } catch (const Napi::Error&) {
+    }
   });
   if (st != napi_ok) delete d;
 }

@@ -317,7 +317,12 @@ export function loadGuestInfo(name: string): GuestInfo {
   if (!existsSync(stateFile)) throw new Error(`no guest named "${name}" is running (no ${stateFile}). Start one with \`npx vnvme vm start\`.`);
   const info = JSON.parse(readFileSync(stateFile, 'utf8')) as GuestInfo;
   if (!pidAlive(info.pid) || !isOurQemu(info.pid, info.runDir)) {
-    throw new Error(`guest "${name}" is not running any more (QEMU pid ${info.pid} is gone; serial log: ${info.serialLog}). Clean up with \`npx vnvme vm stop --name ${name}\`.`);
+    const stderrPath = join(info.runDir, 'qemu.stderr');
+    const said = existsSync(stderrPath) ? readFileSync(stderrPath, 'utf8').trim().split('\n').slice(-3).join('\n') : '';
+    throw new Error(
+      `guest "${name}" is not running any more (QEMU pid ${info.pid} is gone; serial log: ${info.serialLog}).` +
+        `${said ? `\n--- QEMU said ---\n${said}\n` : ' '}Clean up with \`npx vnvme vm stop --name ${name}\`.`,
+    );
   }
   return info;
 }

@@ -44,6 +44,8 @@ export interface QemuLaunchSpec {
   vfioUser: readonly VfioUserDevice[];
   vfioUserSyntax: VfioUserSyntax;
   baselineNvme?: BaselineNvme;
+  /** Empty PCIe root ports `hp0`.. for QMP device_add (default 2). */
+  hotplugPorts?: number;
   pidFile?: string;
   extraArgs?: readonly string[];
 }
@@ -58,22 +60,31 @@ export function memoryArgs(memory: MemoryBackend, memMiB: number): string[] {
 }
 
 /** One vfio-user-pci device in the syntax this QEMU understands. */
-export function vfioUserDeviceArgs(dev: VfioUserDevice, syntax: VfioUserSyntax): string[] {
+export function vfioUserDeviceArgs(dev: VfioUserDevice, syntax: VfioUserSyntax, bus?: string): string[] {
   if (syntax === 'oracle') {
     if (/[,]/.test(dev.socket)) throw new Error(`socket path ${dev.socket} contains a comma, which QEMU's option syntax cannot carry`);
-    return ['-device', `vfio-user-pci,id=${dev.id},socket=${dev.socket}${dev.migration ? ',x-enable-migration=on' : ''}`];
+    return ['-device', `vfio-user-pci,id=${dev.id}${bus ? `,bus=${bus}` : ''},socket=${dev.socket}${dev.migration ? ',x-enable-migration=on' : ''}`];
   }
   if (dev.migration) {
     throw new Error('this QEMU (upstream vfio-user-pci) has no vfio-user migration; use Oracle\'s fork (--qemu-git https://github.com/oracle/qemu --qemu-ref vfio-user-dbfix)');
   }
-  return ['-device', JSON.stringify({ driver: 'vfio-user-pci', id: dev.id, socket: { type: 'unix', path: dev.socket } })];
+  return ['-device', JSON.stringify({ driver: 'vfio-user-pci', id: dev.id, ...(bus ? { bus } : {}), socket: { type: 'unix', path: dev.socket } })];
 }
 
-export function baselineNvmeArgs(b: BaselineNvme): string[] {
+export function baselineNvmeArgs(b: BaselineNvme, bus?: string): string[] {
   return [
     '-drive', `file=${b.backingFile},if=none,id=${b.id}-drive,format=raw,cache=${b.direct ? 'none' : 'writeback'},aio=threads`,
-    '-device', `nvme,id=${b.id},serial=${b.serial},drive=${b.id}-drive`,
+    '-device', `nvme,id=${b.id}${bus ? `,bus=${bus}` : ''},serial=${b.serial},drive=${b.id}-drive`,
   ];
+}
+
+/**
+ * q35's root bus cannot hot-unplug, so every NVMe device sits behind its own PCIe root port
+ * (`rp-<device id>`), and `hotplugPorts` empty ports (`hp0`, `hp1`, ...) take devices added
+ * later with QMP device_add (`"bus": "hp0"`).
+ */
+export function rootPortArgs(id: string, slot: number): string[] {
+  return ['-device', `pcie-root-port,id=${id},bus=pcie.0,chassis=${slot},slot=${slot}`];
 }
 
 /** The arguments after the QEMU binary (and after any `-L` firmware directories). */
@@ -100,8 +111,12 @@ export function buildQemuArgs(s: QemuLaunchSpec): string[] {
     '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22`,
     '-device', 'virtio-net-pci,netdev=net0,romfile=',
   ];
-  for (const dev of s.vfioUser) args.push(...vfioUserDeviceArgs(dev, s.vfioUserSyntax));
-  if (s.baselineNvme) args.push(...baselineNvmeArgs(s.baselineNvme));
+  let slot = 1;
+  for (const dev of s.vfioUser) {
+    args.push(...rootPortArgs(`rp-${dev.id}`, slot++), ...vfioUserDeviceArgs(dev, s.vfioUserSyntax, `rp-${dev.id}`));
+  }
+  if (s.baselineNvme) args.push(...rootPortArgs(`rp-${s.baselineNvme.id}`, slot++), ...baselineNvmeArgs(s.baselineNvme, `rp-${s.baselineNvme.id}`));
+  for (let i = 0; i < (s.hotplugPorts ?? 2); i++) args.push(...rootPortArgs(`hp${i}`, slot++));
   if (s.pidFile) args.push('-pidfile', s.pidFile);
   if (s.extraArgs) args.push(...s.extraArgs);
   return args;

@@ -10,6 +10,8 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
   const cid = sqe.readUInt16LE(2);
   const nsid = sqe.readUInt32LE(4);
   const key = `${sqid}:${cid}`;
+  // Fetched just before its SQ was deleted (the upcall raced Delete I/O SQ): nothing to post.
+  if (!c.sqs.has(sqid)) return;
   let aborted: 'requested' | 'dropped' | null = null;
   const entry = { abort: (how: 'requested' | 'dropped') => void (aborted ??= how) };
   c.inflightIo.set(key, entry);

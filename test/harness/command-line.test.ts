@@ -57,6 +57,7 @@ test("Oracle's fork takes socket=PATH and x-enable-migration", () => {
     '-device', 'vfio-user-pci,id=v,socket=/s/cntrl,x-enable-migration=on',
   ]);
   assert.deepEqual(vfioUserDeviceArgs({ id: 'v', socket: '/s/cntrl' }, 'oracle'), ['-device', 'vfio-user-pci,id=v,socket=/s/cntrl']);
+  assert.deepEqual(vfioUserDeviceArgs({ id: 'v', socket: '/s/cntrl' }, 'oracle', 'rp0'), ['-device', 'vfio-user-pci,id=v,bus=rp0,socket=/s/cntrl']);
   assert.throws(() => vfioUserDeviceArgs({ id: 'v', socket: '/s,x/cntrl' }, 'oracle'), /comma/);
 });
 
@@ -76,9 +77,13 @@ test('full command line: accel, kernel boot, serial, QMP, SSH forward on loopbac
   assert.deepEqual(after(args, '-netdev'), ['user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22']);
   assert.ok(args.includes('-no-reboot'));
   const devices = after(args, '-device');
-  assert.equal(devices.length, 3);
-  assert.match(devices[1] ?? '', /"driver":"vfio-user-pci"/);
-  assert.equal(devices[2], 'nvme,id=nvme-baseline,serial=BASE1,drive=nvme-baseline-drive');
+  // NIC; root port + vfio-user; root port + baseline; two spare hotplug ports.
+  assert.equal(devices.length, 7);
+  assert.equal(devices[1], 'pcie-root-port,id=rp-vfu0,bus=pcie.0,chassis=1,slot=1');
+  assert.deepEqual(JSON.parse(devices[2] ?? ''), { driver: 'vfio-user-pci', id: 'vfu0', bus: 'rp-vfu0', socket: { type: 'unix', path: '/tmp/t/cntrl' } });
+  assert.equal(devices[3], 'pcie-root-port,id=rp-nvme-baseline,bus=pcie.0,chassis=2,slot=2');
+  assert.equal(devices[4], 'nvme,id=nvme-baseline,bus=rp-nvme-baseline,serial=BASE1,drive=nvme-baseline-drive');
+  assert.deepEqual(devices.slice(5), ['pcie-root-port,id=hp0,bus=pcie.0,chassis=3,slot=3', 'pcie-root-port,id=hp1,bus=pcie.0,chassis=4,slot=4']);
   assert.match(after(args, '-drive')[0] ?? '', /^file=\/run\/g1\/base\.raw,if=none,id=nvme-baseline-drive,format=raw,cache=none/);
   const onTmpfs = buildQemuArgs({ ...spec, baselineNvme: { ...spec.baselineNvme!, direct: false } });
   assert.match(after(onTmpfs, '-drive')[0] ?? '', /cache=writeback/);
@@ -94,7 +99,7 @@ test('KVM uses the host CPU', () => {
   const args = buildQemuArgs({ ...spec, accel: 'kvm', baselineNvme: undefined, vfioUser: [] });
   assert.deepEqual(after(args, '-accel'), ['kvm']);
   assert.deepEqual(after(args, '-cpu'), ['host']);
-  assert.equal(after(args, '-device').length, 1, 'only the NIC');
+  assert.equal(after(args, '-device').length, 3, 'the NIC and two hotplug ports');
 });
 
 test('bad sizes are refused', () => {
