@@ -11,6 +11,7 @@
         "native/memory.cc",
         "native/eventfd.cc",
         "native/engine.cc",
+        "native/engine-migration.cc",
         "native/perf.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
