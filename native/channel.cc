@@ -124,12 +124,7 @@ Listener::Listener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Listener>(
 Listener::~Listener() { CloseInternal(); }
 
 void Listener::CloseInternal() {
-  if (poll_) {
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
+  ClosePoll(poll_);
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;
@@ -340,12 +335,7 @@ void Channel::ClosePending() {
 void Channel::CloseInternal(const std::string& reason, bool notify) {
   if (fd_ < 0 && !poll_) return;
   ClosePending();
-  if (poll_) {
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
+  ClosePoll(poll_);
   if (fd_ >= 0) {
     ::close(fd_);
     fd_ = -1;

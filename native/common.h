@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <uv.h>
 
 namespace vnvme {
 
@@ -40,6 +41,15 @@ inline int ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name) {
   uint64_t v = ArgU64(info, i, name);
   if (v > 0x7fffffff) throw Napi::RangeError::New(info.Env(), std::string(name) + " is not a file descriptor");
   return static_cast<int>(v);
+}
+
+// Stops and frees a libuv poll handle (freed in its close callback) and clears the pointer.
+inline void ClosePoll(uv_poll_t*& poll) {
+  if (!poll) return;
+  uv_poll_stop(poll);
+  poll->data = nullptr;
+  uv_close(reinterpret_cast<uv_handle_t*>(poll), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+  poll = nullptr;
 }
 
 }  // namespace vnvme

@@ -60,10 +60,7 @@ class FdWatcher : public Napi::ObjectWrap<FdWatcher> {
  private:
   void Stop() {
     if (!poll_) return;
-    uv_poll_stop(poll_);
-    poll_->data = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
+    ClosePoll(poll_);
     Unref();
   }
   Napi::Value Close(const Napi::CallbackInfo& info) {
