@@ -8,6 +8,8 @@ const areas: Array<() => Promise<{ register: Registrar }>> = [
   // target daemon and rpc client, initiator tools, VM and image commands register here.
   () => import('../target/cli.js'),
   () => import('./initiator/perf.js'),
+  () => import('./initiator/conformance/cli.js'),
+  () => import('./initiator/identify.js'),
   () => import('./guest/cli.js'), () => import('./qemu/cli.js'), () => import('../images/cli.js'),
 ];
 

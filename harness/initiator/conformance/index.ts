@@ -1,0 +1,146 @@
+// The host-side conformance suite: runs every case against a vfio-user NVMe controller (a
+// running target's socket, or an in-process NvmeEndpoint it starts itself) and returns
+// structured results. `vnvme conformance` prints them; tests and scenarios use runConformance.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MallocBdev } from '../../../target/bdev/malloc.js';
+import { DelayBdev } from '../../../target/bdev/delay.js';
+import { NvmeEndpoint } from '../../../target/nvme/endpoint.js';
+import { CaseContext, CaseFailure, CaseSkip, Session, type CaseEnv } from './session.js';
+import type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
+import { registerCases } from './cases/registers.js';
+import { identifyCases } from './cases/identify.js';
+import { featureCaseList } from './cases/features.js';
+import { logCases } from './cases/logs.js';
+import { queueCases } from './cases/queues.js';
+import { ioCases } from './cases/io.js';
+import { eventCases } from './cases/events.js';
+
+export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
+
+/** Every case, in the order they run. */
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases];
+
+export interface ConformanceOptions {
+  /** A running target's socket (DIR/cntrl) ... */
+  socketPath?: string;
+  /** ... or an endpoint already serving (cases that change namespaces need it). */
+  endpoint?: NvmeEndpoint;
+  /**
+   * Doorbell mode: with socketPath/endpoint, whether the host uses the mmapped doorbell page when
+   * offered (default 'mapped'); with neither, the in-process target is built in this mode.
+   */
+  mode?: 'mapped' | 'message';
+  /** Only cases whose id contains this substring. */
+  filter?: string;
+  subnqn?: string;
+  /** Per-case time limit (ms). */
+  caseTimeoutMs?: number;
+  onResult?: (r: CaseResult) => void;
+}
+
+/** A target of our own in a temporary directory: malloc namespace 1, slow (delay) namespace 2. */
+export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-conformance-'));
+  const malloc = new MallocBdev({ name: 'Malloc0', blockSize: 512, numBlocks: 32768 });
+  const slowBase = new MallocBdev({ name: 'Malloc1', blockSize: 512, numBlocks: 2048 });
+  const slow = new DelayBdev('Delay1', slowBase, { avgReadUs: 100_000, p99ReadUs: 100_000, avgWriteUs: 100_000, p99WriteUs: 100_000 });
+  const endpoint = new NvmeEndpoint({
+    traddr: dir,
+    serialNumber: 'VNVMECONF0001',
+    modelNumber: 'vnvme conformance target',
+    subnqn: 'nqn.2019-07.io.spdk:cnode-conformance',
+    namespaces: () => [
+      { nsid: 1, bdev: malloc },
+      { nsid: 2, bdev: slow },
+    ],
+    disableMappableBar0: mode === 'message',
+  });
+  return {
+    endpoint,
+    slowNsid: 2,
+    close: async () => {
+      await endpoint.close();
+      await slow.close();
+      await malloc.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new CaseFailure(`${what}: did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export async function runConformance(o: ConformanceOptions = {}): Promise<ConformanceReport> {
+  const started = Date.now();
+  let own: Awaited<ReturnType<typeof startInProcessTarget>> | null = null;
+  let endpoint = o.endpoint ?? null;
+  let slowNsid: number | undefined;
+  let socketPath = o.socketPath ?? endpoint?.socketPath;
+  if (!socketPath) {
+    own = await startInProcessTarget(o.mode ?? 'mapped');
+    endpoint = own.endpoint;
+    slowNsid = own.slowNsid;
+    socketPath = own.endpoint.socketPath;
+  }
+  const wantMapped = (o.mode ?? 'mapped') === 'mapped';
+  const cases = conformanceCases.filter((c) => !o.filter || c.id.includes(o.filter));
+  const results: CaseResult[] = [];
+  let session: Session | null = null;
+  let mode: 'mapped' | 'message' = wantMapped ? 'mapped' : 'message';
+  const open = async (shape: 'bare' | 'full') => {
+    session?.close();
+    session = null;
+    session = await Session.open({ socketPath: socketPath!, mappedDoorbells: wantMapped, shape });
+    mode = session.drv.mappedDoorbells ? 'mapped' : 'message';
+    return session;
+  };
+  try {
+    for (const c of cases) {
+      const env: CaseEnv = { mode, endpoint, socketPath, subnqn: o.subnqn, slowNsid };
+      const t0 = Date.now();
+      const t = new CaseContext(() => session!, env);
+      let verdict: Verdict = 'pass';
+      let detail: string | undefined;
+      let missing: string | undefined;
+      try {
+        const cur = session as Session | null;
+        if (c.fresh || !cur || cur.dirty || cur.shape !== 'full') await open(c.fresh ?? 'full');
+        env.mode = mode;
+        await withTimeout(c.run(t), o.caseTimeoutMs ?? 20000, c.id);
+      } catch (err) {
+        if (err instanceof CaseSkip) {
+          verdict = 'skip';
+          detail = err.message;
+        } else {
+          verdict = 'fail';
+          detail = err instanceof CaseFailure ? err.message : `error: ${(err as Error).message}`;
+          if (session) (session as Session).dirty = true;
+          const gap = c.gap?.(env);
+          if (gap) {
+            verdict = 'expected-failure';
+            missing = gap;
+          }
+        }
+      }
+      // A case that leaves fresh state behind (shape 'bare' etc.) is not reused by 'full' cases.
+      const r: CaseResult = { id: c.id, section: c.section, title: c.title, procedure: c.procedure, expected: c.expected, level: c.level, verdict, detail, missing, evidence: t.evidence, ms: Date.now() - t0 };
+      results.push(r);
+      o.onResult?.(r);
+    }
+  } finally {
+    (session as Session | null)?.close();
+    if (own) await own.close();
+  }
+  const summary = { total: results.length, pass: 0, fail: 0, skip: 0, 'expected-failure': 0 } as ConformanceReport['summary'];
+  for (const r of results) summary[r.verdict]++;
+  return { target: socketPath, mode, startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, summary, results };
+}

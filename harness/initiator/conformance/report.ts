@@ -1,0 +1,37 @@
+// The conformance results as a readable table and summary (what `vnvme conformance` prints).
+import type { CaseResult, ConformanceReport } from './types.js';
+
+const MARK: Record<CaseResult['verdict'], string> = { pass: 'PASS', fail: 'FAIL', skip: 'SKIP', 'expected-failure': 'XFAIL' };
+
+function clip(s: string, n: number): string {
+  return s.length <= n ? s.padEnd(n) : `${s.slice(0, n - 1)}…`;
+}
+
+export function formatResultLine(r: CaseResult): string {
+  const why = r.verdict === 'expected-failure' ? `missing: ${r.missing}` : r.detail ?? '';
+  return `${MARK[r.verdict].padEnd(5)} ${clip(r.id, 48)} ${clip(r.section, 34)} ${String(r.ms).padStart(5)} ms${why ? `  ${why}` : ''}`;
+}
+
+export function formatReport(rep: ConformanceReport, opts: { verbose?: boolean } = {}): string {
+  const lines: string[] = [];
+  lines.push(`vnvme conformance: ${rep.target} (${rep.mode} doorbells)`);
+  lines.push('');
+  lines.push(`${'RESULT'.padEnd(5)} ${'CASE'.padEnd(48)} ${'SPEC SECTION'.padEnd(34)} ${'TIME'.padStart(8)}`);
+  for (const r of rep.results) {
+    lines.push(formatResultLine(r));
+    if (opts.verbose || r.verdict === 'fail') {
+      lines.push(`      ${r.title}`);
+      lines.push(`      procedure: ${r.procedure}`);
+      lines.push(`      expected:  ${r.expected}`);
+      for (const e of r.evidence) {
+        if ('note' in e) lines.push(`      note: ${e.note}`);
+        else lines.push(`      q${e.queue} ${e.command}${e.fields ? ` ${e.fields}` : ''} -> ${e.status} dw0=0x${(e.dw0 >>> 0).toString(16)}`);
+      }
+    }
+  }
+  const s = rep.summary;
+  const mand = rep.results.filter((r) => r.level === 'mandatory' && r.verdict === 'fail').length;
+  lines.push('');
+  lines.push(`${s.total} cases: ${s.pass} passed, ${s.fail} failed (${mand} mandatory), ${s['expected-failure']} expected failures, ${s.skip} skipped in ${(rep.durationMs / 1000).toFixed(1)} s`);
+  return lines.join('\n');
+}
