@@ -104,12 +104,12 @@ test('vnvme target + the six vnvme rpc commands; the initiator attaches to DIR/c
     const c = await JsonRpcClient.connect(sock);
     assert.equal(((await c.call('nvmf_subsystem_get_controllers', { nqn: NQN })) as unknown[]).length, 1);
     c.close();
+    // Shut down with the client still attached: the target tells it and goes.
+    tgt.child.kill('SIGTERM');
+    assert.equal(await tgt.exit, 0, tgt.stderr());
   } finally {
     drv.close();
   }
-
-  tgt.child.kill('SIGTERM');
-  assert.equal(await tgt.exit, 0, tgt.stderr());
   assert.ok(!existsSync(sock), 'RPC socket removed');
   assert.ok(!existsSync(`${sock}.lock`), 'lock removed');
   assert.ok(!existsSync(join(ep, 'cntrl')), 'vfio-user socket removed');
