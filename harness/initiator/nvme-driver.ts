@@ -48,7 +48,52 @@ export class NvmeDriver {
   private doorbellFd: number | null = null;
   private pollTimer: NodeJS.Immediate | null = null;
 
-  private constructor(readonly client: VfioUserClient) {}
+  private constructor(public client: VfioUserClient) {}
+
+  // ------------------------------------------------------------------ live migration (harness/initiator/migration.ts)
+
+  /** While the "guest" is paused for migration: the latest value per doorbell, not yet written. */
+  private held: Map<number, number> | null = null;
+
+  /** Pauses the guest as a VMM stops its vCPUs: no doorbell writes, no completion reaping. */
+  pauseGuest(): void {
+    this.held ??= new Map();
+    if (this.pollTimer) clearImmediate(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  /** Resumes the guest: held doorbell writes go out (to the current target), polling restarts. */
+  async resumeGuest(): Promise<void> {
+    const held = this.held;
+    this.held = null;
+    for (const [index, value] of held ?? []) await this.ringDoorbell(index, value);
+    this.startPolling();
+  }
+
+  /**
+   * Moves the driver to another target's client (migration destination). Guest memory moves
+   * with the guest: the caller has already DMA-mapped `this.mem` there. The old connection
+   * is closed without unmapping the memory.
+   */
+  async switchClient(next: VfioUserClient, opts: { useMappedDoorbells?: boolean } = {}): Promise<void> {
+    const old = this.client;
+    const r0 = await next.regionInfo(BAR0);
+    this.doorbellPage?.unmap();
+    if (this.doorbellFd !== null) native.closeFd(this.doorbellFd);
+    this.doorbellPage = null;
+    this.doorbellFd = null;
+    if (r0.fd !== null) {
+      if (opts.useMappedDoorbells !== false && r0.info.sparse?.some((a) => a.offset === 0x1000n)) {
+        this.doorbellFd = r0.fd;
+        this.doorbellPage = new native.SharedMemory(r0.fd, 0x1000, Number(r0.info.offset) + 0x1000);
+      } else native.closeFd(r0.fd);
+    }
+    const i = old.memory.indexOf(this.mem);
+    if (i >= 0) old.memory.splice(i, 1);
+    if (!next.memory.includes(this.mem)) next.memory.push(this.mem);
+    this.client = next;
+    old.dispose();
+  }
 
   static async attach(socketPath: string, opts: DriverOptions = {}): Promise<NvmeDriver> {
     const client = await VfioUserClient.open(socketPath);
@@ -154,6 +199,10 @@ export class NvmeDriver {
   }
 
   async ringDoorbell(index: number, value: number): Promise<void> {
+    if (this.held) {
+      this.held.set(index, value);
+      return;
+    }
     if (this.shadow && index >= 2) {
       const at = Number(this.shadow.dbs - MEM_IOVA) + 4 * index;
       const old = this.mem.mem.readU32(at);
@@ -196,6 +245,7 @@ export class NvmeDriver {
     if (this.pollTimer) return;
     const tick = () => {
       this.pollTimer = null;
+      if (this.held) return; // paused for migration: resumeGuest() restarts polling
       let pending = 0;
       for (const q of [this.admin, ...this.queues.values()]) {
         if (this.nativeOwned.has(q.qid)) continue;

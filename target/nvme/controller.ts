@@ -78,7 +78,12 @@ export class NvmeController implements PciDeviceModel {
   shadow: { dbs: bigint; ei: bigint } | null = null;
   private adminBusy = false;
   private adminKick = false;
-  private pendingAdminCqes: Buffer[] = [];
+  /** Admin completions waiting for room in the admin CQ (migrated with the device state). */
+  pendingAdminCqes: Buffer[] = [];
+  /** Live migration: set while the device is stopped; no admin processing, no DMA from here. */
+  frozen = false;
+  /** Upcalls delivered from the engine (quiesce waits until it matches the engine's count). */
+  upcallsSeen = 0;
   /** Counters for SMART: commands served by TypeScript (the engine counts its own). */
   jsStats = { readCommands: 0n, writeCommands: 0n, readBytes: 0n, writeBytes: 0n, mediaErrors: 0n };
   powerCycles = 1n;
@@ -329,6 +334,7 @@ export class NvmeController implements PciDeviceModel {
   }
 
   private onUpcall(kind: number, qid: number, data: Buffer): void {
+    this.upcallsSeen++;
     try {
       if (kind === UPCALL_ADMIN_DOORBELL) {
         if (!this.admin) return;
@@ -354,7 +360,13 @@ export class NvmeController implements PciDeviceModel {
 
   // ------------------------------------------------------------------ admin queue
 
-  private kickAdmin(): void {
+  /** No admin command is being processed (quiesce waits for this). */
+  get adminIdle(): boolean {
+    return !this.adminBusy;
+  }
+
+  kickAdmin(): void {
+    if (this.frozen) return;
     if (this.adminBusy) {
       this.adminKick = true;
       return;
@@ -368,7 +380,7 @@ export class NvmeController implements PciDeviceModel {
       do {
         this.adminKick = false;
         const a = this.admin;
-        while (a && this.admin === a && a.sqHead !== a.sqTail && this.ctx) {
+        while (a && this.admin === a && a.sqHead !== a.sqTail && this.ctx && !this.frozen) {
           // Stop fetching when the CQ could not take the completion.
           if (this.pendingAdminCqes.length >= a.cqSize - 1) break;
           let sqe: Buffer;
@@ -422,9 +434,9 @@ export class NvmeController implements PciDeviceModel {
     this.flushAdminCqes();
   }
 
-  private flushAdminCqes(): void {
+  flushAdminCqes(): void {
     const a = this.admin;
-    if (!a || !this.ctx) return;
+    if (!a || !this.ctx || this.frozen) return;
     let posted = false;
     while (this.pendingAdminCqes.length && (a.cqTail + 1) % a.cqSize !== a.cqHead) {
       const cqe = this.pendingAdminCqes.shift()!;

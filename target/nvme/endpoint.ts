@@ -10,6 +10,9 @@ import { silentLogger, type Logger } from '../vfio-user/device.js';
 import type { Bdev } from '../bdev/bdev.js';
 import { NvmeController } from './controller.js';
 import { hexBytes, uuidBytes, type NamespaceView } from './model.js';
+import { NvmeMigratable } from './migration.js';
+import { DeviceMigration } from '../migration/migration.js';
+import { migrationHooks } from '../migration/hooks.js';
 
 export interface NvmeEndpointOptions {
   traddr: string;
@@ -27,6 +30,8 @@ export interface NvmeEndpointOptions {
   msixVectors?: number;
   socketMode?: number;
   log?: Logger;
+  /** Live migration: v2 always (unless false); v1 (Oracle's QEMU fork) when asked. */
+  migration?: false | { v1?: boolean };
 }
 
 export class NvmeEndpoint {
@@ -34,6 +39,8 @@ export class NvmeEndpoint {
   readonly fn: PciFunction;
   readonly server: VfioUserServer;
   readonly socketPath: string;
+  /** Live migration state (null when disabled). */
+  readonly migration: DeviceMigration | null = null;
   private doorbell: { fd: number; mem: ReturnType<typeof mapDoorbells> } | null;
 
   constructor(readonly opts: NvmeEndpointOptions) {
@@ -75,6 +82,11 @@ export class NvmeEndpoint {
     });
     this.refreshNamespaces();
     this.server = new VfioUserServer(this.socketPath, this.fn, { log, mode: opts.socketMode });
+    if (opts.migration !== false) {
+      const device = new NvmeMigratable(this.controller, this.fn, { vendorId: 0x4e58, deviceId: 0x0001 });
+      this.migration = new DeviceMigration(device, this.server.dma, { log });
+      this.server.migration = migrationHooks(this.migration, { v1: opts.migration?.v1 });
+    }
   }
 
   refreshNamespaces(): void {

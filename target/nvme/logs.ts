@@ -23,6 +23,16 @@ export class ErrorLog {
     if (this.entries.length > this.capacity) this.entries.pop();
   }
 
+  /** Entries newest first (live migration). */
+  snapshot(): ErrorLogEntry[] {
+    return this.entries.map((e) => ({ ...e }));
+  }
+
+  restore(count: bigint, entries: ErrorLogEntry[]): void {
+    this.count = count;
+    this.entries = entries.slice(0, this.capacity).map((e) => ({ ...e }));
+  }
+
   page(): Buffer {
     const b = Buffer.alloc(64 * this.capacity);
     this.entries.forEach((e, i) => {

@@ -178,6 +178,19 @@ export class PciFunction implements VfioDevice {
     this.model.dmaMapped?.(iova, size);
   }
 
+  /** Config space and MSI-X table (live migration). */
+  saveState(): { config: Buffer; msixTable: Buffer } {
+    return { config: Buffer.from(this.config.bytes), msixTable: Buffer.from(this.msixTable) };
+  }
+
+  /** Restores saveState() output; the caller has validated the sizes. */
+  restoreState(s: { config: Buffer; msixTable: Buffer }): void {
+    if (s.config.length !== this.config.bytes.length || s.msixTable.length !== this.msixTable.length) throw new Error('config space or MSI-X table size differs');
+    s.config.copy(this.config.bytes);
+    s.msixTable.copy(this.msixTable);
+    this.model.commandChanged?.(this.command);
+  }
+
   // ------------------------------------------------------------------ config space
 
   get command(): number {

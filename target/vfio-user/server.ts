@@ -4,7 +4,8 @@
 import { DmaSpace, type DmaMessenger } from './dma.js';
 import { IrqTable, closeQuietly } from './irq.js';
 import { SocketListener, SocketTransport, type MessageTransport, type SocketOptions } from './transport.js';
-import { silentLogger, type Logger, type VfioDevice } from './device.js';
+import { silentLogger, type Logger, type RegionSpec, type VfioDevice } from './device.js';
+import type { MigrationHooks } from './migration-hooks.js';
 import * as W from './wire.js';
 
 export interface ServerOptions extends SocketOptions {
@@ -43,6 +44,8 @@ export class VfioUserServer {
   /** Connections served so far (tests and stats). */
   connections = 0;
   onSessionEnd?: (reason: string) => void;
+  /** Live migration (v2 commands; v1 region and dirty pages when offered). */
+  migration: MigrationHooks | null = null;
 
   constructor(
     readonly path: string,
@@ -231,7 +234,8 @@ class Session implements DmaMessenger {
         noFds(fds);
         const req = W.decodeDeviceInfo(p);
         if (req.argsz < W.DEVICE_INFO_SIZE) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_INFO: argsz ${req.argsz} < 16`);
-        const info = { argsz: W.DEVICE_INFO_SIZE, flags: dev.deviceFlags, numRegions: dev.regions.length, numIrqs: dev.irqs.length };
+        const numRegions = Math.max(dev.regions.length, this.server.migration?.v1Region ? this.server.migration.v1Region.index + 1 : 0);
+        const info = { argsz: W.DEVICE_INFO_SIZE, flags: dev.deviceFlags, numRegions, numIrqs: dev.irqs.length };
         return { payload: W.encodeDeviceInfo(info) };
       }
       case W.Command.DEVICE_GET_REGION_INFO:
@@ -241,7 +245,7 @@ class Session implements DmaMessenger {
         noFds(fds);
         if (p.length < 16) throw new W.WireError(W.Errno.EINVAL, 'DEVICE_GET_REGION_IO_FDS: short request');
         const index = p.readUInt32LE(8);
-        if (index >= dev.regions.length) throw new W.WireError(W.Errno.EINVAL, `no region ${index}`);
+        if (!this.regionSpec(index)) throw new W.WireError(W.Errno.EINVAL, `no region ${index}`);
         // We export no ioeventfds: an empty sub-region list.
         const out = Buffer.alloc(16);
         out.writeUInt32LE(16, 0);
@@ -265,7 +269,8 @@ class Session implements DmaMessenger {
         noFds(fds);
         const a = W.decodeRegionAccess(p, 'REGION_READ');
         this.checkAccess(a.region, a.offset, a.count);
-        const data = dev.regionRead(a.region, a.offset, a.count);
+        const mig = this.server.migration;
+        const data = mig?.v1Region?.index === a.region ? mig.v1RegionRead!(a.offset, a.count) : dev.regionRead(a.region, a.offset, a.count);
         return { payload: W.encodeRegionAccess({ offset: a.offset, region: a.region, count: data.length, data }) };
       }
       case W.Command.REGION_WRITE: {
@@ -274,7 +279,8 @@ class Session implements DmaMessenger {
         if (a.data.length !== a.count) throw new W.WireError(W.Errno.EINVAL, `REGION_WRITE: count ${a.count} but ${a.data.length} data bytes`);
         this.checkAccess(a.region, a.offset, a.count);
         const reply = { payload: W.encodeRegionAccess({ offset: a.offset, region: a.region, count: a.count }) };
-        const r = dev.regionWrite(a.region, a.offset, a.data);
+        const mig = this.server.migration;
+        const r = mig?.v1Region?.index === a.region ? mig.v1RegionWrite!(a.offset, a.data) : dev.regionWrite(a.region, a.offset, a.data);
         return r instanceof Promise ? r.then(() => reply) : reply;
       }
       case W.Command.REGION_WRITE_MULTI: {
@@ -290,16 +296,51 @@ class Session implements DmaMessenger {
         noFds(fds);
         if (!(dev.deviceFlags & W.DEVICE_FLAGS_RESET)) throw new W.WireError(W.Errno.ENOTSUP, 'device has no reset');
         const r = dev.reset();
-        return r instanceof Promise ? r.then(() => ({})) : {};
+        const after = (): Reply => {
+          this.server.migration?.deviceReset();
+          return {};
+        };
+        return r instanceof Promise ? r.then(after) : after();
       }
+      case W.Command.DEVICE_FEATURE:
+      case W.Command.MIG_DATA_READ:
+      case W.Command.MIG_DATA_WRITE:
+      case W.Command.DIRTY_PAGES:
+        noFds(fds);
+        return this.migrationCommand(hdr.command, p);
       default:
         fds.forEach(closeQuietly);
         throw new W.WireError(W.Errno.ENOSYS, `unsupported command ${hdr.command}`);
     }
   }
 
+  private migrationCommand(command: W.Command, p: Buffer): Reply | Promise<Reply> {
+    const m = this.server.migration;
+    if (!m) throw new W.WireError(W.Errno.ENOTSUP, `${W.commandName(command)}: this device does not migrate`);
+    switch (command) {
+      case W.Command.DEVICE_FEATURE: {
+        const r = m.deviceFeature(p);
+        return r instanceof Promise ? r.then((payload) => ({ payload })) : { payload: r };
+      }
+      case W.Command.MIG_DATA_READ:
+        return { payload: m.migDataRead(p, this.maxTransfer) };
+      case W.Command.MIG_DATA_WRITE:
+        m.migDataWrite(p);
+        return {};
+      default:
+        if (!m.dirtyPages) throw new W.WireError(W.Errno.ENOTSUP, 'DIRTY_PAGES needs migration v1');
+        return { payload: m.dirtyPages(p) };
+    }
+  }
+
+  /** The region at `index`: the device's, or the v1 migration region. */
+  private regionSpec(index: number): RegionSpec | undefined {
+    const mig = this.server.migration?.v1Region;
+    return mig && mig.index === index ? mig : this.server.device.regions[index];
+  }
+
   private checkAccess(region: number, offset: bigint, count: number): void {
-    const spec = this.server.device.regions[region];
+    const spec = this.regionSpec(region);
     if (!spec || spec.size === 0n) throw new W.WireError(W.Errno.EINVAL, `no region ${region}`);
     if (count === 0) throw new W.WireError(W.Errno.EINVAL, 'access of 0 bytes');
     if (count > this.maxXfer) throw new W.WireError(W.Errno.E2BIG, `access of ${count} bytes exceeds max_data_xfer_size ${this.maxXfer}`);
@@ -335,6 +376,7 @@ class Session implements DmaMessenger {
       max_dma_maps: 65535,
     };
     if (this.server.opts.writeMultiple !== false) reply.write_multiple = true;
+    Object.assign(reply, this.server.migration?.versionCaps?.(caps) ?? {});
     this.neg.versionDone = true;
     this.server.dma.messenger = this;
     this.server.device.attach({ dma: this.server.dma, irqs: this.server.irqs, log: this.log });
@@ -345,7 +387,7 @@ class Session implements DmaMessenger {
   private regionInfo(p: Buffer): Reply {
     const req = W.decodeRegionInfo(p);
     if (req.argsz < W.REGION_INFO_SIZE) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_INFO: argsz ${req.argsz} < 32`);
-    const spec = this.server.device.regions[req.index];
+    const spec = this.regionSpec(req.index);
     if (!spec) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_INFO: no region ${req.index}`);
     const flags = (spec.readable ? W.REGION_FLAG_READ : 0) | (spec.writable ? W.REGION_FLAG_WRITE : 0);
     const full = W.encodeRegionInfo({
@@ -391,8 +433,26 @@ class Session implements DmaMessenger {
     const u = W.decodeDmaUnmap(p);
     const echo = W.encodeDmaUnmap({ argsz: W.DMA_UNMAP_SIZE, flags: u.flags, address: u.address, size: u.size });
     if (u.flags & ~(W.DMA_UNMAP_FLAG_ALL | W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)) throw new W.WireError(W.Errno.EINVAL, `DMA_UNMAP: unknown flags 0x${u.flags.toString(16)}`);
-    if (u.flags & W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) throw new W.WireError(W.Errno.ENOTSUP, 'DMA_UNMAP dirty bitmap needs migration v1');
     const dev = this.server.device;
+    if (u.flags & W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP) {
+      const mig = this.server.migration;
+      if (!mig?.unmapDirtyBitmap) throw new W.WireError(W.Errno.ENOTSUP, 'DMA_UNMAP dirty bitmap needs migration v1');
+      if (u.flags & W.DMA_UNMAP_FLAG_ALL) throw new W.WireError(W.Errno.EINVAL, 'DMA_UNMAP: ALL with a dirty bitmap');
+      const exists = this.server.dma.regions().some((r) => BigInt(r.iova) === u.address && BigInt(r.size) === u.size);
+      if (!exists) throw new W.WireError(W.Errno.ENOENT, `DMA_UNMAP: no region [0x${u.address.toString(16)}, +0x${u.size.toString(16)})`);
+      const bm = u.bitmap!;
+      const q = dev.quiesceDma?.(u.address, u.size);
+      const done = (): Reply => {
+        // The bitmap is taken after in-flight DMA finished and before the pages go away.
+        const bitmap = mig.unmapDirtyBitmap!(u.address, u.size, bm.pgsize, bm.size);
+        this.server.dma.unmap(u.address, u.size);
+        const head = W.encodeDmaUnmap({ flags: u.flags, address: u.address, size: u.size, bitmap: bm });
+        const payload = Buffer.concat([head, bitmap]);
+        payload.writeUInt32LE(payload.length, 0);
+        return { payload };
+      };
+      return q instanceof Promise ? q.then(done) : done();
+    }
     if (u.flags & W.DMA_UNMAP_FLAG_ALL) {
       if (u.address !== 0n || u.size !== 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_UNMAP ALL needs address and size 0');
       const q = dev.quiesceDma?.(0n, 0xffffffffffffffffn);
@@ -472,6 +532,13 @@ class Session implements DmaMessenger {
       this.server.dma.messenger = null;
       this.server.dma.unmapAll();
       this.server.irqs.reset();
+      // After detach (the engine is parked until memory returns): drop migration streams
+      // and logging; a device stopped for migration runs again for the next client.
+      try {
+        if (this.neg.versionDone) await this.server.migration?.clientGone();
+      } catch (err) {
+        this.log.error('migration cleanup failed', { error: (err as Error).message });
+      }
       this.onEnd(reason);
     })();
     return this.endPromise;

@@ -1,0 +1,157 @@
+// Scenario migration-initiator: the initiator acts as the VMM. A verifying write/read
+// workload runs against target A; the device is live-migrated to target B (dirty logging,
+// pre-copy rounds, STOP_COPY, device state moved, RUNNING on B) and back, again and again at
+// random moments, with guest memory and a file bdev both targets share. After every
+// migration the workload must still be error-free; at the end every acknowledged write is
+// read back and checked. Reports downtime (guest paused) and total migration time.
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { FileBdev } from '../target/bdev/file.js';
+import { NvmeEndpoint } from '../target/nvme/endpoint.js';
+import { NvmeDriver } from '../harness/initiator/nvme-driver.js';
+import { migrateDriver, type MigrationProtocol, type MigrationResult } from '../harness/initiator/migration.js';
+import { VerifyingWorkload, type WorkloadOptions } from '../harness/initiator/verify-workload.js';
+import type { Logger } from '../target/vfio-user/device.js';
+
+export interface MigrationInitiatorOptions {
+  iterations: number;
+  protocol: MigrationProtocol;
+  doorbells?: 'mapped' | 'message';
+  /** Random pause before each migration, in ms (the workload runs meanwhile). */
+  minGapMs?: number;
+  maxGapMs?: number;
+  seed?: number;
+  lanes?: number;
+  log?: Logger;
+  /** Scratch directory (default: a new one under the OS temp dir, removed afterwards). */
+  dir?: string;
+}
+
+export interface Summary {
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+  mean: number;
+}
+
+export interface MigrationInitiatorResult {
+  protocol: MigrationProtocol;
+  doorbells: 'mapped' | 'message';
+  iterations: number;
+  completed: number;
+  migrations: MigrationResult[];
+  downtimeMs: Summary;
+  totalMs: Summary;
+  recordBytes: number;
+  writes: number;
+  reads: number;
+  verifiedReads: number;
+  /** Slots read back and checked after the last migration. */
+  verifiedAtEnd: number;
+  errors: string[];
+  passed: boolean;
+}
+
+export function summarize(xs: number[]): Summary {
+  if (!xs.length) return { min: 0, median: 0, p95: 0, max: 0, mean: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+  const r = (v: number) => Math.round(v * 1000) / 1000;
+  return { min: r(s[0]!), median: r(at(0.5)), p95: r(at(0.95)), max: r(s[s.length - 1]!), mean: r(s.reduce((a, b) => a + b, 0) / s.length) };
+}
+
+export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promise<MigrationInitiatorResult> {
+  const doorbells = o.doorbells ?? 'mapped';
+  const own = !o.dir;
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'vnvme-mig-'));
+  const wl: WorkloadOptions = { nsid: 1, blockSize: 512, blocksPerIo: 8, slotsPerLane: 64, lanes: o.lanes ?? 8, writeRatio: 0.6, seed: o.seed ?? 7 };
+  const file = join(dir, 'shared.img');
+  writeFileSync(file, Buffer.alloc(0));
+  const { truncateSync } = await import('node:fs');
+  truncateSync(file, VerifyingWorkload.blocksNeeded(wl) * 512 + (1 << 20));
+  const uuid = randomUUID();
+  const targets: { ep: NvmeEndpoint; bdev: FileBdev; path: string }[] = [];
+  let drv: NvmeDriver | null = null;
+  let workload: VerifyingWorkload | null = null;
+  const migrations: MigrationResult[] = [];
+  const errors: string[] = [];
+  let verifiedAtEnd = 0;
+  let rnd = o.seed ?? 7;
+  const random = () => {
+    rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
+    return rnd / 0x80000000;
+  };
+  try {
+    for (const name of ['A', 'B']) {
+      const traddr = join(dir, name);
+      mkdirSync(traddr, { recursive: true });
+      // Both targets serve the same file: the "shared storage" of a real migration.
+      const bdev = await FileBdev.open({ name: `shared${name}`, filename: file, uuid });
+      const ep = new NvmeEndpoint({
+        traddr,
+        serialNumber: 'VNVME-MIG',
+        modelNumber: 'vnvme migration',
+        subnqn: 'nqn.2019-07.io.spdk:migration',
+        namespaces: () => [{ nsid: 1, bdev, uuid }],
+        disableMappableBar0: doorbells === 'message',
+        migration: { v1: o.protocol === 'v1' },
+        log: o.log,
+      });
+      targets.push({ ep, bdev, path: ep.socketPath });
+    }
+    drv = await NvmeDriver.attach(targets[0]!.path);
+    await drv.setNumberOfQueues(2);
+    const q = await drv.createIoQueuePair(1, 64);
+    workload = new VerifyingWorkload(drv, q, wl);
+    workload.start();
+    let at = 0;
+    for (let i = 0; i < o.iterations; i++) {
+      const gap = (o.minGapMs ?? 5) + random() * ((o.maxGapMs ?? 40) - (o.minGapMs ?? 5));
+      await new Promise((r) => setTimeout(r, gap));
+      const to = 1 - at;
+      try {
+        migrations.push(await migrateDriver(drv, targets[to]!.path, { protocol: o.protocol, precopyRounds: 2, roundDelayMs: 2 }));
+        at = to;
+      } catch (err) {
+        errors.push(`migration ${i + 1} (${'AB'[at]} -> ${'AB'[to]}): ${(err as Error).message}`);
+        break;
+      }
+      if (workload.stats.errors.length) break;
+    }
+    // Let the workload run on the final target for a moment, then stop and verify all.
+    await new Promise((r) => setTimeout(r, 20));
+    await workload.stop();
+    errors.push(...workload.stats.errors);
+    if (!errors.length) verifiedAtEnd = await workload.verifyAll();
+  } catch (err) {
+    errors.push((err as Error).message);
+  } finally {
+    if (workload) await workload.stop().catch(() => undefined);
+    drv?.close();
+    for (const t of targets) {
+      await t.ep.close().catch(() => undefined);
+      await t.bdev.close().catch(() => undefined);
+    }
+    if (own) rmSync(dir, { recursive: true, force: true });
+  }
+  const s = workload?.stats;
+  return {
+    protocol: o.protocol,
+    doorbells,
+    iterations: o.iterations,
+    completed: migrations.length,
+    migrations,
+    downtimeMs: summarize(migrations.map((m) => m.downtimeMs)),
+    totalMs: summarize(migrations.map((m) => m.totalMs)),
+    recordBytes: migrations[0]?.recordBytes ?? 0,
+    writes: s?.writes ?? 0,
+    reads: s?.reads ?? 0,
+    verifiedReads: s?.verifiedReads ?? 0,
+    verifiedAtEnd,
+    errors,
+    passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0,
+  };
+}
