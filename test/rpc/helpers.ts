@@ -18,8 +18,9 @@ export interface TestTarget {
   stop(): Promise<void>;
 }
 
-export async function startTarget(opts: { config?: string | SavedConfig } = {}): Promise<TestTarget> {
-  setEndpointFactory(endpointFactory);
+/** A target on a temporary socket; listeners use the stub endpoint unless `realEndpoint`. */
+export async function startTarget(opts: { config?: string | SavedConfig; realEndpoint?: boolean } = {}): Promise<TestTarget> {
+  setEndpointFactory(opts.realEndpoint ? undefined : endpointFactory);
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-rpc-'));
   const sock = join(dir, 'spdk.sock');
   const logs: string[] = [];
