@@ -59,7 +59,11 @@ async function tryHugepages(memMiB: number, runDir: string): Promise<GuestMemory
     if (!isRoot()) return `${free} free 2 MiB hugepages, ${need} needed, and only root can reserve more (echo N > ${NR})`;
     const before = readInt(NR);
     const want = before + (need - free);
-    writeFileSync(NR, String(want));
+    try {
+      writeFileSync(NR, String(want));
+    } catch (err) {
+      return `cannot reserve hugepages (${(err as NodeJS.ErrnoException).code ?? (err as Error).message} writing ${NR}; a container without that right?)`;
+    }
     const after = readInt(NR);
     reservation.pagesAdded = after - before;
     if (readInt(FREE) < need) {
@@ -114,7 +118,11 @@ export function releaseGuestMemorySync(res: MemoryReservation): void {
   if (res.pagesAdded > 0) {
     const n = res.pagesAdded;
     res.pagesAdded = 0;
-    writeFileSync(NR, String(Math.max(0, readInt(NR) - n)));
+    try {
+      writeFileSync(NR, String(Math.max(0, readInt(NR) - n)));
+    } catch {
+      /* best effort at exit */
+    }
   }
 }
 
