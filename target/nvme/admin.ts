@@ -287,12 +287,16 @@ async function formatNvm(c: NvmeController, sqe: Buffer): Promise<Result> {
   const nsid = dw(sqe, 1);
   const lbaf = dw(sqe, 10) & 0xf;
   const ses = (dw(sqe, 10) >> 9) & 7;
+  const pi = (dw(sqe, 10) >> 5) & 7;
   if (lbaf !== 0) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf}`);
-  if (ses > 2) throw new NvmeError(Status.INVALID_FIELD, `SES ${ses}`);
+  // Format 0 has no metadata, so protection information cannot be enabled (NVMe Base 2.0 5.14).
+  if (pi !== 0) throw new NvmeError(Status.INVALID_FORMAT, `PI ${pi} on a format without metadata`);
+  // FNA bit 2 = 0: no cryptographic erase; SES 010b and reserved values are invalid.
+  if (ses > 1) throw new NvmeError(Status.INVALID_FIELD, `SES ${ses}`);
   const targets = nsid === 0xffffffff ? [...c.namespaces.values()] : [c.namespaces.get(nsid)];
   if (targets.some((t) => !t)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
-  for (const ns of targets) {
+  // Every namespace is checked before any is erased: a failed Format NVM changes nothing.
+  for (const ns of targets)
     if (ns!.bdev.productName !== 'Malloc disk') throw new NvmeError(Status.INVALID_FORMAT, `namespace ${ns!.nsid} (${ns!.bdev.productName}) cannot be formatted`);
-    await ns!.bdev.unmap(0n, Number(ns!.blocks));
-  }
+  for (const ns of targets) await ns!.bdev.unmap(0n, Number(ns!.blocks));
 }
