@@ -16,11 +16,12 @@ import { logCases } from './cases/logs.js';
 import { queueCases } from './cases/queues.js';
 import { ioCases } from './cases/io.js';
 import { eventCases } from './cases/events.js';
+import { moreCases } from './cases/more.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...moreCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */

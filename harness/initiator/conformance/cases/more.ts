@@ -1,0 +1,263 @@
+// Queue flow control, MSI-X delivery, Format NVM field checks, the Changed Namespace List and
+// vfio-user level behaviour (device reset values, doorbell access sizes).
+import { native } from '../../../../native/index.js';
+import { MallocBdev } from '../../../../target/bdev/malloc.js';
+import { Status } from '../../../../target/nvme/constants.js';
+import * as W from '../../../../target/vfio-user/wire.js';
+import { cmd, pattern, type CaseContext, type Cqe } from '../session.js';
+import type { ConformanceCase } from '../types.js';
+import { logCmd } from './logs.js';
+
+const BASE = 'NVMe Base 2.0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function identifyNs(t: CaseContext): Promise<Buffer> {
+  const b = t.buf(4096);
+  t.ok(await t.admin(cmd(0x06, t.ns.nsid, { prp1: b, cdw10: 0 })), 'Identify Namespace');
+  return t.read(b, 4096);
+}
+
+async function seed(t: CaseContext, slba: bigint, data: Buffer): Promise<void> {
+  const b = t.buf(data.length);
+  t.write(b, data);
+  t.ok(await t.io(t.rw(0x01, slba, data.length / t.ns.blockSize, b)), 'seed Write');
+}
+
+async function readBack(t: CaseContext, slba: bigint, bytes: number): Promise<Buffer> {
+  const b = t.buf(bytes, 0x5a);
+  t.ok(await t.io(t.rw(0x02, slba, bytes / t.ns.blockSize, b)), 'read back');
+  return t.read(b, bytes);
+}
+
+/** Waits until the eventfd has fired (or `ms` passed); returns the count seen. */
+async function fired(fd: number, ms: number): Promise<number> {
+  const until = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < until) {
+    n += native.eventfdConsume(fd);
+    if (n) return n;
+    await sleep(2);
+  }
+  return n;
+}
+
+export const moreCases: ConformanceCase[] = [
+  {
+    id: 'admin.queue.admin-sq-full',
+    section: `${BASE} 4.1.2 (queue full), 3.1.24`,
+    title: 'An admin queue filled to size-1 entries completes them all',
+    procedure: 'Submit admin-queue-size - 1 Get Features commands before reaping any.',
+    expected: 'All complete successfully, each CID once.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      const n = t.drv.admin.size - 1;
+      const all = await Promise.all(Array.from({ length: n }, () => t.drv.submit(t.drv.admin, cmd(0x0a, 0, { cdw10: 0x01 }))));
+      t.eq(new Set(all.map((c) => c.cid)).size, n, 'distinct CIDs');
+      for (const c of all) t.ok(c, 'Get Features');
+      t.note(`${n} admin commands in flight`);
+    },
+  },
+  {
+    id: 'admin.queues.cq-smaller-than-sq',
+    section: `${BASE} 4.1.2, 3.3.1.2 (Completion Queue full)`,
+    title: 'A CQ smaller than its SQ: the controller waits for CQ space',
+    procedure: 'Create CQ 2 with 4 entries and SQ 2 with 16; submit 15 Reads with one doorbell; reap as completions arrive.',
+    expected: 'All 15 complete exactly once (the controller never overwrites an unconsumed CQE).',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      t.ok(await t.createCq(2, 4), 'Create CQ 2 (4 entries)');
+      t.ok(await t.createSq(2, 2, 16), 'Create SQ 2 (16 entries)');
+      const b = t.buf(t.ns.blockSize);
+      const waits: Promise<Cqe>[] = [];
+      for (let i = 0; i < 15; i++) waits.push(t.q.wait(2, t.q.place(2, t.rw(0x02, BigInt(i), 1, b))));
+      t.q.ring(2);
+      for (const c of await Promise.all(waits)) t.ok(c, 'Read');
+      await t.q.settle(20);
+      t.eq(t.q.stray.length, 0, 'duplicate or unexpected completions');
+      for (const [op, q] of [[0x00, 2], [0x04, 2]] as const) {
+        t.ok(await t.admin(cmd(op, 0, { cdw10: q })), `Delete ${op ? 'CQ' : 'SQ'} 2`);
+        t.q.forget(op ? 'cq' : 'sq', q);
+      }
+    },
+  },
+  {
+    id: 'interrupts.msix-io-cq',
+    section: `${BASE} 5.4 (IEN, IV); PCI MSI-X; vfio-user 1.0 VFIO_USER_DEVICE_SET_IRQS`,
+    title: 'A completion on an I/O CQ with IEN=1 raises its MSI-X vector',
+    procedure: 'Give MSI-X vector 1 an eventfd (SET_IRQS); Create CQ 2 with IEN=1, IV=1 and SQ 2; Read; then CQ 3 with IEN=0, IV=1 and SQ 3; Read.',
+    expected: 'The eventfd fires after the Read on SQ 2; it does not fire for the Read on SQ 3 (interrupts disabled).',
+    level: 'mandatory',
+    fresh: 'full',
+    async run(t: CaseContext) {
+      t.dirty();
+      const fd = native.eventfdCreate();
+      try {
+        await t.drv.client.setIrqEventfds(W.IrqIndex.MSIX, 1, [fd]);
+        native.eventfdConsume(fd);
+        t.ok(await t.createCq(2, 8, { iv: 1, ien: true }), 'Create CQ 2 IEN=1 IV=1');
+        t.ok(await t.createSq(2, 2, 8), 'Create SQ 2');
+        t.ok(await t.createCq(3, 8, { iv: 1, ien: false }), 'Create CQ 3 IEN=0 IV=1');
+        t.ok(await t.createSq(3, 3, 8), 'Create SQ 3');
+        native.eventfdConsume(fd);
+        t.ok(await t.io(t.rw(0x02, 0n, 1, t.buf(t.ns.blockSize)), 3), 'Read on SQ 3 (IEN=0)');
+        t.eq(await fired(fd, 50), 0, 'interrupts with IEN=0');
+        t.ok(await t.io(t.rw(0x02, 0n, 1, t.buf(t.ns.blockSize)), 2), 'Read on SQ 2 (IEN=1)');
+        t.check((await fired(fd, 1000)) > 0, 'vector 1 did not fire for a completion on CQ 2');
+      } finally {
+        native.closeFd(fd);
+      }
+    },
+  },
+  {
+    id: 'interrupts.admin-vector-0',
+    section: `${BASE} 3.1.x (admin CQ uses vector 0); PCI MSI-X`,
+    title: 'Admin completions raise MSI-X vector 0',
+    procedure: 'Give vector 0 an eventfd; send Identify.',
+    expected: 'The eventfd fires.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const fd = native.eventfdCreate();
+      try {
+        await t.drv.client.setIrqEventfds(W.IrqIndex.MSIX, 0, [fd]);
+        native.eventfdConsume(fd);
+        t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify');
+        t.check((await fired(fd, 1000)) > 0, 'vector 0 did not fire');
+      } finally {
+        native.closeFd(fd);
+      }
+    },
+  },
+  {
+    id: 'admin.format.pi-without-metadata',
+    section: `${BASE} 5.14 (PI)`,
+    title: 'Format NVM with protection information on a format without metadata is rejected',
+    procedure: 'If OACS bit 1 and the current format has no metadata: Format NVM with PI=001b.',
+    expected: 'Invalid Format; data unchanged.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
+      const id = await identifyNs(t);
+      const lbaf = id[26]! & 0xf;
+      if (id.readUInt32LE(128 + 4 * lbaf) & 0xffff) t.skip('the current format has metadata');
+      const data = pattern(4096, 81);
+      await seed(t, 960n, data);
+      t.expect(await t.admin(cmd(0x80, t.ns.nsid, { cdw10: lbaf | (1 << 5) })), Status.INVALID_FORMAT, 'Format with PI=1');
+      t.check((await readBack(t, 960n, 4096)).equals(data), 'data changed by a rejected Format NVM');
+    },
+  },
+  {
+    id: 'admin.format.crypto-erase-unsupported',
+    section: `${BASE} 5.14 (SES), 5.17.2.1 (FNA bit 2)`,
+    title: 'Format NVM with cryptographic erase when it is not supported is rejected',
+    procedure: 'If FNA bit 2 = 0: Format NVM with SES=010b; also SES=111b (reserved).',
+    expected: 'Invalid Field in Command; data unchanged.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
+      const fna = t.s.idc[524]!;
+      if (fna & 4) t.skip('cryptographic erase supported');
+      const data = pattern(4096, 82);
+      await seed(t, 968n, data);
+      t.expect(await t.admin(cmd(0x80, t.ns.nsid, { cdw10: 2 << 9 })), Status.INVALID_FIELD, 'SES=010b');
+      t.expect(await t.admin(cmd(0x80, t.ns.nsid, { cdw10: 7 << 9 })), Status.INVALID_FIELD, 'SES=111b');
+      t.check((await readBack(t, 968n, 4096)).equals(data), 'data changed by a rejected Format NVM');
+    },
+  },
+  {
+    id: 'admin.format.broadcast',
+    section: `${BASE} 5.14 (NSID FFFFFFFFh)`,
+    title: 'Format NVM of all namespaces is all or nothing',
+    procedure: 'Write a pattern; Format NVM with NSID FFFFFFFFh.',
+    expected: 'Success and the pattern reads zero, or an error status and the pattern is intact (no namespace half-formatted).',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
+      const data = pattern(4096, 83);
+      await seed(t, 976n, data);
+      const c = await t.admin(cmd(0x80, 0xffffffff, { cdw10: 0 }), 30000);
+      const after = await readBack(t, 976n, 4096);
+      if (c.status === 0) t.check(after.equals(Buffer.alloc(4096)), 'Format NVM of all namespaces succeeded but data survived');
+      else {
+        t.note(`refused: ${c.status}`);
+        t.check(after.equals(data), 'a failed Format NVM of all namespaces erased this namespace');
+      }
+    },
+  },
+  {
+    id: 'admin.log.changed-ns-rae',
+    section: `${BASE} 5.16.1.5, 5.16 (RAE)`,
+    title: 'Changed Namespace List survives a RAE=1 read and is cleared by a RAE=0 read',
+    procedure: 'Attach a namespace (in-process target); read log 04h with RAE=1, again with RAE=0, then once more.',
+    expected: 'The first two reads list the NSID; the third is empty.',
+    level: 'optional',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      const ep = t.env.endpoint;
+      if (!ep) t.skip('needs the in-process target to change namespaces');
+      t.dirty();
+      const before = ep.opts.namespaces;
+      const used = new Set(before().map((n) => n.nsid));
+      let nsid = 1;
+      while (used.has(nsid)) nsid++;
+      const extra = new MallocBdev({ name: `ConformanceRae${nsid}`, blockSize: 512, numBlocks: 64 });
+      try {
+        ep.opts.namespaces = () => [...before(), { nsid, bdev: extra }];
+        ep.refreshNamespaces();
+        const read = async (rae: boolean) => {
+          const b = t.buf(4096, 0xaa);
+          t.ok(await t.admin(logCmd(0x04, 4096, b, { rae })), `log 04h RAE=${rae ? 1 : 0}`);
+          return t.read(b, 4).readUInt32LE(0);
+        };
+        t.eq(await read(true), nsid, 'after RAE=1 read');
+        t.eq(await read(false), nsid, 'RAE=0 read');
+        t.eq(await read(false), 0, 'after the RAE=0 read');
+      } finally {
+        ep.opts.namespaces = before;
+        ep.refreshNamespaces();
+        await extra.close();
+      }
+    },
+  },
+  {
+    id: 'vfio-user.device-reset-values',
+    section: 'vfio-user 1.0 VFIO_USER_DEVICE_RESET; NVMe Base 2.0 3.1 (register reset values)',
+    title: 'A device reset returns the controller registers to their reset values',
+    procedure: 'VFIO_USER_DEVICE_RESET; read CC, CSTS, AQA, ASQ, ACQ; program the admin queue and enable again.',
+    expected: 'CC=0, CSTS.RDY=0, AQA=ASQ=ACQ=0; the controller enables again and Identify works.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      await t.drv.client.reset();
+      t.eq(await t.reg32(0x14), 0, 'CC');
+      t.eq((await t.reg32(0x1c)) & 1, 0, 'CSTS.RDY');
+      t.eq(await t.reg32(0x24), 0, 'AQA');
+      t.eq(await t.reg64(0x28), 0n, 'ASQ');
+      t.eq(await t.reg64(0x30), 0n, 'ACQ');
+      await t.drv.client.regionWrite(W.RegionIndex.CONFIG, 4, Buffer.from([0x06, 0x00]));
+      await t.s.enableAgain();
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify after device reset');
+    },
+  },
+  {
+    id: 'vfio-user.doorbell-access-size',
+    section: 'vfio-user 1.0 VFIO_USER_REGION_WRITE; NVMe Base 2.0 3.1.24 (doorbells are 32-bit)',
+    title: 'A doorbell written with the wrong size is refused, not misread',
+    procedure: 'REGION_WRITE of 2 bytes at the SQ 1 tail doorbell; then normal I/O.',
+    expected: 'The server answers the write with an error; the queue keeps working.',
+    level: 'optional',
+    async run(t: CaseContext) {
+      let refused = false;
+      try {
+        await t.drv.client.regionWrite(0, 0x1000 + 8, Buffer.from([1, 0]));
+      } catch (err) {
+        refused = true;
+        t.note(`refused: ${(err as Error).message}`);
+      }
+      t.check(refused, 'a 2-byte doorbell write was accepted');
+      t.ok(await t.io(t.rw(0x02, 0n, 1, t.buf(t.ns.blockSize))), 'Read afterwards');
+    },
+  },
+];
