@@ -166,6 +166,17 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
     return v.As<Napi::Number>().Uint32Value();
   };
   uint32_t adminTail = num(adb.Get(0u)), adminHead = num(adb.Get(1u));
+  // Shadow doorbells continue as they were: the guest's buffers already hold the current
+  // values, so (unlike setShadow) nothing is copied into them.
+  bool shadow = false;
+  uint64_t shadowDbs = 0, shadowEi = 0;
+  if (st.Has("shadow") && st.Get("shadow").IsObject()) {
+    Napi::Object sh = st.Get("shadow").As<Napi::Object>();
+    shadowDbs = Field(env, sh, "dbs");
+    shadowEi = Field(env, sh, "ei");
+    if ((shadowDbs | shadowEi) & 4095) ThrowErrno(env, EINVAL, "restoreQueues: shadow buffers not page-aligned");
+    shadow = true;
+  }
 
   PauseThread();
   for (int i = 0; i < kMaxQueues; i++) {
@@ -183,6 +194,9 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
   __atomic_store_n(&doorbells_[1], adminHead, __ATOMIC_RELEASE);
   lastAdminTail_ = adminTail;
   lastAdminHead_ = adminHead;
+  shadow_ = shadow;
+  shadowDbs_ = shadowDbs;
+  shadowEi_ = shadowEi;
   {
     std::lock_guard<std::mutex> g(mu_);
     completions_ = std::move(comps);

@@ -105,6 +105,8 @@ export interface EngineMigrationState {
   queues: (EngineCqState | EngineSqState)[];
   adminDoorbells: [number, number];
   completions: { sqid: number; cid: number; status: number; dw0: number }[];
+  /** Shadow doorbell buffers (restoreQueues only; null/absent = none). */
+  shadow?: { dbs: bigint; ei: bigint } | null;
 }
 /** Upcall kinds from the engine thread. */
 export const UPCALL_COMMAND = 1;

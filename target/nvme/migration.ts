@@ -180,6 +180,7 @@ export class NvmeMigratable implements MigratableDevice {
       ),
       adminDoorbells: s.adminDoorbells,
       completions: s.completions,
+      shadow: s.shadow,
     };
     try {
       eng.restoreQueues(engineState);
@@ -202,7 +203,6 @@ export class NvmeMigratable implements MigratableDevice {
       else c.sqs.set(q.qid, { qid: q.qid, size: q.size, iova: q.iova, cqid: q.cqid });
     }
     c.shadow = s.shadow ? { ...s.shadow } : null;
-    eng.setShadow(s.shadow ? s.shadow.dbs : null, s.shadow?.ei);
     c.aers = [...s.events.aers];
     c.pendingEvents = [...s.events.pending];
     c.maskedEventTypes = new Set(s.events.masked);

@@ -1,0 +1,161 @@
+// The device-state record: a round trip keeps every field; magic, version, sizes, CRC,
+// sections and references are checked, so corrupted, truncated or foreign streams are refused
+// with a clear reason.
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeDeviceState, encodeDeviceState, RecordError, RECORD_HEADER_SIZE, type DeviceState } from '../../target/migration/device-state.js';
+import { crc32 } from '../../target/migration/record.js';
+
+export function sampleState(): DeviceState {
+  const config = Buffer.alloc(4096);
+  for (let i = 0; i < config.length; i++) config[i] = (i * 7) & 0xff;
+  const cqe = Buffer.alloc(16, 0x5a);
+  return {
+    identity: { vendorId: 0x4e58, deviceId: 1, cntlid: 3, serialNumber: 'SN1', modelNumber: 'model', subnqn: 'nqn.x', maxQueueEntries: 1024, maxIoQueues: 127, msixVectors: 4, mappedDoorbells: true },
+    registers: { cap: 0x20000f0103ffn, cc: 0x460001, csts: 1, aqa: 0x1f001f, asq: 0x10000000n, acq: 0x10001000n, intms: 2 },
+    pci: { config, msixTable: Buffer.alloc(64, 1) },
+    admin: { sqBase: 0x10000000n, cqBase: 0x10001000n, sqSize: 32, cqSize: 32, sqHead: 5, sqTail: 6, cqTail: 4, cqHead: 3, phase: false },
+    adminDoorbells: [6, 3],
+    pendingAdminCqes: [cqe],
+    queues: [
+      { type: 'cq', qid: 1, cqid: 0, iova: 0x10002000n, size: 64, head: 10, tail: 12, phase: true, ien: true, vector: 3, inflight: 0, doorbell: 10 },
+      { type: 'sq', qid: 1, cqid: 1, iova: 0x10003000n, size: 64, head: 13, tail: 0, phase: false, ien: false, vector: 0, inflight: 1, doorbell: 15 },
+    ],
+    completions: [{ sqid: 1, cid: 77, status: 0x4002, dw0: 9 }],
+    shadow: { dbs: 0x10004000n, ei: 0x10005000n },
+    events: { aers: [1, 2], pending: [0x10001], masked: [0], changedNamespaces: [1] },
+    features: {
+      arbitration: 3,
+      powerManagement: 0,
+      errorRecovery: 5,
+      volatileWriteCache: 1,
+      queuesGranted: { nsq: 3, ncq: 3 },
+      interruptCoalescing: 0x0102,
+      writeAtomicity: 1,
+      asyncEventConfig: 0x100,
+      hostId: Buffer.alloc(16, 9),
+      hostIdExtended: true,
+      tempThresholds: [[0, 350]],
+      ivConfig: [[2, 1]],
+    },
+    namespaces: [{ nsid: 1, blocks: 16384n, blockSize: 512, uuid: Buffer.alloc(16, 0xab) }],
+    errorLog: { count: 2n, entries: [{ errorCount: 2n, sqid: 1, cid: 4, status: 0x281, paramLocation: 0xffff, lba: 12n, nsid: 1 }] },
+    smart: { readCommands: 10n, writeCommands: 20n, readBytes: 5120n, writeBytes: 10240n, mediaErrors: 1n, powerCycles: 1n, unsafeShutdowns: 0n, powerOnMs: 1234n },
+  };
+}
+
+/** Re-seals a record after a test changed its payload (so the CRC passes and the deeper checks run). */
+function reseal(b: Buffer): Buffer {
+  const out = Buffer.from(b);
+  out.writeUInt32LE(out.length - RECORD_HEADER_SIZE, 8);
+  out.writeUInt32LE(crc32(out.subarray(RECORD_HEADER_SIZE)), 12);
+  return out;
+}
+
+const refused = (b: Buffer, re: RegExp) => assert.throws(() => decodeDeviceState(b), (e: unknown) => e instanceof RecordError && re.test(e.message));
+
+describe('device-state record', () => {
+  test('round trip keeps every field', () => {
+    const s = sampleState();
+    const b = encodeDeviceState(s);
+    assert.equal(b.readUInt32LE(0), 0x4d564e56);
+    assert.deepEqual(decodeDeviceState(b), s);
+  });
+
+  test('no admin queue, no shadow, nothing pending: round trip', () => {
+    const s = sampleState();
+    s.admin = null;
+    s.shadow = null;
+    s.pendingAdminCqes = [];
+    s.queues = [];
+    s.completions = [];
+    s.features.queuesGranted = null;
+    assert.deepEqual(decodeDeviceState(encodeDeviceState(s)), s);
+  });
+
+  test('wrong magic, wrong version, wrong header size, unknown flags', () => {
+    const b = encodeDeviceState(sampleState());
+    const m = Buffer.from(b);
+    m.writeUInt32LE(0xdeadbeef, 0);
+    refused(m, /bad magic/);
+    const v = Buffer.from(b);
+    v.writeUInt16LE(2, 4);
+    refused(v, /version 2 is not supported/);
+    const h = Buffer.from(b);
+    h.writeUInt16LE(64, 6);
+    refused(h, /header size/);
+    const f = Buffer.from(b);
+    f.writeUInt32LE(1, 20);
+    refused(f, /unknown flags/);
+  });
+
+  test('every truncation is refused', () => {
+    const b = encodeDeviceState(sampleState());
+    for (let n = 0; n < b.length; n += n < 64 ? 1 : 97) refused(b.subarray(0, n), /shorter than|truncated/);
+    refused(b.subarray(0, b.length - 1), /truncated/);
+    refused(Buffer.concat([b, Buffer.alloc(1)]), /after the payload/);
+  });
+
+  test('a flipped bit anywhere in the payload fails the CRC', () => {
+    const b = encodeDeviceState(sampleState());
+    for (let at = RECORD_HEADER_SIZE; at < b.length; at += 61) {
+      const c = Buffer.from(b);
+      c[at]! ^= 0x10;
+      refused(c, /CRC mismatch/);
+    }
+  });
+
+  test('sections: missing, duplicated, unknown', () => {
+    const b = encodeDeviceState(sampleState());
+    const count = b.readUInt32LE(16);
+    const fewer = Buffer.from(b);
+    fewer.writeUInt32LE(count - 1, 16);
+    refused(fewer, /trailing bytes/);
+    const unknown = Buffer.from(b);
+    unknown.write('ZZZZ', RECORD_HEADER_SIZE, 'latin1'); // the first section's tag
+    refused(reseal(unknown), /unknown section ZZZZ/);
+    const dup = Buffer.from(b);
+    // Re-tag the second section with the first one's tag.
+    const firstLen = dup.readUInt32LE(RECORD_HEADER_SIZE + 4);
+    dup.write('IDEN', RECORD_HEADER_SIZE + 8 + firstLen, 'latin1');
+    refused(reseal(dup), /IDEN appears twice/);
+  });
+
+  test('references: SQ without its CQ, head outside the queue, vector outside MSI-X, duplicate queue', () => {
+    const cases: [(s: DeviceState) => void, RegExp][] = [
+      [(s) => (s.queues[1]!.cqid = 9), /refers to missing CQ 9/],
+      [(s) => (s.queues[0]!.head = 64), /head 64\/tail 12 outside/],
+      [(s) => (s.queues[1]!.doorbell = 200), /doorbell 200 outside/],
+      [(s) => (s.queues[0]!.vector = 4), /vector 4 beyond 4/],
+      [(s) => s.queues.push({ ...s.queues[0]! }), /appears twice/],
+      [(s) => (s.queues[0]!.iova = 0x10002010n), /not page-aligned/],
+      [(s) => (s.completions[0]!.sqid = 5), /completion for missing SQ 5/],
+      [(s) => (s.admin!.sqHead = 40), /admin queue head\/tail/],
+      [(s) => (s.pci.msixTable = Buffer.alloc(16)), /MSI-X table of 16 bytes/],
+      [(s) => (s.pci.config = Buffer.alloc(256)), /config space of 256/],
+      [(s) => (s.queues[0]!.qid = 500), /queue id outside/],
+    ];
+    for (const [mutate, re] of cases) {
+      const s = sampleState();
+      mutate(s);
+      refused(encodeDeviceState(s), re);
+    }
+  });
+
+  test('a corrupt count cannot make the decoder allocate wildly', () => {
+    const s = sampleState();
+    const b = encodeDeviceState(s);
+    // Find the IOQS section and set its queue count to 0xffffffff.
+    let at = RECORD_HEADER_SIZE;
+    for (;;) {
+      const tag = b.toString('latin1', at, at + 4);
+      const len = b.readUInt32LE(at + 4);
+      if (tag === 'IOQS') {
+        b.writeUInt32LE(0xffffffff, at + 8);
+        break;
+      }
+      at += 8 + len;
+    }
+    refused(reseal(b), /exceeds the limit/);
+  });
+});
