@@ -9,6 +9,7 @@ namespace vnvme {
 Napi::Value EventfdCreate(const Napi::CallbackInfo& info);
 Napi::Value EventfdSignal(const Napi::CallbackInfo& info);
 Napi::Value EventfdConsume(const Napi::CallbackInfo& info);
+Napi::Value EventfdAdopt(const Napi::CallbackInfo& info);
 Napi::Function InitFdWatcher(Napi::Env env);
 Napi::Function InitNvmeEngine(Napi::Env env);
 Napi::Value RunPerf(const Napi::CallbackInfo& info);
@@ -30,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfdCreate", Napi::Function::New(env, EventfdCreate));
   exports.Set("eventfdSignal", Napi::Function::New(env, EventfdSignal));
   exports.Set("eventfdConsume", Napi::Function::New(env, EventfdConsume));
+  exports.Set("eventfdAdopt", Napi::Function::New(env, EventfdAdopt));
 #ifdef __SANITIZE_ADDRESS__
   exports.Set("sanitized", true);
 #else

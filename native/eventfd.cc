@@ -1,7 +1,11 @@
 // eventfds: interrupts (MSI-X/INTx vectors are eventfds the client passes with SET_IRQS)
 // and a watcher that calls JS when an fd becomes readable (the initiator's interrupt side).
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <string>
 #include <uv.h>
 
 #include "common.h"
@@ -19,6 +23,25 @@ Napi::Value EventfdSignal(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "fd");
   uint64_t one = 1;
   if (::write(fd, &one, sizeof(one)) != sizeof(one)) ThrowErrno(info.Env(), errno, "eventfd write");
+  return info.Env().Undefined();
+}
+
+// eventfdAdopt(fd): checks that an interrupt fd a client sent is an eventfd and makes it
+// non-blocking. Signalling writes 8 bytes to it from the event loop (or the engine thread): a
+// pipe, socket or file would take the bytes or block when full, and a blocking eventfd whose
+// counter the client pushed to its maximum blocks the writer; non-blocking, such a write fails
+// with EAGAIN instead (vfio-user SPEC "VFIO_USER_DEVICE_SET_IRQS": the fds are eventfds).
+Napi::Value EventfdAdopt(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  char link[64];
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  ssize_t n = ::readlink(path.c_str(), link, sizeof(link) - 1);
+  if (n < 0) ThrowErrno(info.Env(), errno, "eventfd check");
+  link[n] = 0;
+  if (std::strcmp(link, "anon_inode:[eventfd]") != 0) ThrowErrno(info.Env(), EINVAL, "not an eventfd");
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (!(flags & O_NONBLOCK) && ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0))
+    ThrowErrno(info.Env(), errno, "eventfd O_NONBLOCK");
   return info.Env().Undefined();
 }
 

@@ -171,6 +171,8 @@ export interface NativeAddon {
   eventfdCreate(): number;
   eventfdSignal(fd: number): void;
   eventfdConsume(fd: number): number;
+  /** Throws EINVAL unless `fd` is an eventfd; makes it non-blocking (interrupt fds from a client). */
+  eventfdAdopt(fd: number): void;
   sanitized: boolean;
 }
 

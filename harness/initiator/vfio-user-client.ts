@@ -44,6 +44,8 @@ export class VfioUserClient {
   closeReason = '';
   serverCaps: W.VersionCaps = {};
   serverMinor = 0;
+  /** Replies that matched no outstanding request (tests: a server must never send these). */
+  readonly unmatched: W.Header[] = [];
   private closeWaiters: (() => void)[] = [];
 
   private constructor(
@@ -132,6 +134,7 @@ export class VfioUserClient {
       const list = this.waiting.get(hdr.id);
       const w = list?.shift();
       if (!w) {
+        this.unmatched.push(hdr);
         fds.forEach((fd) => native.closeFd(fd));
         return;
       }

@@ -241,7 +241,9 @@ export class PciFunction implements VfioDevice {
   private pbaRead(offset: bigint, count: number): Buffer {
     const bits = this.ctx ? this.ctx.irqs.pendingBits(IrqIndex.MSIX) : Buffer.alloc(0);
     const out = Buffer.alloc(count);
-    bits.copy(out, 0, Number(offset), Number(offset) + count);
+    // The PBA BAR is a page; past the bits of the last vector it reads as zero.
+    const o = Number(offset);
+    if (o < bits.length) bits.copy(out, 0, o, Math.min(o + count, bits.length));
     return out;
   }
 

@@ -37,11 +37,12 @@ export class IrqTable {
   apply(req: SetIrqs, fds: number[]): void {
     try {
       this.applyUnsafe(req, fds);
-      this.onChange?.();
     } catch (err) {
       for (const fd of fds) closeQuietly(fd);
       throw err;
     }
+    // The fds are stored now: a failure from here on must not close them.
+    this.onChange?.();
   }
 
   private applyUnsafe(req: SetIrqs, fds: number[]): void {
@@ -69,6 +70,13 @@ export class IrqTable {
       if (action !== IRQ_SET_ACTION_TRIGGER) throw new WireError(Errno.EINVAL, 'SET_IRQS: eventfds only with ACTION_TRIGGER');
       if (fds.length !== 0 && fds.length !== count)
         throw new WireError(Errno.EINVAL, `SET_IRQS: ${fds.length} eventfds for ${count} vectors`);
+      for (const fd of fds) {
+        try {
+          native.eventfdAdopt(fd);
+        } catch (err) {
+          throw new WireError(Errno.EINVAL, `SET_IRQS: fd is not a usable eventfd (${(err as Error).message})`);
+        }
+      }
       for (let i = 0; i < count; i++) {
         const v = vs[start + i]!;
         if (v.fd !== null) closeQuietly(v.fd);

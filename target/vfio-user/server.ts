@@ -189,7 +189,9 @@ class Session implements DmaMessenger {
       if (!noReply && r) this.send(W.encodeReply(hdr.id, hdr.command, r.payload), r.fds);
     };
     const fail = (err: unknown): void => {
-      fds.forEach(closeQuietly);
+      // Whatever fds no handler took are ours to close; taken ones were closed or stored by
+      // the handler (closing them again could hit a reused fd number of someone else's).
+      fds.splice(0).forEach(closeQuietly);
       const errno = err instanceof W.WireError ? err.errno : W.Errno.EINVAL;
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof W.WireError)) this.log.error('internal error handling a command', { command: W.commandName(hdr.command), error: message, stack: (err as Error)?.stack });
@@ -199,6 +201,8 @@ class Session implements DmaMessenger {
     try {
       if ((hdr.flags & W.FLAG_TYPE_MASK) !== W.TYPE_COMMAND) throw new W.WireError(W.Errno.EINVAL, `message type ${hdr.flags & W.FLAG_TYPE_MASK} is neither command nor reply`);
       if (hdr.flags & ~(W.FLAG_TYPE_MASK | W.FLAG_NO_REPLY)) throw new W.WireError(W.Errno.EINVAL, `unknown header flags 0x${hdr.flags.toString(16)}`);
+      const maxFds = this.server.opts.maxMsgFds ?? 16;
+      if (fds.length > maxFds) throw new W.WireError(W.Errno.EINVAL, `${fds.length} file descriptors in one message; we accept ${maxFds} (max_msg_fds)`);
       if (!this.neg.versionDone && hdr.command !== W.Command.VERSION)
         throw new W.WireError(W.Errno.EINVAL, `${W.commandName(hdr.command)} before VERSION negotiation`);
       const r = this.dispatch(hdr, payload, fds);
@@ -244,6 +248,7 @@ class Session implements DmaMessenger {
       case W.Command.DEVICE_GET_REGION_IO_FDS: {
         noFds(fds);
         if (p.length < 16) throw new W.WireError(W.Errno.EINVAL, 'DEVICE_GET_REGION_IO_FDS: short request');
+        if (p.readUInt32LE(0) < 16) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_IO_FDS: argsz ${p.readUInt32LE(0)} < 16`);
         const index = p.readUInt32LE(8);
         if (!this.regionSpec(index)) throw new W.WireError(W.Errno.EINVAL, `no region ${index}`);
         // We export no ioeventfds: an empty sub-region list.
@@ -262,7 +267,7 @@ class Session implements DmaMessenger {
       }
       case W.Command.DEVICE_SET_IRQS: {
         const req = W.decodeSetIrqs(p);
-        this.server.irqs.apply(req, fds);
+        this.server.irqs.apply(req, fds.splice(0)); // takes the fds (closes them on failure)
         return {};
       }
       case W.Command.REGION_READ: {
@@ -309,7 +314,7 @@ class Session implements DmaMessenger {
         noFds(fds);
         return this.migrationCommand(hdr.command, p);
       default:
-        fds.forEach(closeQuietly);
+        fds.splice(0).forEach(closeQuietly);
         throw new W.WireError(W.Errno.ENOSYS, `unsupported command ${hdr.command}`);
     }
   }
@@ -362,13 +367,17 @@ class Session implements DmaMessenger {
     const clientFds = num(caps.max_msg_fds, 'max_msg_fds', 1);
     const clientXfer = num(caps.max_data_xfer_size, 'max_data_xfer_size', DEFAULT_XFER);
     const clientPg = num(caps.pgsizes, 'pgsizes', 4096);
+    const clientMaps = num(caps.max_dma_maps, 'max_dma_maps', 65535);
     if (clientXfer === 0) throw new W.WireError(W.Errno.EINVAL, 'VERSION: max_data_xfer_size 0');
+    checkCapTypes(caps);
+    // Everything is valid: only now does negotiation change state (a failed VERSION changes nothing).
     this.neg.major = 0;
     this.neg.minor = Math.min(v.minor, SERVER_MINOR);
     this.neg.clientMaxMsgFds = clientFds;
     this.neg.clientMaxDataXferSize = clientXfer;
     this.neg.clientPgsizes = clientPg;
-    if (caps.max_dma_maps !== undefined) this.server.dma.maxRegions = Math.min(65535, Math.max(1, num(caps.max_dma_maps, 'max_dma_maps', 65535)));
+    // Per session: a limit one client asked for must not bind the next one.
+    this.server.dma.maxRegions = Math.min(65535, Math.max(1, clientMaps));
     const reply: W.VersionCaps = {
       max_msg_fds: this.server.opts.maxMsgFds ?? 16,
       max_data_xfer_size: this.maxXfer,
@@ -410,26 +419,27 @@ class Session implements DmaMessenger {
   }
 
   private dmaMap(p: Buffer, fds: number[]): Reply | Promise<Reply> {
-    const m = W.decodeDmaMap(p);
-    if (fds.length > 1) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP with ${fds.length} fds`);
-    const fd = fds[0] ?? null;
+    const taken = fds.splice(0);
+    const fd = taken.length === 1 ? taken[0]! : null;
     try {
+      if (taken.length > 1) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP with ${taken.length} fds`);
+      const m = W.decodeDmaMap(p);
       if (m.size === 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP of size 0');
       if (m.address + m.size > 0xffffffffffffffffn) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP range wraps');
       if (!(m.flags & (W.DMA_MAP_FLAG_READ | W.DMA_MAP_FLAG_WRITE))) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP with neither READ nor WRITE');
       if (m.flags & ~0xf) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP: unknown flags 0x${m.flags.toString(16)}`);
       if (fd !== null && m.size % 4096n !== 0n) this.log.warn('DMA_MAP size not page-aligned', { size: m.size.toString() });
       this.server.dma.map(fd, m.offset, m.address, m.size, m.flags & 3);
+      this.server.device.dmaMapped?.(m.address, m.size);
     } finally {
-      // The mapping keeps the memory; the fd itself is no longer needed.
-      if (fd !== null) closeQuietly(fd);
+      // The mapping keeps the memory; the fd itself is no longer needed (closed exactly once).
+      taken.forEach(closeQuietly);
     }
-    this.server.device.dmaMapped?.(m.address, m.size);
     return {};
   }
 
   private dmaUnmap(p: Buffer, fds: number[]): Reply | Promise<Reply> {
-    fds.forEach(closeQuietly); // an fd on UNMAP is meaningless; close it
+    fds.splice(0).forEach(closeQuietly); // an fd on UNMAP is meaningless; close it
     const u = W.decodeDmaUnmap(p);
     const echo = W.encodeDmaUnmap({ argsz: W.DMA_UNMAP_SIZE, flags: u.flags, address: u.address, size: u.size });
     if (u.flags & ~(W.DMA_UNMAP_FLAG_ALL | W.DMA_UNMAP_FLAG_GET_DIRTY_BITMAP)) throw new W.WireError(W.Errno.EINVAL, `DMA_UNMAP: unknown flags 0x${u.flags.toString(16)}`);
@@ -531,6 +541,7 @@ class Session implements DmaMessenger {
       }
       this.server.dma.messenger = null;
       this.server.dma.unmapAll();
+      this.server.dma.maxRegions = 65535;
       this.server.irqs.reset();
       // After detach (the engine is parked until memory returns): drop migration streams
       // and logging; a device stopped for migration runs again for the next client.
@@ -545,9 +556,32 @@ class Session implements DmaMessenger {
   }
 }
 
+/** Types of the capabilities other than the plain numbers (SPEC "Version" table). */
+function checkCapTypes(caps: W.VersionCaps): void {
+  const bad = (what: string): never => {
+    throw new W.WireError(W.Errno.EINVAL, `VERSION: capability ${what}`);
+  };
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+  if (caps.write_multiple !== undefined && typeof caps.write_multiple !== 'boolean') bad('write_multiple is not a boolean');
+  const twin: unknown = caps.twin_socket;
+  if (twin !== undefined) {
+    if (!isObj(twin)) bad('twin_socket is not an object');
+    else {
+      if (twin.supported !== undefined && typeof twin.supported !== 'boolean') bad('twin_socket.supported is not a boolean');
+      if (twin.fd_index !== undefined && !isNum(twin.fd_index)) bad('twin_socket.fd_index is not a non-negative integer');
+    }
+  }
+  const mig: unknown = caps.migration;
+  if (mig !== undefined) {
+    if (!isObj(mig)) bad('migration is not an object');
+    else for (const k of ['pgsize', 'max_bitmap_size']) if (mig[k] !== undefined && !isNum(mig[k])) bad(`migration.${k} is not a non-negative integer`);
+  }
+}
+
 function noFds(fds: number[]): void {
   if (fds.length) {
-    fds.forEach(closeQuietly);
+    fds.splice(0).forEach(closeQuietly);
     throw new W.WireError(W.Errno.EINVAL, `unexpected file descriptors (${fds.length}) with this command`);
   }
 }

@@ -135,3 +135,45 @@ function readdirCount(p: string): number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The errno of an error reply to `command`, or 0 when it succeeded (fds in the reply are closed). */
+export async function replyErrno(
+  c: { request(command: number, payload?: Buffer, fds?: number[]): Promise<{ hdr: { flags: number; error: number; command: number }; fds: number[] }> },
+  command: number,
+  payload: Buffer = Buffer.alloc(0),
+  fds: number[] = [],
+): Promise<number> {
+  const r = await c.request(command, payload, fds);
+  r.fds.forEach((fd) => native.closeFd(fd));
+  if (r.hdr.command !== command) throw new Error(`reply for command ${r.hdr.command}, expected ${command}`);
+  return r.hdr.flags & 0x20 ? r.hdr.error : 0;
+}
+
+/**
+ * Records every native.closeFd call until stop(): tests check that the server closes a
+ * received fd exactly once (a second close of a reused number would hit someone else's fd).
+ */
+export function trackCloses(): { counts: Map<number, number>; doubles(): number[]; stop(): void } {
+  const orig = native.closeFd;
+  const counts = new Map<number, number>();
+  native.closeFd = (fd: number) => {
+    counts.set(fd, (counts.get(fd) ?? 0) + 1);
+    return orig(fd);
+  };
+  return {
+    counts,
+    doubles: () => [...counts].filter(([, n]) => n > 1).map(([fd]) => fd),
+    stop() {
+      native.closeFd = orig;
+    },
+  };
+}
+
+/** Waits until `cond()` holds, polling every few ms (for effects of a peer's close). */
+export async function waitFor(cond: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
