@@ -1,7 +1,7 @@
 // `vnvme target` (the daemon, as SPDK's nvmf_tgt) and `vnvme rpc` (the client, as SPDK's
 // scripts/rpc.py: same global flags, same per-method arguments, same output and exit codes).
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_RPC_SOCKET, TargetDaemon } from './daemon.js';
 import { Logger, LogLevel, parseLogLevel } from './log.js';
 import { JsonRpcClient, loadConfig, pyDumps, RpcClientError, saveConfig, SavedConfig } from './rpc/client.js';
@@ -54,7 +54,7 @@ async function runRpc(spec: CommandSpec, a: Args, g: RpcGlobals): Promise<number
   }
   let client: JsonRpcClient;
   try {
-    client = await JsonRpcClient.connect(g.serverAddr, { timeout: g.timeout, retries: g.connRetries });
+    client = scriptClient ?? (await JsonRpcClient.connect(g.serverAddr, { timeout: g.timeout, retries: g.connRetries }));
   } catch (err) {
     out(err instanceof Error ? err.message : String(err));
     return 1;
@@ -78,9 +78,12 @@ async function runRpc(spec: CommandSpec, a: Args, g: RpcGlobals): Promise<number
     out(err instanceof RpcClientError ? err.message : `${err instanceof Error ? err.message : String(err)}`);
     return 1;
   } finally {
-    client.close();
+    if (client !== scriptClient) client.close();
   }
 }
+
+/** In script mode every line goes over one connection, as rpc.py's does. */
+let scriptClient: JsonRpcClient | undefined;
 
 /** rpc.py's json_load: a path if it exists, else JSON text. */
 function readJsonArg(v: string): string {
@@ -149,21 +152,29 @@ let exitStatus = 0;
  * and for tools that script the target without spawning processes.
  */
 export async function runRpcCli(args: string[]): Promise<{ status: number; output: string }> {
-  const program = new Command('vnvme').exitOverride();
-  register(program);
   let output = '';
+  const capture = (text: string) => void (output += text);
+  // Settings given before register() are inherited by every subcommand.
+  const program = new Command('vnvme').exitOverride().configureOutput({ writeOut: capture, writeErr: capture });
+  register(program);
   const prev = sink;
   const prevExit = process.exitCode;
-  sink = (text) => void (output += text);
+  sink = capture;
   exitStatus = 0;
   try {
     await program.parseAsync(['rpc', ...args], { from: 'user' });
+  } catch (err) {
+    // a usage error (argparse exits 2) or --help (0)
+    if (!(err instanceof CommanderError)) throw err;
+    exitStatus = err.exitCode === 0 ? 0 : 2;
   } finally {
     sink = prev;
     process.exitCode = prevExit;
   }
   return { status: exitStatus, output };
 }
+
+let epipeHandled = false;
 
 export function register(program: Command): void {
   program
@@ -203,6 +214,15 @@ export function register(program: Command): void {
       setTimeout(() => process.exit(0), 1000).unref();
     });
 
+  // `vnvme rpc ... | head`: a closed pipe ends the output quietly, as for any shell tool.
+  if (!epipeHandled) {
+    epipeHandled = true;
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+
   const rpc = program
     .command('rpc')
     .description("Send SPDK JSON-RPC requests to a target, as SPDK's scripts/rpc.py (same methods, arguments and output)")
@@ -216,4 +236,99 @@ export function register(program: Command): void {
     .option('--verbose <level>', 'Set verbose level (DEBUG, INFO, ERROR)')
     .option('--dry-run', 'Display request and exit');
   for (const spec of COMMANDS) addMethodCommand(rpc, spec);
+  // No method: rpc.py's script mode, one command line per stdin line.
+  rpc.action(async () => {
+    if (process.stdin.isTTY) {
+      rpc.outputHelp();
+      process.exitCode = 1;
+      return;
+    }
+    const g = rpc.opts() as RpcGlobals;
+    let client: JsonRpcClient;
+    try {
+      client = await JsonRpcClient.connect(g.serverAddr, { timeout: g.timeout, retries: g.connRetries });
+    } catch (err) {
+      out(err instanceof Error ? err.message : String(err));
+      process.exitCode = 1;
+      return;
+    }
+    try {
+      process.exitCode = await runScript(readFileSync(0, 'utf8'), client);
+    } finally {
+      client.close();
+    }
+  });
+}
+
+/** Splits a command line as Python's shlex.split does (quotes and backslashes; '#' is not special). */
+export function shellSplit(line: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error('No closing quotation');
+      cur += line.slice(i + 1, end);
+      has = true;
+      i = end;
+    } else if (ch === '"') {
+      has = true;
+      for (i++; ; i++) {
+        if (i >= line.length) throw new Error('No closing quotation');
+        if (line[i] === '\\' && (line[i + 1] === '"' || line[i + 1] === '\\')) cur += line[++i];
+        else if (line[i] === '"') break;
+        else cur += line[i];
+      }
+    } else if (ch === '\\') {
+      cur += line[++i] ?? '';
+      has = true;
+    } else if (/\s/.test(ch)) {
+      if (has) out.push(cur);
+      cur = '';
+      has = false;
+    } else {
+      cur += ch;
+      has = true;
+    }
+  }
+  if (has) out.push(cur);
+  return out;
+}
+
+/** rpc.py script mode: runs each line on `client`; on the first failure prints the lines so far and stops. */
+export async function runScript(text: string, client: JsonRpcClient, write: (text: string) => void = sink): Promise<number> {
+  let executed = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trimEnd();
+    if (!line.trim()) continue;
+    executed += '\n' + line;
+    let args: string[];
+    try {
+      args = shellSplit(line);
+    } catch (err) {
+      out(`${(err as Error).message}: ${line}`);
+      return 2;
+    }
+    if (!args.length || args[0].startsWith('#')) continue;
+    scriptClient = client;
+    let r;
+    try {
+      r = await runRpcCli(args);
+    } finally {
+      scriptClient = undefined;
+    }
+    if (r.status !== 0) {
+      // argparse errors end the script with status 2, RPC errors print the lines run so far
+      if (r.status === 2) {
+        write(r.output);
+        return 2;
+      }
+      write('Exception:\n' + executed.trim() + ' <<<\n' + r.output);
+      return 1;
+    }
+    write(r.output);
+  }
+  return 0;
 }

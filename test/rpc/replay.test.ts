@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonValueScanner } from '../../target/rpc/jsonrpc.js';
-import { runRpcCli } from '../../target/cli.js';
+import { runRpcCli, runScript, shellSplit } from '../../target/cli.js';
+import { JsonRpcClient } from '../../target/rpc/client.js';
 import { RawConnection, startTarget, TestTarget } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,4 +91,19 @@ test('vnvme rpc sends and prints what rpc.py does', async (t) => {
     assert.equal(status, step.status, `${step.argv.join(' ')}: ${out}`);
     assert.equal(mask(out.replaceAll(tgt.dir, '@DIR@')), mask(step.stdout), step.argv.join(' '));
   }
+});
+
+test('vnvme rpc script mode (commands on stdin) prints what rpc.py printed for the same script', async (t) => {
+  const tgt = await startTarget();
+  t.after(() => tgt.stop());
+  const fixtures = join(here, '..', '..', '..', 'test', 'rpc', 'fixtures');
+  const script = readFileSync(join(fixtures, 'script.txt'), 'utf8');
+  const expected = readFileSync(join(fixtures, 'script.rpcpy-out.txt'), 'utf8');
+  const client = await JsonRpcClient.connect(tgt.sock);
+  let output = '';
+  const status = await runScript(script, client, (s) => (output += s));
+  client.close();
+  assert.equal(status, 1);
+  assert.equal(mask(output), mask(expected));
+  assert.deepEqual(shellSplit(`a "b c" 'd e' f\\ g "h\\"i" #j`), ['a', 'b c', 'd e', 'f g', 'h"i', '#j']);
 });
