@@ -501,10 +501,12 @@ export class CaseContext {
     return this.drv.client.read64(BAR0, off);
   }
   setReg32(off: number, v: number): Promise<void> {
+    this.note(`BAR0[0x${off.toString(16)}] <- ${hex(v)}`);
     return this.drv.client.write32(BAR0, off, v);
   }
   /** A raw doorbell write: index 2*qid (SQ tail) or 2*qid+1 (CQ head). */
   async doorbell(index: number, value: number): Promise<void> {
+    this.note(`${index & 1 ? 'CQ' : 'SQ'} ${index >> 1} ${index & 1 ? 'head' : 'tail'} doorbell <- ${value} (${this.drv.doorbellPage ? 'mapped page' : 'REGION_WRITE'})`);
     if (this.drv.doorbellPage) this.drv.doorbellPage.writeU32(index * 4, value);
     else await this.drv.client.regionWrite(BAR0, 0x1000 + index * 4, u32(value));
   }
