@@ -75,7 +75,7 @@ function pruneModules(root: string, kver: string, keep: readonly string[]): void
 }
 
 async function buildImage(dir: string, recipe: GuestRecipe, key: GuestKey, progress: Progress): Promise<void> {
-  requireRoot('building the guest image');
+  requireRoot('building the guest image', 'point VNVME_CACHE at a cache where root already built it');
   for (const tool of ['cpio', ...(recipe.compression === 'zstd' ? ['zstd'] : [])]) {
     if (!which(tool)) throw new Error(`${tool} is needed to pack the guest initrd: \`apt-get install ${tool}\`.`);
   }

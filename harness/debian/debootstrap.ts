@@ -14,9 +14,10 @@ export interface DebootstrapSpec {
   env?: Record<string, string>;
 }
 
-export function requireRoot(what: string): void {
+/** Fails with what to do instead when not root (debootstrap and chroot need it). */
+export function requireRoot(what: string, instead: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error(`${what} needs root (debootstrap and chroot). Run it as root, or pass --qemu PATH to a QEMU >= 10.1.1 with vfio-user-pci.`);
+    throw new Error(`${what} needs root (debootstrap and chroot). Run it as root once (the result is cached), or ${instead}.`);
   }
 }
 

@@ -1,5 +1,7 @@
 // `vnvme vm start|exec|stop|status|qmp|put|get`: a guest attached to a running target, driven
 // from the shell; each subcommand reaches the guest through its saved state (by --name).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { consoleProgress } from '../progress.js';
 import { parseMiB } from '../qemu/command-line.js';
@@ -8,8 +10,6 @@ import { attachGuestSsh, Guest, loadGuestInfo, runDirFor, stopGuestByInfo, type 
 import type { MemoryPreference } from './memory.js';
 import { provisionGuestParts } from './parts.js';
 import { QmpClient } from './qmp.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 function oneOf<T extends string>(name: string, allowed: readonly T[]) {
   return (v: string): T => {

@@ -47,7 +47,7 @@ export function isDebianLike(): boolean {
 }
 
 async function buildTree(dir: string, progress: Progress): Promise<void> {
-  requireRoot('provisioning QEMU into a Debian tree');
+  requireRoot('provisioning QEMU into a Debian tree', 'pass --qemu PATH to a QEMU >= 10.1.1 with vfio-user-pci');
   const mirror = debianMirror();
   const started = Date.now();
   const tree = join(dir, 'tree');
