@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MallocBdev } from '../../../target/bdev/malloc.js';
 import { DelayBdev } from '../../../target/bdev/delay.js';
+import { ErrorBdev } from '../../../target/bdev/error.js';
 import { NvmeEndpoint } from '../../../target/nvme/endpoint.js';
 import { CaseContext, CaseFailure, CaseSkip, Session, type CaseEnv } from './session.js';
 import type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
@@ -20,8 +21,26 @@ import { moreCases } from './cases/more.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
+/**
+ * The NVM command set cases again on a namespace served through the TypeScript bdev path
+ * (target/nvme/data.ts, io.ts), which has its own copy of the PRP/SGL/range rules.
+ */
+const upcallVariants: ConformanceCase[] = ioCases
+  .filter((c) => /^io\.(prp|sgl|lba|mdts|write-zeroes|dsm|compare|write-read)/.test(c.id))
+  .map((c) => ({
+    ...c,
+    id: `${c.id}.upcall`,
+    title: `${c.title} (namespace served in TypeScript)`,
+    procedure: `On the namespace served through the TypeScript bdev path: ${c.procedure}`,
+    applies: (env) => env.upcallNsid !== undefined,
+    async run(t: CaseContext) {
+      await t.useNamespace(t.env.upcallNsid!);
+      await c.run(t);
+    },
+  }));
+
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...moreCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...moreCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
@@ -36,17 +55,26 @@ export interface ConformanceOptions {
   /** Only cases whose id contains this substring. */
   filter?: string;
   subnqn?: string;
+  /** With an endpoint of your own: a namespace slow enough to catch I/O in flight ... */
+  slowNsid?: number;
+  /** ... and one served through the TypeScript bdev path. */
+  upcallNsid?: number;
   /** Per-case time limit (ms). */
   caseTimeoutMs?: number;
   onResult?: (r: CaseResult) => void;
 }
 
-/** A target of our own in a temporary directory: malloc namespace 1, slow (delay) namespace 2. */
-export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; close: () => Promise<void> }> {
+/**
+ * A target of our own in a temporary directory: malloc namespace 1 (native engine), slow
+ * (delay) namespace 2 and namespace 3 served through TypeScript (an error bdev injecting nothing).
+ */
+export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; upcallNsid: number; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-conformance-'));
   const malloc = new MallocBdev({ name: 'Malloc0', blockSize: 512, numBlocks: 32768 });
   const slowBase = new MallocBdev({ name: 'Malloc1', blockSize: 512, numBlocks: 2048 });
   const slow = new DelayBdev('Delay1', slowBase, { avgReadUs: 100_000, p99ReadUs: 100_000, avgWriteUs: 100_000, p99WriteUs: 100_000 });
+  const upcallBase = new MallocBdev({ name: 'Malloc2', blockSize: 512, numBlocks: 4096 });
+  const upcall = new ErrorBdev(upcallBase);
   const endpoint = new NvmeEndpoint({
     traddr: dir,
     serialNumber: 'VNVMECONF0001',
@@ -55,16 +83,17 @@ export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<
     namespaces: () => [
       { nsid: 1, bdev: malloc },
       { nsid: 2, bdev: slow },
+      { nsid: 3, bdev: upcall },
     ],
     disableMappableBar0: mode === 'message',
   });
   return {
     endpoint,
     slowNsid: 2,
+    upcallNsid: 3,
     close: async () => {
       await endpoint.close();
-      await slow.close();
-      await malloc.close();
+      for (const b of [upcall, upcallBase, slow, slowBase, malloc]) await b.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -84,16 +113,19 @@ export async function runConformance(o: ConformanceOptions = {}): Promise<Confor
   const started = Date.now();
   let own: Awaited<ReturnType<typeof startInProcessTarget>> | null = null;
   let endpoint = o.endpoint ?? null;
-  let slowNsid: number | undefined;
+  let slowNsid = o.slowNsid;
+  let upcallNsid = o.upcallNsid;
   let socketPath = o.socketPath ?? endpoint?.socketPath;
   if (!socketPath) {
     own = await startInProcessTarget(o.mode ?? 'mapped');
     endpoint = own.endpoint;
     slowNsid = own.slowNsid;
+    upcallNsid = own.upcallNsid;
     socketPath = own.endpoint.socketPath;
   }
   const wantMapped = (o.mode ?? 'mapped') === 'mapped';
-  const cases = conformanceCases.filter((c) => !o.filter || c.id.includes(o.filter));
+  const baseEnv: CaseEnv = { mode: wantMapped ? 'mapped' : 'message', endpoint, socketPath, subnqn: o.subnqn, slowNsid, upcallNsid };
+  const cases = conformanceCases.filter((c) => (!o.filter || c.id.includes(o.filter)) && (c.applies?.(baseEnv) ?? true));
   const results: CaseResult[] = [];
   let session: Session | null = null;
   let mode: 'mapped' | 'message' = wantMapped ? 'mapped' : 'message';
@@ -106,7 +138,7 @@ export async function runConformance(o: ConformanceOptions = {}): Promise<Confor
   };
   try {
     for (const c of cases) {
-      const env: CaseEnv = { mode, endpoint, socketPath, subnqn: o.subnqn, slowNsid };
+      const env: CaseEnv = { ...baseEnv, mode };
       const t0 = Date.now();
       const t = new CaseContext(() => session!, env);
       let verdict: Verdict = 'pass';

@@ -376,6 +376,8 @@ export interface CaseEnv {
   subnqn?: string;
   /** A namespace whose I/O takes long enough to be caught in flight (in-process target). */
   slowNsid?: number;
+  /** A namespace served through the TypeScript bdev path rather than the native engine. */
+  upcallNsid?: number;
 }
 
 export class CaseContext {
@@ -396,7 +398,19 @@ export class CaseContext {
     return this.s.queues;
   }
   get ns(): NamespaceFacts {
-    return this.s.ns;
+    return this.nsOverride ?? this.s.ns;
+  }
+  private nsOverride: NamespaceFacts | null = null;
+
+  /** Runs the rest of the case against namespace `nsid` instead of the session's first one. */
+  async useNamespace(nsid: number): Promise<void> {
+    const b = this.buf(4096);
+    const c = await this.admin(cmd(0x06, nsid, { prp1: b, cdw10: 0 }));
+    this.ok(c, `Identify Namespace ${nsid}`);
+    const id = this.read(b, 4096);
+    const lbaf = id.readUInt32LE(128 + 4 * (id[26]! & 0xf));
+    this.nsOverride = { nsid, blocks: id.readBigUInt64LE(0), blockSize: 2 ** ((lbaf >> 16) & 0xff), dlfeat: id[33]! };
+    this.note(`namespace under test: ${nsid}`);
   }
   get ctrl(): ControllerFacts {
     return this.s.ctrl;

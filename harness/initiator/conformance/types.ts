@@ -31,6 +31,8 @@ export interface ConformanceCase {
   fresh?: 'bare' | 'full';
   /** A feature the target is known to lack here: a failure becomes expected-failure naming it. */
   gap?: (env: CaseContext['env']) => string | undefined;
+  /** Whether the case means anything for this target (left out of the run otherwise). */
+  applies?: (env: CaseContext['env']) => boolean;
   run(t: CaseContext): Promise<void>;
 }
 
