@@ -317,9 +317,11 @@ Napi::Value DmaTable::Check(const Napi::CallbackInfo& info) {
   std::shared_lock<std::shared_mutex> g(lock_);
   DmaRegion* r = Find(iova, len);
   const char* s = "ok";
+  // Permissions first: a region shared without an fd is still read-only or write-only, and
+  // a denied access must not reach the client as a DMA_READ/DMA_WRITE message.
   if (!r) s = "unmapped";
-  else if (!r->map) s = "nofd";
   else if (((access & kRead) && !(r->prot & 1)) || ((access & kWrite) && !(r->prot & 2))) s = "denied";
+  else if (!r->map) s = "nofd";
   return Napi::String::New(info.Env(), s);
 }
 

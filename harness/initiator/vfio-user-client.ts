@@ -32,6 +32,11 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Override the message id (tests: the same id on every message is legal). */
   fixedId?: number;
+  /**
+   * Sees each DMA_READ/DMA_WRITE the server sends before it is answered from client memory;
+   * returning an errno answers with that error instead (tests: a failing or odd client).
+   */
+  onDmaRequest?: (command: W.Command.DMA_READ | W.Command.DMA_WRITE, address: bigint, count: bigint) => number | void;
 }
 
 export class VfioUserClient {
@@ -146,6 +151,12 @@ export class VfioUserClient {
     // Server -> client commands: DMA_READ / DMA_WRITE against our memory.
     fds.forEach((fd) => native.closeFd(fd));
     try {
+      if (hdr.command === W.Command.DMA_READ || hdr.command === W.Command.DMA_WRITE) {
+        const d = W.decodeDmaRw(payload);
+        const errno = this.opts.onDmaRequest?.(hdr.command, d.address, d.count);
+        if (errno) throw new W.WireError(errno, 'refused by onDmaRequest');
+        if (this.closed) return;
+      }
       if (hdr.command === W.Command.DMA_READ) {
         const d = W.decodeDmaRw(payload);
         const data = this.readMemory(d.address, Number(d.count));

@@ -31,6 +31,8 @@ export interface Negotiated {
 const SERVER_MINOR = 2;
 const DEFAULT_XFER = 1 << 20;
 const QUEUE_HIGH_WATER = 64;
+/** Commands queued while a server->client request waits for its reply; beyond this, the client is dropped. */
+const QUEUE_FLOOD = 4096;
 
 type Reply = { payload?: Buffer; fds?: number[] } | null; // null: nothing to send
 
@@ -157,7 +159,15 @@ class Session implements DmaMessenger {
       return;
     }
     this.queue.push({ msg, fds });
-    if (this.queue.length > QUEUE_HIGH_WATER) this.transport.pause();
+    // Back-pressure, except while we wait for the client to answer a DMA_READ/WRITE: its reply
+    // may sit behind the commands it pipelined, so we keep reading (up to a hard limit).
+    if (this.queue.length > QUEUE_HIGH_WATER) {
+      if (this.pending.size === 0) this.transport.pause();
+      else if (this.queue.length > QUEUE_FLOOD) {
+        this.log.warn('client keeps sending while a DMA request is outstanding; dropping it', { queued: this.queue.length });
+        void this.terminate('command queue overflow');
+      }
+    }
     if (!this.busy) this.pump();
   }
 
@@ -504,6 +514,8 @@ class Session implements DmaMessenger {
         },
       });
       this.send(W.encodeCommand(id, command, payload));
+      // The reply must be readable even if we paused for back-pressure.
+      if (!this.transport.closed) this.transport.resume();
     });
   }
 
