@@ -227,7 +227,8 @@ export class NvmeController implements PciDeviceModel {
     if (touched(Reg.AQA, 4)) this.aqa = img.readUInt32LE(Reg.AQA) & 0x0fff0fff;
     if (touched(Reg.ASQ, 8)) this.asq = img.readBigUInt64LE(Reg.ASQ) & ~0xfffn;
     if (touched(Reg.ACQ, 8)) this.acq = img.readBigUInt64LE(Reg.ACQ) & ~0xfffn;
-    if (touched(Reg.NSSR, 4) && img.readUInt32LE(Reg.NSSR) === 0x4e564d65) {
+    // NSSR is reserved when CAP.NSSRS is 0 (NVMe Base 2.0 3.1.7): writing it has no effect.
+    if (touched(Reg.NSSR, 4) && this.cap & (1n << 36n) && img.readUInt32LE(Reg.NSSR) === 0x4e564d65) {
       this.log.info('NVM subsystem reset');
       this.controllerReset();
       this.cc = 0;

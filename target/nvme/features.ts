@@ -18,7 +18,8 @@ export class FeatureState {
   /** 0-based counts granted by Number of Queues; null until the host sets it. */
   queuesGranted: { nsq: number; ncq: number } | null = null;
   interruptCoalescing = 0;
-  ivConfig = new Map<number, number>(); // vector -> CD bit
+  /** Vector -> CD bit. The admin vector is never coalesced (NVMe Base 2.0 5.27.1.8): CD=1. */
+  ivConfig = new Map<number, number>([[0, 1]]);
   writeAtomicity = 0;
   asyncEventConfig = 0;
   hostId = Buffer.alloc(8);
@@ -30,7 +31,7 @@ export class FeatureState {
     const fresh = new FeatureState(this.limits);
     Object.assign(this, { ...fresh, limits: this.limits });
     this.tempThresholds = new Map();
-    this.ivConfig = new Map();
+    this.ivConfig = new Map([[0, 1]]);
     this.hostId = Buffer.alloc(8);
   }
 
@@ -127,7 +128,7 @@ export class FeatureState {
       case Feature.INTERRUPT_VECTOR_CONFIG: {
         const iv = dw11 & 0xffff;
         if (iv >= this.limits.msixVectors) throw new NvmeError(Status.INVALID_FIELD, `interrupt vector ${iv}`);
-        if (iv === 0 && dw11 & (1 << 16)) throw new NvmeError(Status.INVALID_FIELD, 'coalescing cannot be disabled for the admin vector... it is never enabled');
+        if (iv === 0 && !(dw11 & (1 << 16))) throw new NvmeError(Status.INVALID_FIELD, 'the admin vector is never coalesced: CD must stay 1');
         this.ivConfig.set(iv, (dw11 >> 16) & 1);
         return 0;
       }
