@@ -4,7 +4,7 @@
 // does), removes a stale socket, serves JSON-RPC, optionally starts from a saved config (as
 // `nvmf_tgt --json`), and on SIGINT/SIGTERM or spdk_kill_instance shuts down cleanly: RPC
 // stops, vfio-user endpoints close (clients are told, sockets removed), file bdevs flush.
-import { closeSync, existsSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { BdevRegistry } from './bdev/registry.js';
 import { Logger } from './log.js';
 import { NvmfTarget } from './nvmf/target.js';
@@ -49,14 +49,20 @@ function pidAlive(pid: number): boolean {
 export function acquireLock(lockPath: string): void {
   if (heldLocks.has(lockPath)) throw new Error(`RPC socket lock ${lockPath} is already held by a target in this process`);
   for (let attempt = 0; attempt < 2; attempt++) {
+    // The pid is written to a private file first and linked into place, so the lock never
+    // exists without its pid (link fails with EEXIST if another target holds it).
+    const tmp = `${lockPath}.${process.pid}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    writeSync(fd, `${process.pid}\n`);
+    closeSync(fd);
     try {
-      const fd = openSync(lockPath, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
+      linkSync(tmp, lockPath);
       heldLocks.add(lockPath);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(tmp);
     }
     let pid = NaN;
     try {

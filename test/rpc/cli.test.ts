@@ -124,7 +124,7 @@ test('a second target on the same RPC socket is refused; SIGINT stops the first'
   t.after(() => first.child.kill('SIGKILL'));
   await waitFor(sock, first);
   const second = spawnTarget(['-r', sock]);
-  assert.equal(await second.exit, 1);
+  assert.equal(await second.exit, 1, second.stderr());
   assert.match(second.stderr(), new RegExp(`another target \\(pid ${first.child.pid}\\)`));
   // the first still serves
   const c = await JsonRpcClient.connect(sock);
@@ -134,7 +134,7 @@ test('a second target on the same RPC socket is refused; SIGINT stops the first'
   assert.equal(await first.exit, 0);
   assert.ok(!existsSync(sock));
   // A stale lock (dead pid) and a stale socket file do not stop the next target.
-  writeFileSync(`${sock}.lock`, '999999\n');
+  writeFileSync(`${sock}.lock`, `${second.child.pid}\n`); // a pid that has exited
   const third = spawnTarget(['-r', sock, '--log-level', 'debug', '-L', 'rpc']);
   t.after(() => third.child.kill('SIGKILL'));
   await waitFor(sock, third);
