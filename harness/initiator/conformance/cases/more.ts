@@ -43,6 +43,39 @@ async function fired(fd: number, ms: number): Promise<number> {
 
 export const moreCases: ConformanceCase[] = [
   {
+    id: 'admin.features.interrupt-vector-config.admin-vector',
+    section: `${BASE} 5.27.1.8 (not for the Admin CQ), 5.27.1.9`,
+    title: 'The admin vector reports coalescing disabled',
+    procedure: 'Get Features Interrupt Vector Configuration for vector 0.',
+    expected: 'Success; IV = 0 and CD (bit 16) = 1: interrupt coalescing never applies to the Admin Completion Queue.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      const c = await t.admin(cmd(0x0a, 0, { cdw10: 0x09, cdw11: 0 }));
+      t.ok(c, 'Get Interrupt Vector Configuration vector 0');
+      t.eq(c.dw0 & 0xffff, 0, 'IV');
+      t.eq((c.dw0 >> 16) & 1, 1, 'CD of the admin vector');
+    },
+  },
+  {
+    id: 'reg.nssr.unsupported',
+    section: `${BASE} 3.1.7 (NSSR), 3.1.1 (CAP.NSSRS)`,
+    title: 'NSSR writes have no effect when NVM Subsystem Reset is not supported',
+    procedure: 'If CAP.NSSRS = 0: write 4E564D65h ("NVMe") to NSSR; read CSTS; send Identify.',
+    expected: 'CSTS.RDY stays 1 and NSSRO stays 0; Identify completes.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      if (t.drv.cap & (1n << 36n)) t.skip('CAP.NSSRS = 1: NVM Subsystem Reset supported');
+      t.dirty();
+      await t.setReg32(0x20, 0x4e564d65);
+      await sleep(10);
+      const csts = await t.reg32(0x1c);
+      t.eq(csts & 1, 1, 'CSTS.RDY after an NSSR write');
+      t.eq((csts >> 4) & 1, 0, 'CSTS.NSSRO');
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify after the NSSR write');
+    },
+  },
+  {
     id: 'admin.queue.admin-sq-full',
     section: `${BASE} 4.1.2 (queue full), 3.1.24`,
     title: 'An admin queue filled to size-1 entries completes them all',
