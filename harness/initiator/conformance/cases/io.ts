@@ -367,7 +367,7 @@ export const ioCases: ConformanceCase[] = [
     if (nlbaf >= 15) t.skip('all 16 formats exist');
     t.expect(await t.admin(cmd(0x80, t.ns.nsid, { cdw10: nlbaf + 1 })), Status.INVALID_FORMAT, `LBAF ${nlbaf + 1}`);
   }),
-  io('admin.format.bad-nsid', 'Format NVM of an inactive NSID is rejected', `${BASE} 5.14`, 'Format NVM with NSID NN+1... (an inactive NSID).', 'Invalid Namespace or Format (or Invalid Field).', async (t: CaseContext) => {
+  io('admin.format.bad-nsid', 'Format NVM of an inactive NSID is rejected', `${BASE} 5.14`, 'Format NVM with NSID NN+1 (not an active namespace).', 'Invalid Namespace or Format (or Invalid Field).', async (t: CaseContext) => {
     if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
     t.expect(await t.admin(cmd(0x80, Math.min(t.ctrl.nn + 1, 0xfffffffe), { cdw10: 0 })), [Status.INVALID_NAMESPACE, Status.INVALID_FIELD], 'Format inactive NSID');
   }),

@@ -197,7 +197,7 @@ export const logCases: ConformanceCase[] = [
     id: 'admin.log.prp-list',
     section: 'NVMe Base 2.0 5.16, 4.1.1',
     title: 'A log page read spanning pages uses PRP2',
-    procedure: 'Get Log Page 01h for 8 KiB... limited to the page size; read Commands Supported (4 KiB) into page+800h with PRP2.',
+    procedure: 'Read Commands Supported and Effects (4 KiB; Firmware Slot when LPA bit 1 is clear) into page+800h, continuing in PRP2.',
     expected: 'Success; the data equals the aligned read.',
     level: 'mandatory',
     async run(t: CaseContext) {

@@ -173,7 +173,7 @@ export const queueCases: ConformanceCase[] = [
     }
     if (!n) t.skip('all of them are advertised');
   }),
-  q('admin.opcode.io-on-admin', 'An I/O command set opcode on the admin queue is rejected', '5, 7 (I/O commands are not admin commands)', 'Reservation Report (I/O 0Eh) and Verify-like 0Ch... on the admin queue: 0Eh.', 'Invalid Command Opcode.', async (t: CaseContext) => {
+  q('admin.opcode.io-on-admin', 'An I/O command set opcode on the admin queue is rejected', '5, 7 (I/O commands are not admin commands)', 'Opcode 0Eh (Reservation Report in the NVM command set; reserved for admin) on the admin queue.', 'Invalid Command Opcode.', async (t: CaseContext) => {
     t.expect(await t.admin(cmd(0x0e, t.ns.nsid, { prp1: t.buf(4096), cdw10: 1023 })), Status.INVALID_OPCODE, 'opcode 0Eh on the admin queue');
   }),
   q('io.opcode.reserved', 'Reserved I/O opcodes are rejected', 'NVM Command Set 1.0 3 (Figure 17)', 'I/O opcodes 03h, 07h, 7Fh on SQ 1.', 'Invalid Command Opcode.', async (t: CaseContext) => {
@@ -182,7 +182,7 @@ export const queueCases: ConformanceCase[] = [
   q('io.opcode.vendor-specific', 'Unknown vendor-specific I/O opcodes are rejected', 'NVM Command Set 1.0 3', 'I/O opcodes 80h and FFh.', 'Invalid Command Opcode.', async (t: CaseContext) => {
     for (const op of [0x80, 0xff]) t.expect(await t.io(cmd(op, t.ns.nsid)), Status.INVALID_OPCODE, `I/O opcode ${op.toString(16)}h`);
   }),
-  q('io.opcode.admin-on-io', 'An admin opcode on an I/O queue is rejected', '7, NVM Command Set 1.0 3', 'Identify (06h), Get Features (0Ah), Create I/O CQ... (Abort 08h is Write Zeroes here, so not used) on SQ 1: 06h, 0Ah, 0Ch.', 'Invalid Command Opcode.', async (t: CaseContext) => {
+  q('io.opcode.admin-on-io', 'An admin opcode on an I/O queue is rejected', '7, NVM Command Set 1.0 3', 'Identify (06h) and Get Features (0Ah), reserved in the NVM command set, on SQ 1 (admin opcodes that are also I/O opcodes, like 08h, are not usable for this).', 'Invalid Command Opcode.', async (t: CaseContext) => {
     for (const op of [0x06, 0x0a]) t.expect(await t.io(cmd(op, t.ns.nsid, { prp1: t.buf(4096), cdw10: 1 })), Status.INVALID_OPCODE, `opcode ${op.toString(16)}h on SQ 1`);
   }),
   q('io.opcode.optional-unsupported', 'Optional I/O commands not advertised in ONCS are rejected', '5.17.2.1 (ONCS)', 'Write Uncorrectable (04h) if ONCS bit 1 = 0; Verify (0Ch) if bit 7 = 0; Reservation Register (0Dh) if bit 5 = 0.', 'Invalid Command Opcode.', async (t: CaseContext) => {
@@ -214,7 +214,7 @@ export const queueCases: ConformanceCase[] = [
     c[1] = 0xc0;
     t.expect(await t.io(c), Status.INVALID_FIELD, 'PSDT=11b');
   }),
-  q('io.nsid.invalid', 'I/O to NSID 0, an inactive NSID or FFFFFFFFh is rejected', '3.2.1.2, NVM Command Set 1.0 3.3', 'Read with NSID 0, NN+1... (inactive), FFFFFFFFh.', 'Invalid Namespace or Format.', async (t: CaseContext) => {
+  q('io.nsid.invalid', 'I/O to NSID 0, an inactive NSID or FFFFFFFFh is rejected', '3.2.1.2, NVM Command Set 1.0 3.3', 'Read with NSID 0, NSID NN+1 and NSID FFFFFFFFh.', 'Invalid Namespace or Format.', async (t: CaseContext) => {
     const b = t.buf(t.ns.blockSize);
     for (const nsid of [0, Math.min(t.ctrl.nn + 1, 0xfffffffe), 0xffffffff]) t.expect(await t.io(t.rw(0x02, 0n, 1, b, { nsid })), Status.INVALID_NAMESPACE, `Read NSID ${nsid.toString(16)}h`);
   }),
