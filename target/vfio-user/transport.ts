@@ -93,8 +93,19 @@ export class SocketListener {
       unlinkSync(path);
     }
     const fd = native.listenUnix(path, opts.mode ?? 0o600);
-    if (opts.uid !== undefined || opts.gid !== undefined) chownSync(path, opts.uid ?? -1, opts.gid ?? -1);
-    this.listener = new native.Listener(fd, onConnection);
+    try {
+      if (opts.uid !== undefined || opts.gid !== undefined) chownSync(path, opts.uid ?? -1, opts.gid ?? -1);
+      this.listener = new native.Listener(fd, onConnection);
+    } catch (err) {
+      // Neither the listening fd nor a socket file nobody serves may outlive the failure.
+      native.closeFd(fd);
+      try {
+        unlinkSync(path);
+      } catch {
+        /* gone */
+      }
+      throw err;
+    }
   }
 
   /** Accept the next connection (the native side stops after each accept). */
