@@ -70,6 +70,7 @@ test('bdev methods: create, list, stats, delete, and their errors', async (t) =>
   await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'Malloc0' }, -17, /File exists.*Malloc0/);
   await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 1000, name: 'X' }, -22, /multiple of 512/);
   await fails(c, 'bdev_malloc_create', { num_blocks: 0, block_size: 512, name: 'X' }, -22);
+  await fails(c, 'bdev_malloc_create', { num_blocks: 2 ** 45, block_size: 512, name: 'X' }, -12, /larger than this machine's memory/);
   await fails(c, 'bdev_malloc_create', { block_size: 512, name: 'X' }, -32602, /num_blocks/);
   await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', md_size: 8 }, -95);
   await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', uuid: 'not-a-uuid' }, -32602, /uuid/);

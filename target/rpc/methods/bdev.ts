@@ -1,6 +1,7 @@
 // bdev methods: create/delete for malloc, null, aio/uring (files), error and delay bdevs,
 // error injection, bdev_get_bdevs and bdev_get_iostat. Parameter names and results follow
 // SPDK's schema/schema.yaml and module/bdev/*/ *_rpc.c.
+import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { BaseBdev, TICK_RATE, ticksNow } from '../../bdev/base.js';
 import type { Bdev } from '../../bdev/bdev.js';
@@ -180,6 +181,9 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
       checkNoMetadata(p);
       if (p.physical_block_size && (p.physical_block_size < p.block_size || p.physical_block_size % p.block_size))
         throw errnoError('EINVAL', `physical block size ${p.physical_block_size} must be a multiple of the block size ${p.block_size}`);
+      // The memfd is filled lazily; one larger than RAM would fail on a later write (SIGBUS).
+      if (p.num_blocks * p.block_size > totalmem())
+        throw errnoError('ENOMEM', `a ${p.num_blocks} x ${p.block_size}-byte malloc bdev is larger than this machine's memory (${Math.floor(totalmem() / 2 ** 20)} MiB)`);
       const name = p.name ?? ctx.bdevs.defaultName('Malloc');
       ctx.bdevs.checkFree(name);
       let bdev: MallocBdev;
