@@ -2,7 +2,10 @@
 // exactly what it was before.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { TargetDaemon } from '../../target/daemon.js';
+import { Logger } from '../../target/log.js';
 import { join } from 'node:path';
 import { JsonRpcClient, RpcCallError, saveConfig } from '../../target/rpc/client.js';
 import { startTarget, TestTarget } from './helpers.js';
@@ -271,4 +274,27 @@ test('nvmf methods: transport, subsystem, namespaces, listeners, controllers, st
   assert.equal(ep2.closed, true);
   assert.equal(await c.call('bdev_malloc_delete', { name: 'Malloc0' }), true);
   assert.equal(((await c.call('nvmf_get_subsystems')) as unknown[]).length, 1);
+});
+
+test('--wait-for-rpc: runtime methods refused (-1) until framework_start_init; framework_wait_init waits', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-wait-'));
+  const d = await TargetDaemon.start({ rpcSocket: join(dir, 's.sock'), waitForRpc: true, log: Logger.create({ level: 'error', sink: { write: () => {} } }) });
+  const c = await JsonRpcClient.connect(join(dir, 's.sock'));
+  t.after(async () => {
+    c.close();
+    await d.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  assert.ok(((await c.call('rpc_get_methods', { current: true })) as string[]).includes('framework_start_init'));
+  await assert.rejects(c.call('bdev_malloc_create', { num_blocks: 8, block_size: 512 }), (e: unknown) => e instanceof RpcCallError && e.error.code === -1);
+  const c2 = await JsonRpcClient.connect(join(dir, 's.sock'));
+  let initDone = false;
+  const waiting = c2.call('framework_wait_init').then((r) => (assert.equal(initDone, true), r));
+  await new Promise((r) => setTimeout(r, 50));
+  initDone = true;
+  assert.equal(await c.call('framework_start_init'), true);
+  assert.equal(await waiting, true);
+  c2.close();
+  assert.equal(await c.call('bdev_malloc_create', { num_blocks: 8, block_size: 512 }), 'Malloc0');
+  assert.ok(!((await c.call('rpc_get_methods', { current: true })) as string[]).includes('framework_start_init'));
 });

@@ -58,7 +58,11 @@ export const frameworkMethods: RpcMethod<TargetContext>[] = [
     name: 'framework_wait_init',
     states: ['startup', 'runtime'],
     readOnly: true,
-    handler: () => true,
+    // Returns once the framework is initialized (at once unless started with --wait-for-rpc).
+    handler: async (_p, ctx) => {
+      while (ctx.methods.state !== 'runtime') await new Promise((r) => setTimeout(r, 20));
+      return true;
+    },
   }),
   method({
     // SPDK allows it only before init. The target initializes at start, so at runtime it is
