@@ -1,0 +1,115 @@
+// `npm run scenario [-- NAME... | --tag T | --list | --qemu PATH | --report-dir DIR | --repeat N |
+// --keep-going | --bail]`: runs scenarios (default: the `default`-tagged suite) and writes
+// reports/runs/<timestamp>-<id>/{report.json,junit.xml,report.html}. Exit status 0 only when
+// nothing failed or errored.
+import { Command, InvalidArgumentError } from 'commander';
+import { provisionGuestParts, type GuestParts } from '../guest/parts.js';
+import { consoleProgress } from '../progress.js';
+import { consoleLive, summaryTable } from './live.js';
+import { machineProbe } from './needs.js';
+import { runScenarios } from './runner.js';
+import type { ScenarioEntry } from './scenario.js';
+import { loadCatalog } from '../../scenarios/index.js';
+
+interface CliOptions {
+  tag: string[];
+  list?: boolean;
+  qemu?: string;
+  reportDir: string;
+  repeat: number;
+  keepGoing?: boolean;
+  bail?: boolean;
+  all?: boolean;
+  timeoutScale: number;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`must be a positive integer (got "${v}")`);
+  return n;
+}
+
+/** Which scenarios a command line selects: names, else tags, else the default suite. */
+export function select(catalog: readonly ScenarioEntry[], names: readonly string[], tags: readonly string[], all = false): ScenarioEntry[] {
+  if (names.length) {
+    const unknown = names.filter((n) => !catalog.some((e) => e.scenario.name === n));
+    if (unknown.length) throw new Error(`unknown scenario(s): ${unknown.join(', ')}; known: ${catalog.map((e) => e.scenario.name).join(', ')}`);
+    return names.map((n) => catalog.find((e) => e.scenario.name === n)!);
+  }
+  if (all) return [...catalog];
+  const want = tags.length ? tags : ['default'];
+  return catalog.filter((e) => e.scenario.tags.some((t) => want.includes(t)));
+}
+
+export function listText(catalog: readonly ScenarioEntry[]): string {
+  const w = Math.max(...catalog.map((e) => e.scenario.name.length));
+  const lines = catalog.map((e) => {
+    const s = e.scenario;
+    return `${s.name.padEnd(w)}  ${s.tags.includes('default') ? '*' : ' '} tags: ${s.tags.join(',').padEnd(26)} needs: ${(s.needs.join(',') || '-').padEnd(16)} limit ${Math.round(s.timeoutMs / 60_000)} min\n${' '.repeat(w + 4)}${s.description}`;
+  });
+  return `${lines.join('\n')}\n\n* = in the default suite (npm run scenario with no arguments). Heavier scenarios run by name or tag, e.g. --tag perf, --tag fault, or --all.\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('npm run scenario --')
+    .description('run vnvme scenarios against our target, our initiator and a QEMU guest; write report.json, junit.xml and report.html')
+    .argument('[names...]', 'scenarios to run (default: the default suite)')
+    .option('--tag <tag>', 'run the scenarios with this tag (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
+    .option('--all', 'run every scenario')
+    .option('--list', 'list scenarios, their tags, needs and time limits, and exit')
+    .option('--qemu <path>', 'QEMU binary to use (must have vfio-user-pci); default: provision one')
+    .option('--report-dir <dir>', 'where run directories go', 'reports/runs')
+    .option('--repeat <n>', 'run each selected scenario N times', positiveInt, 1)
+    .option('--keep-going', 'run every selected scenario whatever fails (the default; overrides --bail)')
+    .option('--bail', 'stop after the first scenario that fails or errors; the rest are reported as skipped')
+    .option('--timeout-scale <x>', 'multiply every time limit (slow machines)', (v: string) => Number(v), 1)
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<CliOptions>();
+  const catalog = await loadCatalog();
+  if (o.list) {
+    process.stdout.write(listText(catalog));
+    return 0;
+  }
+  const entries = select(catalog, program.args, o.tag, o.all);
+  if (!entries.length) throw new Error(`no scenario has tag(s) ${o.tag.join(', ')}`);
+  let parts: GuestParts | undefined;
+  let provisionError: string | undefined;
+  const live = consoleLive();
+  const { report, written } = await runScenarios({
+    entries,
+    reportDir: o.reportDir,
+    repeat: o.repeat,
+    bail: o.bail === true && o.keepGoing !== true,
+    qemu: o.qemu,
+    timeoutScale: o.timeoutScale,
+    live,
+    command: ['npm run scenario', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    probe: machineProbe({ qemu: o.qemu, parts: () => parts, provisionError: () => provisionError }),
+    provision: async () => {
+      try {
+        parts = await provisionGuestParts({ qemu: o.qemu }, consoleProgress('provision'));
+        return parts;
+      } catch (err) {
+        provisionError = (err as Error).message;
+        throw err;
+      }
+    },
+  });
+  const s = report.summary;
+  process.stdout.write(`\n${summaryTable(report.scenarios)}\n\n`);
+  process.stdout.write(`${s.total} scenario runs: ${s.pass} passed, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped — ${report.verdict.toUpperCase()} in ${(report.durationMs / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\n`);
+  return s.fail > 0 || s.error > 0 ? 1 : 0;
+}
+
+if (process.argv[1]?.endsWith('cli.js') && process.argv[1].includes('runner')) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error & { code?: string; exitCode?: number }) => {
+      if (err.code?.startsWith('commander.')) process.exit(err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2);
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    },
+  );
+}

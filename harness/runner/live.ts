@@ -1,0 +1,97 @@
+// What the runner shows while it works. On a terminal: one status line redrawn in place every
+// second (which scenario, which step, elapsed time), finished scenarios and failed checks
+// scrolling above it. Elsewhere (CI logs): plain lines, one per step and per result.
+import type { Check, ScenarioResult } from '../../reports/report-schema.js';
+
+export interface LiveDisplay {
+  begin(name: string, index: number, total: number): void;
+  step(name: string): void;
+  detail(text: string): void;
+  check(c: Check): void;
+  end(r: ScenarioResult): void;
+  line(text: string): void;
+  close(): void;
+}
+
+const fmt = (ms: number): string => {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+};
+
+const MARK: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' };
+
+export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: boolean = stream.isTTY === true): LiveDisplay {
+  const runStart = Date.now();
+  let cur: { name: string; index: number; total: number; t0: number; step: string; detail: string; checks: number } | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let statusShown = false;
+  const clear = (): void => {
+    if (tty && statusShown) stream.write('\r\x1b[K');
+    statusShown = false;
+  };
+  const status = (): void => {
+    if (!tty || !cur) return;
+    const width = (stream.columns ?? 100) - 1;
+    const text = `▶ [${cur.index}/${cur.total}] ${cur.name} ${fmt(Date.now() - cur.t0)} (run ${fmt(Date.now() - runStart)}) › ${cur.step}${cur.detail ? ` — ${cur.detail}` : ''}`;
+    stream.write(`\r\x1b[K${text.replace(/\s+/g, ' ').slice(0, width)}`);
+    statusShown = true;
+  };
+  const plain = (text: string): void => {
+    clear();
+    stream.write(`[scenario ${((Date.now() - runStart) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+    status();
+  };
+  let lastDetail = 0;
+  return {
+    begin(name, index, total) {
+      cur = { name, index, total, t0: Date.now(), step: 'starting', detail: '', checks: 0 };
+      plain(`${name} [${index}/${total}] started`);
+      if (tty && !timer) timer = setInterval(status, 1000);
+    },
+    step(name) {
+      if (!cur) return;
+      cur.step = name;
+      cur.detail = '';
+      if (tty) status();
+      else plain(`${cur.name}: ${name}`);
+    },
+    detail(text) {
+      if (!cur) return;
+      cur.detail = text.trim();
+      if (tty) status();
+      else if (Date.now() - lastDetail > 10_000) {
+        lastDetail = Date.now();
+        plain(`${cur.name}:   ... ${text.trim().slice(0, 160)}`);
+      }
+    },
+    check(c) {
+      if (!cur) return;
+      cur.checks++;
+      if (c.verdict === 'fail' || c.verdict === 'error') plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}: ${c.message ?? ''}`.slice(0, 400));
+      else if (!tty) plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}${c.verdict === 'skip' && c.message ? ` (${c.message})` : ''}`);
+    },
+    end(r) {
+      const name = r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name;
+      plain(`${name}: ${MARK[r.verdict]} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason.split('\n')[0]?.slice(0, 300)}` : ''}`);
+      cur = undefined;
+      clear();
+    },
+    line: plain,
+    close() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      clear();
+    },
+  };
+}
+
+export const silentLive: LiveDisplay = { begin() {}, step() {}, detail() {}, check() {}, end() {}, line() {}, close() {} };
+
+/** The table printed at the end of a run. */
+export function summaryTable(results: readonly ScenarioResult[]): string {
+  const rows = results.map((r) => [r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name, MARK[r.verdict] ?? r.verdict, `${r.checks.filter((c) => c.verdict === 'pass').length}/${r.checks.length}`, `${(r.durationMs / 1000).toFixed(1)} s`, (r.reason ?? '').split('\n')[0]!.slice(0, 90)]);
+  const head = ['SCENARIO', 'VERDICT', 'CHECKS', 'TIME', 'REASON'];
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n');
+}

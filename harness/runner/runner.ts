@@ -1,0 +1,261 @@
+// Runs scenarios one after another, each in its own worker process with its own target and
+// guest; enforces time limits from outside (SIGTERM, then SIGKILL, then the worker's recorded
+// children by pid), turns unmet needs into skips with the reason, and writes the run's report.
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpus, hostname, release, tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { overallVerdict, REPORT_SCHEMA_ID, summarize, type Check, type Environment, type Report, type ScenarioResult } from '../../reports/report-schema.js';
+import { writeReport, type WrittenReport } from '../../reports/write.js';
+import type { GuestParts } from '../guest/parts.js';
+import type { LiveState } from './context.js';
+import type { LiveDisplay } from './live.js';
+import type { NeedsProbe } from './needs.js';
+import type { RunRequest, WorkerMessage } from './protocol.js';
+import type { ScenarioEntry } from './scenario.js';
+import { targetCommit } from './target.js';
+
+export interface RunnerOptions {
+  entries: readonly ScenarioEntry[];
+  /** reports/runs: the run gets its own <timestamp>-<id>/ below it. */
+  reportDir: string;
+  repeat?: number;
+  /** Stop after the first scenario run that fails or errors (the rest are reported as skipped). */
+  bail?: boolean;
+  qemu?: string;
+  probe: NeedsProbe;
+  /** Provisions QEMU and the guest image once, before the first scenario that needs them. */
+  provision?: () => Promise<GuestParts>;
+  live: LiveDisplay;
+  command?: string;
+  /** Time between SIGTERM and SIGKILL of a worker that overran its limit. */
+  killGraceMs?: number;
+  /** Multiplies every scenario's time limit (slow machines). */
+  timeoutScale?: number;
+  /** The worker script (tests may substitute). */
+  workerPath?: string;
+}
+
+export interface RunOutcome {
+  report: Report;
+  written: WrittenReport;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '..', '..', '..');
+
+export function runId(now = new Date()): string {
+  return `${now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Kills what a dead worker left behind: only pids it recorded, and only if they still look like ours. */
+function killLeftovers(state: LiveState | undefined): string[] {
+  const killed: string[] = [];
+  for (const pid of state?.pids ?? []) {
+    if (!pidAlive(pid)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (!/vnvme|qemu/.test(cmd)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(`${pid} (${cmd.slice(0, 80)})`);
+    } catch {
+      /* gone */
+    }
+  }
+  return killed;
+}
+
+function tailOf(path: string, lines = 80): string | undefined {
+  try {
+    const size = statSync(path).size;
+    return readFileSync(path).subarray(Math.max(0, size - 200_000)).toString('utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return undefined;
+  }
+}
+
+function skipped(e: ScenarioEntry, iteration: number, reason: string): ScenarioResult {
+  return { name: e.scenario.name, description: e.scenario.description, tags: [...e.scenario.tags], iteration, verdict: 'skip', reason, startedAt: new Date().toISOString(), durationMs: 0, timeoutMs: e.scenario.timeoutMs, checks: [], steps: [], metrics: [], fio: [], artifacts: [], facts: {} };
+}
+
+async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: RunnerOptions): Promise<ScenarioResult> {
+  const s = e.scenario;
+  const dir = join(runDir, iteration > 1 ? `${s.name}-${iteration}` : s.name);
+  mkdirSync(dir, { recursive: true });
+  const tmp = mkdtempSync(join(tmpdir(), 'vnvme-sc-'));
+  const limit = Math.round(s.timeoutMs * (o.timeoutScale ?? 1));
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const checks: Check[] = [];
+  let live: LiveState | undefined;
+  let result: ScenarioResult | undefined;
+  let timedOut = false;
+  const details: string[] = [];
+  const worker = fork(o.workerPath ?? join(here, 'worker.js'), [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, VNVME_SCENARIO: s.name } });
+  let workerOut = '';
+  worker.stdout?.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-100_000)));
+  worker.stderr?.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-100_000)));
+  worker.on('message', (m: WorkerMessage) => {
+    switch (m.type) {
+      case 'step':
+        o.live.step(m.name);
+        break;
+      case 'detail':
+        details.push(m.text);
+        if (details.length > 200) details.shift();
+        o.live.detail(m.text);
+        break;
+      case 'check':
+        checks.push(m.check);
+        o.live.check(m.check);
+        break;
+      case 'live':
+        live = m.state;
+        break;
+      case 'result':
+        result = m.result;
+        break;
+    }
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => worker.on('exit', (code, signal) => resolve({ code, signal })));
+  const req: RunRequest = { type: 'run', module: e.module, exportName: e.exportName, iteration, dir, tmp, qemu: o.qemu };
+  worker.send(req);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), limit);
+  });
+  let ended: Awaited<typeof exit> | 'timeout' | 'grace' = await Promise.race([exit, timeout]);
+  let killedLeftovers: string[] = [];
+  if (ended === 'timeout') {
+    timedOut = true;
+    o.live.line(`${s.name}: time limit ${Math.round(limit / 1000)} s reached; stopping worker pid ${worker.pid} (SIGTERM)`);
+    worker.kill('SIGTERM');
+    const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), o.killGraceMs ?? 15_000));
+    ended = await Promise.race([exit, grace]);
+    if (ended === 'grace') {
+      worker.kill('SIGKILL');
+      ended = await exit;
+    }
+  }
+  clearTimeout(timer);
+  // A worker that died or was killed may leave its target or QEMU behind; `live` names them.
+  if (existsSync(join(dir, 'live.json'))) {
+    try {
+      live = JSON.parse(readFileSync(join(dir, 'live.json'), 'utf8')) as LiveState;
+    } catch {
+      /* partial write */
+    }
+  }
+  killedLeftovers = killLeftovers(live);
+  rmSync(tmp, { recursive: true, force: true });
+  if (result && !timedOut) return { ...result, artifacts: result.artifacts.map((a) => ({ ...a, path: relative(runDir, a.path) || '.' })) };
+
+  // No result: the worker timed out, crashed or was killed. Collect what is known.
+  const how = ended as { code: number | null; signal: NodeJS.Signals | null };
+  const reason = timedOut
+    ? `timed out after ${Math.round(limit / 1000)} s (worker stopped by ${how.signal ?? `exit ${how.code}`}); last step: ${details.at(-1) ?? 'none'}`
+    : `the scenario worker ended without a result (${how.signal ? `killed by ${how.signal}` : `exit status ${how.code}`})`;
+  const artifacts: ScenarioResult['artifacts'] = [];
+  for (const l of live?.logs ?? []) {
+    const tail = tailOf(l.path);
+    if (tail !== undefined) artifacts.push({ name: l.name, path: relative(runDir, l.path), bytes: statSync(l.path).size, tail });
+  }
+  const workerLog = [workerOut, ...details.map((d) => `detail: ${d}`), killedLeftovers.length ? `killed leftovers: ${killedLeftovers.join(', ')}` : ''].filter(Boolean).join('\n');
+  artifacts.push({ name: 'worker output', path: relative(runDir, dir), bytes: workerLog.length, tail: workerLog.split('\n').slice(-120).join('\n') });
+  checks.push({ id: timedOut ? 'scenario.timeout' : 'scenario.crash', title: timedOut ? 'scenario finished within its time limit' : 'scenario worker ran to the end', area: 'Harness', section: '', level: 'mandatory', verdict: 'error', message: reason, durationMs: Date.now() - started, evidence: [{ note: reason }] });
+  return { name: s.name, description: s.description, tags: [...s.tags], iteration, verdict: 'error', reason, startedAt, durationMs: Date.now() - started, timeoutMs: limit, checks, steps: [], metrics: [], fio: [], artifacts, facts: {} };
+}
+
+function environmentFrom(results: readonly ScenarioResult[], parts: GuestParts | undefined): Environment {
+  const fact = (suffix: string): string => {
+    for (const r of results) for (const [k, v] of Object.entries(r.facts)) if (k.endsWith(suffix)) return v;
+    return '';
+  };
+  const { commit, dirty } = targetCommit(repoRoot);
+  let version = '';
+  try {
+    version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    /* none */
+  }
+  return {
+    host: { hostname: hostname(), kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, node: process.version },
+    qemu: parts ? { version: parts.qemu.version, source: parts.qemu.source, description: parts.qemu.description } : null,
+    accelerator: fact('.accelerator'),
+    memoryBackend: fact('.memory'),
+    guestKernel: fact('.kernel') || (parts?.image.manifest.kernelVersion ?? ''),
+    target: { commit, dirty, version },
+  };
+}
+
+export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
+  const started = new Date();
+  const id = runId(started);
+  const runDir = join(o.reportDir, id);
+  mkdirSync(runDir, { recursive: true });
+  const repeat = Math.max(1, o.repeat ?? 1);
+  const plan = o.entries.flatMap((e) => Array.from({ length: repeat }, (_, i) => ({ e, iteration: i + 1 })));
+  const results: ScenarioResult[] = [];
+  let parts: GuestParts | undefined;
+  let provisionError: string | undefined;
+  let bailedOn: string | undefined;
+  for (const [i, { e, iteration }] of plan.entries()) {
+    const s = e.scenario;
+    o.live.begin(iteration > 1 ? `${s.name}#${iteration}` : s.name, i + 1, plan.length);
+    let r: ScenarioResult;
+    const unmet = s.needs.map((n) => o.probe.why(n)).find((why) => why !== undefined);
+    if (bailedOn) r = skipped(e, iteration, `not run: --bail after ${bailedOn}`);
+    else if (unmet) r = skipped(e, iteration, unmet);
+    else {
+      if (s.needs.includes('qemu') && !parts && !provisionError && o.provision) {
+        o.live.step('provisioning QEMU and the guest image (cached after the first run)');
+        try {
+          parts = await o.provision();
+        } catch (err) {
+          provisionError = `provisioning QEMU / the guest image failed: ${(err as Error).message}`;
+        }
+      }
+      if (s.needs.includes('qemu') && provisionError) {
+        r = { ...skipped(e, iteration, provisionError), verdict: 'error', checks: [{ id: 'provision', title: 'QEMU and the guest image are provisioned', area: 'Harness', section: '', level: 'mandatory', verdict: 'error', message: provisionError, durationMs: 0, evidence: [{ note: provisionError }] }] };
+      } else {
+        const again = s.needs.map((n) => o.probe.why(n)).find((why) => why !== undefined);
+        r = again ? skipped(e, iteration, again) : await runOne(e, iteration, runDir, o);
+      }
+    }
+    results.push(r);
+    o.live.end(r);
+    if (o.bail && !bailedOn && (r.verdict === 'fail' || r.verdict === 'error')) bailedOn = `${s.name}${iteration > 1 ? `#${iteration}` : ''} ${r.verdict === 'fail' ? 'failed' : 'errored'}`;
+  }
+  o.live.close();
+  const finished = new Date();
+  const summary = summarize(results);
+  const report: Report = {
+    schema: REPORT_SCHEMA_ID,
+    runId: id,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    durationMs: finished.getTime() - started.getTime(),
+    command: o.command ?? 'npm run scenario',
+    environment: environmentFrom(results, parts),
+    summary,
+    verdict: overallVerdict(summary),
+    scenarios: results,
+  };
+  return { report, written: writeReport(runDir, report) };
+}
