@@ -166,6 +166,13 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
     return v.As<Napi::Number>().Uint32Value();
   };
   uint32_t adminTail = num(adb.Get(0u)), adminHead = num(adb.Get(1u));
+  uint32_t seenTail = adminTail, seenHead = adminHead;
+  if (st.Has("adminSeen") && st.Get("adminSeen").IsArray()) {
+    Napi::Array seen = st.Get("adminSeen").As<Napi::Array>();
+    if (seen.Length() != 2) ThrowErrno(env, EINVAL, "restoreQueues: adminSeen");
+    seenTail = num(seen.Get(0u));
+    seenHead = num(seen.Get(1u));
+  }
   // Shadow doorbells continue as they were: the guest's buffers already hold the current
   // values, so (unlike setShadow) nothing is copied into them.
   bool shadow = false;
@@ -192,8 +199,10 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
   for (const auto& d : dbs) __atomic_store_n(&doorbells_[d.first], d.second, __ATOMIC_RELEASE);
   __atomic_store_n(&doorbells_[0], adminTail, __ATOMIC_RELEASE);
   __atomic_store_n(&doorbells_[1], adminHead, __ATOMIC_RELEASE);
-  lastAdminTail_ = adminTail;
-  lastAdminHead_ = adminHead;
+  // What the admin queue's owner (TypeScript) has seen; a doorbell value past it (written by
+  // the host just before the source stopped) is reported by an upcall after resume.
+  lastAdminTail_ = seenTail;
+  lastAdminHead_ = seenHead;
   shadow_ = shadow;
   shadowDbs_ = shadowDbs;
   shadowEi_ = shadowEi;

@@ -107,6 +107,8 @@ export interface EngineMigrationState {
   completions: { sqid: number; cid: number; status: number; dw0: number }[];
   /** Shadow doorbell buffers (restoreQueues only; null/absent = none). */
   shadow?: { dbs: bigint; ei: bigint } | null;
+  /** Admin SQ tail / CQ head TypeScript has processed (restoreQueues; default adminDoorbells). */
+  adminSeen?: [number, number];
 }
 /** Upcall kinds from the engine thread. */
 export const UPCALL_COMMAND = 1;

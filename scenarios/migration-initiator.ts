@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FileBdev } from '../target/bdev/file.js';
 import { NvmeEndpoint } from '../target/nvme/endpoint.js';
-import { NvmeDriver } from '../harness/initiator/nvme-driver.js';
+import { NvmeDriver, cmd, u32, type Cqe } from '../harness/initiator/nvme-driver.js';
+import { DelayBdev } from '../target/bdev/delay.js';
+import type { Bdev } from '../target/bdev/bdev.js';
 import { migrateDriver, type MigrationProtocol, type MigrationResult } from '../harness/initiator/migration.js';
 import { VerifyingWorkload, type WorkloadOptions } from '../harness/initiator/verify-workload.js';
 import type { Logger } from '../target/vfio-user/device.js';
@@ -27,6 +29,11 @@ export interface MigrationInitiatorOptions {
   log?: Logger;
   /** Scratch directory (default: a new one under the OS temp dir, removed afterwards). */
   dir?: string;
+  /**
+   * Add this latency (µs) to every I/O through a delay bdev: I/O is then served in
+   * TypeScript and is often in flight in the target when the device is stopped.
+   */
+  delayUs?: number;
 }
 
 export interface Summary {
@@ -51,6 +58,12 @@ export interface MigrationInitiatorResult {
   verifiedReads: number;
   /** Slots read back and checked after the last migration. */
   verifiedAtEnd: number;
+  /** Identify Controller commands (admin queue, served in TypeScript) checked during the run. */
+  adminCommands: number;
+  /** The Asynchronous Event Request submitted before the first migration completed at the end, on the last target. */
+  aerCarried: boolean;
+  /** Commands outstanding when the guest paused, summed over migrations. */
+  inflightAtStop: number;
   errors: string[];
   passed: boolean;
 }
@@ -73,7 +86,9 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
   const { truncateSync } = await import('node:fs');
   truncateSync(file, VerifyingWorkload.blocksNeeded(wl) * 512 + (1 << 20));
   const uuid = randomUUID();
-  const targets: { ep: NvmeEndpoint; bdev: FileBdev; path: string }[] = [];
+  const targets: { ep: NvmeEndpoint; bdevs: Bdev[]; path: string }[] = [];
+  let adminCommands = 0;
+  let aerCarried = false;
   let drv: NvmeDriver | null = null;
   let workload: VerifyingWorkload | null = null;
   const migrations: MigrationResult[] = [];
@@ -89,7 +104,8 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
       const traddr = join(dir, name);
       mkdirSync(traddr, { recursive: true });
       // Both targets serve the same file: the "shared storage" of a real migration.
-      const bdev = await FileBdev.open({ name: `shared${name}`, filename: file, uuid });
+      const file0 = await FileBdev.open({ name: `shared${name}`, filename: file, uuid });
+      const bdev: Bdev = o.delayUs ? new DelayBdev(`delay${name}`, file0, { avgReadUs: o.delayUs, p99ReadUs: o.delayUs * 4, avgWriteUs: o.delayUs, p99WriteUs: o.delayUs * 4 }, uuid) : file0;
       const ep = new NvmeEndpoint({
         traddr,
         serialNumber: 'VNVME-MIG',
@@ -100,12 +116,28 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
         migration: { v1: o.protocol === 'v1' },
         log: o.log,
       });
-      targets.push({ ep, bdev, path: ep.socketPath });
+      targets.push({ ep, bdevs: bdev === file0 ? [file0] : [bdev, file0], path: ep.socketPath });
     }
     drv = await NvmeDriver.attach(targets[0]!.path);
     await drv.setNumberOfQueues(2);
     const q = await drv.createIoQueuePair(1, 64);
     workload = new VerifyingWorkload(drv, q, wl);
+    // An Asynchronous Event Request stays outstanding across every migration.
+    const aer = drv.submit(drv.admin, cmd(0x0c, 0), 600_000);
+    // Admin traffic (served in TypeScript) alongside the I/O: Identify Controller, checked.
+    let adminRunning = true;
+    const idBuf = drv.alloc(4096);
+    const d = drv;
+    const adminLane = (async () => {
+      while (adminRunning && !errors.length) {
+        d.write(idBuf, Buffer.alloc(4096));
+        const c = await d.adminCommand(cmd(0x06, 0, { prp1: idBuf, cdw10: 1 }));
+        const serial = d.read(idBuf, 24).toString('ascii', 4, 24).trim();
+        if (c.status || serial !== 'VNVME-MIG') throw new Error(`Identify during migrations: status 0x${c.status.toString(16)}, serial "${serial}"`);
+        adminCommands++;
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })().catch((err: Error) => void errors.push(`admin lane: ${err.message}`));
     workload.start();
     let at = 0;
     for (let i = 0; i < o.iterations; i++) {
@@ -123,9 +155,18 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     }
     // Let the workload run on the final target for a moment, then stop and verify all.
     await new Promise((r) => setTimeout(r, 20));
+    adminRunning = false;
+    await adminLane;
     await workload.stop();
     errors.push(...workload.stats.errors);
     if (!errors.length) verifiedAtEnd = await workload.verifyAll();
+    // An event on the last target completes the AER that was submitted on the first: a
+    // doorbell write for a queue that does not exist (Invalid Doorbell Register, log page 1).
+    drv.client.postRegionWrite(0, 0x1000 + 8 * 7, u32(1));
+    const ev: Cqe | string = await Promise.race([aer, new Promise<string>((r) => setTimeout(() => r('timeout'), 2000))]);
+    if (typeof ev === 'string') errors.push('the AER outstanding since before the first migration did not complete on the last target');
+    else if (ev.status !== 0 || (ev.dw0 & 7) !== 0 || ((ev.dw0 >> 16) & 0xff) !== 0x01) errors.push(`AER completed with status 0x${ev.status.toString(16)} dw0 0x${ev.dw0.toString(16)}`);
+    else aerCarried = true;
   } catch (err) {
     errors.push((err as Error).message);
   } finally {
@@ -133,7 +174,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     drv?.close();
     for (const t of targets) {
       await t.ep.close().catch(() => undefined);
-      await t.bdev.close().catch(() => undefined);
+      for (const b of t.bdevs) await b.close().catch(() => undefined);
     }
     if (own) rmSync(dir, { recursive: true, force: true });
   }
@@ -151,7 +192,10 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     reads: s?.reads ?? 0,
     verifiedReads: s?.verifiedReads ?? 0,
     verifiedAtEnd,
+    adminCommands,
+    aerCarried,
+    inflightAtStop: migrations.reduce((a, m) => a + m.inflightAtStop, 0),
     errors,
-    passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0,
+    passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0 && aerCarried,
   };
 }

@@ -177,6 +177,8 @@ export interface MigrationResult {
   precopyRounds: number;
   /** Dirty pages reported per pre-copy round, then the final (stopped) round. */
   dirtyPages: number[];
+  /** Commands submitted but not yet reaped when the guest paused (carried across). */
+  inflightAtStop: number;
 }
 
 export interface MigrateOptions {
@@ -219,6 +221,7 @@ export async function migrateDriver(drv: NvmeDriver, destPath: string, o: Migrat
     // Stop the guest, then the device.
     drv.pauseGuest();
     paused = true;
+    const inflightAtStop = drv.outstanding();
     const tDown = performance.now();
     await src.setState(MigState.STOP_COPY);
     const stopCopyMs = performance.now() - tDown;
@@ -235,7 +238,7 @@ export async function migrateDriver(drv: NvmeDriver, destPath: string, o: Migrat
     await drv.resumeGuest();
     paused = false;
     const tEnd = performance.now();
-    return { protocol: o.protocol, downtimeMs: tEnd - tDown, totalMs: tEnd - t0, stopCopyMs, recordBytes, precopyRounds: rounds, dirtyPages };
+    return { protocol: o.protocol, downtimeMs: tEnd - tDown, totalMs: tEnd - t0, stopCopyMs, recordBytes, precopyRounds: rounds, dirtyPages, inflightAtStop };
   } catch (err) {
     // Back to the source: it resumes where it stopped (STOP_COPY/PRE_COPY -> RUNNING).
     try {

@@ -55,6 +55,13 @@ export class NvmeDriver {
   /** While the "guest" is paused for migration: the latest value per doorbell, not yet written. */
   private held: Map<number, number> | null = null;
 
+  /** Commands submitted and not yet completed, over all queues. */
+  outstanding(): number {
+    let n = this.admin?.waiting.size ?? 0;
+    for (const q of this.queues.values()) n += q.waiting.size;
+    return n;
+  }
+
   /** Pauses the guest as a VMM stops its vCPUs: no doorbell writes, no completion reaping. */
   pauseGuest(): void {
     this.held ??= new Map();

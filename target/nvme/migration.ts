@@ -181,6 +181,7 @@ export class NvmeMigratable implements MigratableDevice {
       adminDoorbells: s.adminDoorbells,
       completions: s.completions,
       shadow: s.shadow,
+      adminSeen: s.admin ? [s.admin.sqTail, s.admin.cqHead] : s.adminDoorbells,
     };
     try {
       eng.restoreQueues(engineState);

@@ -15,7 +15,19 @@ for (const protocol of ['v2', 'v1'] as const) {
       assert.ok(r.writes > 0 && r.reads > 0, `workload ran (${r.writes} writes, ${r.reads} reads)`);
       assert.ok(r.verifiedAtEnd > 0);
       assert.ok(r.passed);
+      assert.ok(r.aerCarried, 'the AER outstanding since the start completed on the last target');
+      assert.ok(r.adminCommands > 0, 'admin commands ran during the migrations');
       for (const m of r.migrations) assert.ok(m.downtimeMs < 5000 && m.recordBytes > 0);
     });
   }
+}
+
+for (const protocol of ['v2', 'v1'] as const) {
+  test(`10 migrations with I/O served in TypeScript (delay bdev) and in flight at STOP (${protocol})`, async () => {
+    const r = await runMigrationInitiator({ iterations: 10, protocol, delayUs: 1500, seed: 5, minGapMs: 2, maxGapMs: 20 });
+    assert.deepEqual(r.errors, []);
+    assert.ok(r.passed);
+    assert.ok(r.inflightAtStop > 0, 'commands were outstanding when the guest paused');
+    assert.ok(r.adminCommands > 0 && r.aerCarried);
+  });
 }
