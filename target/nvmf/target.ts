@@ -2,7 +2,8 @@
 // listeners. Every mutating call validates everything first and changes state last, so a
 // failed call leaves the target as it was.
 import { accessSync, constants as fsc, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { connect } from 'node:net';
 import type { BdevRegistry } from '../bdev/registry.js';
 import type { Logger } from '../log.js';
 import { errnoError, internalError, invalidParams, RpcError, INVALID_PARAMS } from '../rpc/errors.js';
@@ -177,6 +178,9 @@ export class NvmfTarget {
     }
     const dup = this.findListener(dir);
     if (dup) throw errnoError('EEXIST', `'${a.traddr}' is already a listener of ${dup.subsystem.nqn}`);
+    // A cntrl socket left by a dead target is replaced; one that answers belongs to a live one.
+    if (await socketAnswers(join(dir, 'cntrl')))
+      throw errnoError('EADDRINUSE', `another process is serving ${join(dir, 'cntrl')}; stop it or choose another directory`);
     const factory = getEndpointFactory();
     if (!factory) throw internalError('no vfio-user endpoint implementation is registered in this target');
     let endpoint;
@@ -318,6 +322,32 @@ export class NvmfTarget {
     for (const s of this.subsystems.values())
       for (const l of s.listeners.splice(0)) await l.endpoint.close().catch((err) => this.log.error('closing endpoint failed', { err: String(err) }));
   }
+}
+
+/** Whether something accepts connections on the UNIX socket at `path` (false if absent or stale). */
+export function socketAnswers(path: string, timeoutMs = 500): Promise<boolean> {
+  return new Promise((res) => {
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      res(false);
+      return;
+    }
+    if (!st.isSocket()) {
+      res(false);
+      return;
+    }
+    const s = connect(path);
+    const done = (v: boolean) => {
+      clearTimeout(timer);
+      s.destroy();
+      res(v);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
 }
 
 export function nsOwner(nqn: string, nsid: number): string {

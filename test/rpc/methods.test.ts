@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { TargetDaemon } from '../../target/daemon.js';
 import { Logger } from '../../target/log.js';
 import { join } from 'node:path';
@@ -224,6 +225,13 @@ test('nvmf methods: transport, subsystem, namespaces, listeners, controllers, st
     chmodSync(ro, 0o555);
     await fails(c, 'nvmf_subsystem_add_listener', { nqn: NQN, listen_address: { trtype: 'VFIOUSER', traddr: ro } }, -13, /not writable/);
   }
+  // a cntrl socket someone else serves is not taken over
+  const busy = join(tgt.dir, 'busy');
+  mkdirSync(busy);
+  const other = createServer(() => {});
+  await new Promise<void>((r) => other.listen(join(busy, 'cntrl'), () => r()));
+  await fails(c, 'nvmf_subsystem_add_listener', { nqn: NQN, listen_address: { trtype: 'VFIOUSER', traddr: busy } }, -98, /another process is serving/);
+  await new Promise<void>((r) => other.close(() => r()));
   const nEndpoints = created.length;
   assert.equal(await c.call('nvmf_subsystem_add_listener', { nqn: NQN, secure_channel: false, listen_address: { trtype: 'VFIOUSER', traddr: ep, trsvcid: '0' } }), true);
   assert.equal(created.length, nEndpoints + 1);
