@@ -197,6 +197,7 @@ NvmeEngine::NvmeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NvmeEn
   if (!dma_) throw Napi::TypeError::New(env, "NvmeEngine: DmaTable expected");
   dmaRef_ = Napi::Persistent(info[0].As<Napi::Object>());
   ownDoorbells_.assign(2 * kMaxQueues, 0);
+  strayDoorbells_.assign(2 * kMaxQueues, 0);
   doorbells_ = ownDoorbells_.data();
   vectorFds_.assign(2048, -1);
   tsfn_ = Napi::ThreadSafeFunction::New(
@@ -293,6 +294,7 @@ Napi::Value NvmeEngine::CreateCq(const Napi::CallbackInfo& info) {
   cq.phase = true;
   // A new queue starts at 0 (NVMe 3.1: doorbells reset with the queue), in either doorbell mode.
   __atomic_store_n(&doorbells_[2 * qid + 1], 0u, __ATOMIC_RELEASE);
+  strayDoorbells_[2 * qid + 1] = 0;
   ResumeThread();
   return info.Env().Undefined();
 }
@@ -319,6 +321,7 @@ Napi::Value NvmeEngine::CreateSq(const Napi::CallbackInfo& info) {
   sq.size = static_cast<uint32_t>(entries);
   cqs_[cqid].sqRefs++;
   __atomic_store_n(&doorbells_[2 * qid], 0u, __ATOMIC_RELEASE);
+  strayDoorbells_[2 * qid] = 0;
   ResumeThread();
   return info.Env().Undefined();
 }
@@ -330,6 +333,7 @@ Napi::Value NvmeEngine::DeleteSq(const Napi::CallbackInfo& info) {
   NvmeSq& sq = sqs_[qid];
   if (sq.live && cqs_[sq.cqid].sqRefs > 0) cqs_[sq.cqid].sqRefs--;
   sq = NvmeSq{};
+  RememberStray(2 * qid);
   // Completions of upcalls for this SQ that are still queued are dropped (aborted).
   {
     std::lock_guard<std::mutex> g(mu_);
@@ -345,6 +349,7 @@ Napi::Value NvmeEngine::DeleteCq(const Napi::CallbackInfo& info) {
   if (qid == 0 || qid >= kMaxQueues) ThrowErrno(info.Env(), EINVAL, "deleteCq");
   PauseThread();
   cqs_[qid] = NvmeCq{};
+  RememberStray(2 * qid + 1);
   ResumeThread();
   return info.Env().Undefined();
 }
@@ -360,6 +365,7 @@ Napi::Value NvmeEngine::ResetQueues(const Napi::CallbackInfo& info) {
     completions_.clear();
   }
   std::fill(ownDoorbells_.begin(), ownDoorbells_.end(), 0);
+  std::fill(strayDoorbells_.begin(), strayDoorbells_.end(), 0);
   for (int i = 0; i < 2 * queueLimit_; i++) __atomic_store_n(&doorbells_[i], 0u, __ATOMIC_RELEASE);
   shadow_ = false;
   lastAdminTail_ = lastAdminHead_ = 0;
@@ -467,6 +473,7 @@ Napi::Value NvmeEngine::SetDoorbellMemory(const Napi::CallbackInfo& info) {
   watchAdmin_ = info.Length() > 1 && info[1].ToBoolean();
   lastAdminTail_ = doorbells_[0];
   lastAdminHead_ = doorbells_[1];
+  for (int i = 0; i < 2 * queueLimit_; i++) strayDoorbells_[i] = doorbells_[i];
   ResumeThread();
   return info.Env().Undefined();
 }
@@ -996,6 +1003,28 @@ bool NvmeEngine::PollOnce() {
   return work;
 }
 
+// A deleted queue leaves its last doorbell value in the page: that is not a new write.
+void NvmeEngine::RememberStray(uint64_t index) {
+  if (index < 2ull * static_cast<uint64_t>(queueLimit_)) strayDoorbells_[index] = __atomic_load_n(&doorbells_[index], __ATOMIC_ACQUIRE);
+}
+
+// Invalid Doorbell Register (NVMe Base 2.0 5.2, Figure 146, info 00h). Message mode sees every
+// doorbell write in TypeScript; in mapped mode the host writes the shared page directly, so the
+// engine looks, whenever it goes idle, for changed doorbells of queues that do not exist.
+void NvmeEngine::ScanStrayDoorbells() {
+  for (int q = 1; q < queueLimit_; q++) {
+    for (int cq = 0; cq < 2; cq++) {
+      if (cq ? cqs_[q].live : sqs_[q].live) continue;
+      uint32_t idx = 2 * q + cq;
+      uint32_t v = __atomic_load_n(&doorbells_[idx], __ATOMIC_ACQUIRE);
+      if (v == strayDoorbells_[idx]) continue;
+      strayDoorbells_[idx] = v;
+      uint8_t ev[4] = {0, 0, static_cast<uint8_t>(q & 0xff), static_cast<uint8_t>(q >> 8)};
+      Upcall(kUpcallEvent, static_cast<uint16_t>(q), ev, 4);
+    }
+  }
+}
+
 void NvmeEngine::Run() {
   using clock = std::chrono::steady_clock;
   auto lastWork = clock::now();
@@ -1022,6 +1051,7 @@ void NvmeEngine::Run() {
     // must poll memory); message mode sleeps until a doorbell message or completion kicks it.
     auto idle = clock::now() - lastWork;
     if (polling_ && idle < std::chrono::microseconds(50)) continue;
+    if (polling_) ScanStrayDoorbells();
     std::unique_lock<std::mutex> g(mu_);
     if (wake_ || !completions_.empty() || pauseRequests_ > 0 || stopRequested_) {
       wake_ = false;

@@ -108,6 +108,8 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   void Execute(NvmeSq& sq, const uint8_t* sqe);
   bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
   void RaiseIrqs(bool idle);
+  void ScanStrayDoorbells();
+  void RememberStray(uint64_t index);
   void DrainCompletions();
   uint32_t ReadDoorbell(uint32_t index);
   void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
@@ -133,6 +135,9 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
 
   volatile uint32_t* doorbells_ = nullptr;  // mapped page (shared with the client) or own array
   std::vector<uint32_t> ownDoorbells_;
+  // Mapped mode: the last value seen in the doorbell of each queue that does not exist, so a
+  // host write there is reported once as Invalid Doorbell Register.
+  std::vector<uint32_t> strayDoorbells_;
   int queueLimit_ = kMaxQueues;  // qids below this have doorbells
   uint32_t lastAdminTail_ = 0, lastAdminHead_ = 0;
   bool watchAdmin_ = false;

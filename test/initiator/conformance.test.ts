@@ -8,9 +8,7 @@ import { formatReport } from '../../harness/initiator/conformance/report.js';
 
 /** Expected failures we know about, per doorbell mode, and why. */
 const KNOWN_GAPS: Record<'mapped' | 'message', string[]> = {
-  // Writes to the shared doorbell page are not trapped, so a doorbell of a queue that does not
-  // exist cannot be seen (SPDK's mapped mode has the same property).
-  mapped: ['admin.aer.doorbell-nonexistent-queue'],
+  mapped: [],
   message: [],
 };
 

@@ -80,6 +80,7 @@ describe('vnvme identify / conformance CLI', () => {
     assert.deepEqual(j.namespaces.map((n) => [n.nsid, n.nsze, n.blockSize]), [
       [1, '32768', 512],
       [2, '2048', 512],
+      [3, '4096', 512],
     ]);
     assert.equal(j.namespaces[0]!.sizeBytes, String(32768 * 512));
     assert.ok(j.namespaces[0]!.uuid);
