@@ -15,6 +15,7 @@ export const SCENARIO_MODULES = [
   'guest-fio-perf.js',
   'fault-injection.js',
   'target-restart.js',
+  'migration-initiator.js',
 ] as const;
 
 export async function loadCatalog(): Promise<ScenarioEntry[]> {

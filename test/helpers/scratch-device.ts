@@ -38,21 +38,22 @@ export class ScratchModel implements PciDeviceModel {
     ];
   }
 
+  // Accesses may straddle the register page, the shared page and the plain rest of the BAR.
   read(off: bigint, count: number): Buffer {
     const o = Number(off);
-    if (o < 0x1000) return Buffer.from(this.regs.subarray(o, o + count));
-    if (o < 0x2000) return this.page.read(o - 0x1000, count);
-    return Buffer.alloc(count);
+    const out = Buffer.alloc(count);
+    if (o < 0x1000) this.regs.copy(out, 0, o, Math.min(o + count, 0x1000));
+    const lo = Math.max(o, 0x1000), hi = Math.min(o + count, 0x2000);
+    if (lo < hi) this.page.read(lo - 0x1000, hi - lo).copy(out, lo - o);
+    return out;
   }
 
   write(off: bigint, data: Buffer): void | Promise<void> {
     const o = Number(off);
-    if (o < 0x1000) {
-      data.copy(this.regs, o);
-      if (o === 0x118) return this.copy();
-      return;
-    }
-    if (o < 0x2000) this.page.write(o - 0x1000, data);
+    if (o < 0x1000) data.copy(this.regs, o, 0, Math.min(data.length, 0x1000 - o));
+    const lo = Math.max(o, 0x1000), hi = Math.min(o + data.length, 0x2000);
+    if (lo < hi) this.page.write(lo - 0x1000, data.subarray(lo - o, hi - o));
+    if (o === 0x118) return this.copy();
   }
 
   private async copy(): Promise<void> {
