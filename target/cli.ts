@@ -199,7 +199,7 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const log = Logger.create({ level: o.logflag.length && level !== 'debug' ? level : level, flags: o.logflag, json: o.jsonLogs }, 'app');
+      const log = Logger.create({ level, flags: o.logflag, json: o.jsonLogs }, 'app');
       let d: TargetDaemon;
       try {
         d = await TargetDaemon.start({ rpcSocket: o.rpcSocket, config: o.config ?? o.json, log, handleSignals: true, waitForRpc: o.waitForRpc });
