@@ -1,21 +1,22 @@
-// Scenario migration-initiator: the initiator acts as the VMM. A verifying write/read
+// The migration-initiator scenario's engine (scenarios/migration-initiator.ts reports it;
+// test/migration/e2e.test.ts runs it too): the initiator acts as the VMM. A verifying write/read
 // workload runs against target A; the device is live-migrated to target B (dirty logging,
 // pre-copy rounds, STOP_COPY, device state moved, RUNNING on B) and back, again and again at
 // random moments, with guest memory and a file bdev both targets share. After every
 // migration the workload must still be error-free; at the end every acknowledged write is
 // read back and checked. Reports downtime (guest paused) and total migration time.
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { FileBdev } from '../target/bdev/file.js';
-import { NvmeEndpoint } from '../target/nvme/endpoint.js';
-import { NvmeDriver, cmd, u32, type Cqe } from '../harness/initiator/nvme-driver.js';
-import { DelayBdev } from '../target/bdev/delay.js';
-import type { Bdev } from '../target/bdev/bdev.js';
-import { migrateDriver, type MigrationProtocol, type MigrationResult } from '../harness/initiator/migration.js';
-import { VerifyingWorkload, type WorkloadOptions } from '../harness/initiator/verify-workload.js';
-import type { Logger } from '../target/vfio-user/device.js';
+import { FileBdev } from '../../target/bdev/file.js';
+import { NvmeEndpoint } from '../../target/nvme/endpoint.js';
+import { NvmeDriver, cmd, u32, type Cqe } from '../../harness/initiator/nvme-driver.js';
+import { DelayBdev } from '../../target/bdev/delay.js';
+import type { Bdev } from '../../target/bdev/bdev.js';
+import { migrateDriver, type MigrationProtocol, type MigrationResult } from '../../harness/initiator/migration.js';
+import { VerifyingWorkload, type WorkloadOptions } from '../../harness/initiator/verify-workload.js';
+import type { Logger } from '../../target/vfio-user/device.js';
 
 export interface MigrationInitiatorOptions {
   iterations: number;
@@ -83,7 +84,6 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
   const wl: WorkloadOptions = { nsid: 1, blockSize: 512, blocksPerIo: 8, slotsPerLane: 64, lanes: o.lanes ?? 8, writeRatio: 0.6, seed: o.seed ?? 7 };
   const file = join(dir, 'shared.img');
   writeFileSync(file, Buffer.alloc(0));
-  const { truncateSync } = await import('node:fs');
   truncateSync(file, VerifyingWorkload.blocksNeeded(wl) * 512 + (1 << 20));
   const uuid = randomUUID();
   const targets: { ep: NvmeEndpoint; bdevs: Bdev[]; path: string }[] = [];
@@ -198,4 +198,91 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     errors,
     passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0 && aerCarried,
   };
+}
+
+export interface RefusalResult {
+  protocol: MigrationProtocol;
+  corruption: string;
+  /** The destination refused the stream (the migration failed with an error reply). */
+  refused: boolean;
+  /** What the destination logged as the reason. */
+  reason: string;
+  /** Destination state right after the refusal (v2 state number; 0 = ERROR). */
+  destinationState: number;
+  /** The guest kept running on the source: verified write/read after the failure. */
+  sourceResumed: boolean;
+  /** After its client left, the destination accepted a fresh migration of the same guest. */
+  destinationRecovered: boolean;
+}
+
+/**
+ * Migrates with a damaged device-state stream and checks the failure is clean: the
+ * destination refuses it and sits in ERROR, the source resumes with its data, and the
+ * destination takes a good migration afterwards.
+ */
+export async function runRefusal(protocol: MigrationProtocol, corruption: 'truncated' | 'flipped' | 'magic' | 'version'): Promise<RefusalResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-migr-'));
+  const file = join(dir, 'shared.img');
+  writeFileSync(file, Buffer.alloc(0));
+  truncateSync(file, 4 << 20);
+  const uuid = randomUUID();
+  const eps: NvmeEndpoint[] = [];
+  const bdevs: FileBdev[] = [];
+  let drv: NvmeDriver | null = null;
+  const out: RefusalResult = { protocol, corruption, refused: false, reason: '', destinationState: -1, sourceResumed: false, destinationRecovered: false };
+  try {
+    for (const name of ['A', 'B']) {
+      const traddr = join(dir, name);
+      mkdirSync(traddr);
+      const bdev = await FileBdev.open({ name: `r${name}`, filename: file, uuid });
+      bdevs.push(bdev);
+      eps.push(new NvmeEndpoint({ traddr, serialNumber: 'VNVME-MIG', modelNumber: 'vnvme migration', subnqn: 'nqn.2019-07.io.spdk:migration', namespaces: () => [{ nsid: 1, bdev, uuid }], migration: { v1: protocol === 'v1' } }));
+    }
+    const dst = eps[1]!.migration!;
+    drv = await NvmeDriver.attach(eps[0]!.socketPath);
+    await drv.setNumberOfQueues(2);
+    const q = await drv.createIoQueuePair(1, 32);
+    const wl = new VerifyingWorkload(drv, q, { nsid: 1, blockSize: 512, blocksPerIo: 8, slotsPerLane: 16, lanes: 4, seed: 3 });
+    wl.start();
+    await new Promise((r) => setTimeout(r, 20));
+    const mutate = (b: Buffer): Buffer => {
+      const c = Buffer.from(b);
+      if (corruption === 'truncated') return c.subarray(0, c.length - 100);
+      if (corruption === 'flipped') c[c.length >> 1]! ^= 0x01;
+      if (corruption === 'magic') c.writeUInt32LE(0x464c4553, 0);
+      if (corruption === 'version') c.writeUInt16LE(c.readUInt16LE(4) + 1, 4);
+      return c;
+    };
+    const origSet = dst.setState.bind(dst);
+    dst.setState = async (to: number) => {
+      try {
+        await origSet(to);
+      } catch (err) {
+        out.reason = dst.lastError ?? (err as Error).message;
+        out.destinationState = dst.state;
+        throw err;
+      }
+    };
+    try {
+      await migrateDriver(drv, eps[1]!.socketPath, { protocol, mutateRecord: mutate });
+    } catch {
+      out.refused = true;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    await wl.stop();
+    // The workload ran on through the failed attempt; everything it wrote reads back.
+    out.sourceResumed = wl.stats.errors.length === 0 && wl.stats.writes > 0 && (await wl.verifyAll()) > 0;
+    dst.setState = origSet;
+    wl.start();
+    await migrateDriver(drv, eps[1]!.socketPath, { protocol });
+    await new Promise((r) => setTimeout(r, 20));
+    await wl.stop();
+    out.destinationRecovered = wl.stats.errors.length === 0 && (await wl.verifyAll()) > 0;
+  } finally {
+    drv?.close();
+    for (const e of eps) await e.close().catch(() => undefined);
+    for (const b of bdevs) await b.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
 // acknowledged write must read back intact afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runMigrationInitiator } from '../../scenarios/migration-initiator.js';
+import { runMigrationInitiator } from '../../scenarios/lib/migration-run.js';
 
 for (const protocol of ['v2', 'v1'] as const) {
   for (const doorbells of ['mapped', 'message'] as const) {
