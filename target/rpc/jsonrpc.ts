@@ -210,7 +210,11 @@ export class JsonRpcServer {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    for (const s of this.sockets) s.destroy();
+    // end() lets queued replies (spdk_kill_instance's) go out; destroy() whoever lingers.
+    for (const s of this.sockets) {
+      s.end();
+      setTimeout(() => s.destroy(), 200).unref();
+    }
     await new Promise<void>((res) => server.close(() => res()));
   }
 
