@@ -179,6 +179,8 @@ export interface MigrationResult {
   dirtyPages: number[];
   /** Commands submitted but not yet reaped when the guest paused (carried across). */
   inflightAtStop: number;
+  /** Where the downtime went: stopCopy, finalBitmap, readState, writeState, restore, switch. */
+  phasesMs: Record<string, number>;
 }
 
 export interface MigrateOptions {
@@ -223,22 +225,40 @@ export async function migrateDriver(drv: NvmeDriver, destPath: string, o: Migrat
     paused = true;
     const inflightAtStop = drv.outstanding();
     const tDown = performance.now();
+    const phases: Record<string, number> = {};
+    let tp = tDown;
+    const mark = (name: string) => {
+      const now = performance.now();
+      phases[name] = now - tp;
+      tp = now;
+    };
     await src.setState(MigState.STOP_COPY);
     const stopCopyMs = performance.now() - tDown;
+    mark('stopCopy');
     dirtyPages.push(popcount(await src.dirtyBitmap(memRange.iova, memRange.length)));
+    mark('finalBitmap');
     let record = await src.readAll();
     const recordBytes = record.length;
+    mark('readState');
     if (o.mutateRecord) record = o.mutateRecord(record);
     await dst.setState(MigState.RESUMING);
     await dst.writeAll(record);
+    mark('writeState');
     await dst.setState(MigState.RUNNING);
-    await src.setState(MigState.STOP);
-    await src.stopDirtyLogging();
-    await drv.switchClient(destClient);
+    mark('restore');
+    const old = await drv.switchClient(destClient, { keepOld: true });
     await drv.resumeGuest();
+    mark('switch');
     paused = false;
     const tEnd = performance.now();
-    return { protocol: o.protocol, downtimeMs: tEnd - tDown, totalMs: tEnd - t0, stopCopyMs, recordBytes, precopyRounds: rounds, dirtyPages, inflightAtStop };
+    // The source stays stopped; finishing with it is outside the guest's pause.
+    try {
+      await src.setState(MigState.STOP);
+      await src.stopDirtyLogging();
+    } finally {
+      old.dispose();
+    }
+    return { protocol: o.protocol, downtimeMs: tEnd - tDown, totalMs: tEnd - t0, stopCopyMs, recordBytes, precopyRounds: rounds, dirtyPages, inflightAtStop, phasesMs: phases };
   } catch (err) {
     // Back to the source: it resumes where it stopped (STOP_COPY/PRE_COPY -> RUNNING).
     try {
