@@ -80,9 +80,9 @@ export class NvmeDriver {
   /**
    * Moves the driver to another target's client (migration destination). Guest memory moves
    * with the guest: the caller has already DMA-mapped `this.mem` there. The old connection
-   * is closed without unmapping the memory.
+   * is closed (or, with keepOld, returned open) without unmapping the memory.
    */
-  async switchClient(next: VfioUserClient, opts: { useMappedDoorbells?: boolean } = {}): Promise<void> {
+  async switchClient(next: VfioUserClient, opts: { useMappedDoorbells?: boolean; keepOld?: boolean } = {}): Promise<VfioUserClient> {
     const old = this.client;
     const r0 = await next.regionInfo(BAR0);
     this.doorbellPage?.unmap();
@@ -99,7 +99,8 @@ export class NvmeDriver {
     if (i >= 0) old.memory.splice(i, 1);
     if (!next.memory.includes(this.mem)) next.memory.push(this.mem);
     this.client = next;
-    old.dispose();
+    if (!opts.keepOld) old.dispose();
+    return old;
   }
 
   static async attach(socketPath: string, opts: DriverOptions = {}): Promise<NvmeDriver> {
