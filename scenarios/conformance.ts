@@ -50,10 +50,15 @@ export const scenario = defineScenario({
         await c.rpc(t, 'bdev_malloc_create', '-b', 'Malloc0', '16', '512');
         await c.rpc(t, 'bdev_malloc_create', '-b', 'Malloc1', '1', '512');
         await c.rpc(t, 'bdev_delay_create', '-b', 'Malloc1', '-d', 'Delay1', '-r', '100000', '-t', '100000', '-w', '100000', '-n', '100000');
+        // An error bdev injecting nothing: its namespace is served through TypeScript, so the
+        // NVM command set cases run on that data path too.
+        await c.rpc(t, 'bdev_malloc_create', '-b', 'Malloc2', '2', '512');
+        await c.rpc(t, 'bdev_error_create', 'Malloc2');
         const nqn = 'nqn.2019-07.io.spdk:cnode-conformance';
         await c.rpc(t, 'nvmf_create_subsystem', nqn, '-a', '-s', 'VNVMECONF0001', '-d', 'vnvme conformance target');
         await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'Malloc0');
         await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'Delay1');
+        await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'EE_Malloc2');
         const dir = `${t.workDir}/cnode`;
         const { mkdirSync, existsSync } = await import('node:fs');
         mkdirSync(dir, { recursive: true });
@@ -69,6 +74,10 @@ export const scenario = defineScenario({
         socketPath: socket,
         mode,
         subnqn: 'nqn.2019-07.io.spdk:cnode-conformance',
+        // NSID 2 (Delay1) keeps I/O in flight long enough for reset/abort/deletion cases;
+        // NSID 3 (EE_Malloc2) is served through TypeScript.
+        slowNsid: 2,
+        upcallNsid: 3,
         onResult: (r) => {
           n++;
           ctx.progress.detail(`${n} cases, last ${r.id}: ${r.verdict}`);
