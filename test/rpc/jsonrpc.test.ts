@@ -2,6 +2,7 @@
 // anywhere, batches, notifications, -32700 closing only the offending connection.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { JsonValueScanner } from '../../target/rpc/jsonrpc.js';
 import { RawConnection, sleep, startTarget } from './helpers.js';
 
@@ -35,6 +36,24 @@ test('scanner: cuts values whatever the chunking, strings with brackets and esca
       `chunk size ${size}`,
     );
   }
+});
+
+test('scanner (property): any objects/arrays, pretty or compact, any chunking, come out whole and in order', () => {
+  const top = fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.array(fc.jsonValue()));
+  fc.assert(
+    fc.property(fc.array(top, { minLength: 1, maxLength: 5 }), fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 10 }), fc.boolean(), (values, cuts, pretty) => {
+      const bytes = Buffer.from(values.map((v) => JSON.stringify(v, null, pretty ? 2 : 0)).join(pretty ? '\n' : ''));
+      const chunks: Buffer[] = [];
+      for (let i = 0, k = 0; i < bytes.length; k++) {
+        const n = cuts[k % cuts.length];
+        chunks.push(bytes.subarray(i, i + n));
+        i += n;
+      }
+      const got = scanAll(chunks).map((r) => ('text' in r ? JSON.parse(r.text) : r));
+      assert.deepEqual(got, JSON.parse(JSON.stringify(values)));
+    }),
+    { numRuns: 100 },
+  );
 });
 
 test('scanner: scalars end at whitespace or end of stream; truncation is reported', () => {
