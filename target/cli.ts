@@ -237,7 +237,12 @@ export function register(program: Command): void {
     .option('--dry-run', 'Display request and exit');
   for (const spec of COMMANDS) addMethodCommand(rpc, spec);
   // No method: rpc.py's script mode, one command line per stdin line.
-  rpc.action(async () => {
+  rpc.allowExcessArguments(true).action(async () => {
+    if (rpc.args.length) {
+      process.stderr.write(`error: unknown RPC method '${rpc.args[0]}' (vnvme rpc --help lists them)\n`);
+      process.exitCode = 2;
+      return;
+    }
     if (process.stdin.isTTY) {
       rpc.outputHelp();
       process.exitCode = 1;
