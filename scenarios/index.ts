@@ -16,6 +16,7 @@ export const SCENARIO_MODULES = [
   'fault-injection.js',
   'target-restart.js',
   'migration-initiator.js',
+  'migration-qemu.js',
 ] as const;
 
 export async function loadCatalog(): Promise<ScenarioEntry[]> {

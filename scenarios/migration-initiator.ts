@@ -65,6 +65,19 @@ export const scenario = defineScenario({
         c.ok(r.passed, 'scenario verdict', 'passed', JSON.stringify({ completed: r.completed, verifiedAtEnd: r.verifiedAtEnd }));
       },
     );
+    ctx.step('shadow doorbells');
+    await ctx.check(
+      'v2.shadow',
+      { title: '20 migrations with shadow doorbells (Doorbell Buffer Config, message mode): buffers and event indexes carry over', area: 'Migration', section: 'NVMe Base 2.1 5.1.7 (Doorbell Buffer Config)' },
+      async (c) => {
+        const r = await runMigrationInitiator({ iterations: 20, protocol: 'v2', doorbells: 'message', shadowDoorbells: true, seed: 31 });
+        const { migrations, ...summary } = r;
+        void migrations;
+        c.add({ note: 'summary', output: JSON.stringify(summary, null, 2) });
+        c.equal('errors', [], r.errors);
+        c.ok(r.passed, 'scenario verdict', 'passed', JSON.stringify({ completed: r.completed, verifiedAtEnd: r.verifiedAtEnd }));
+      },
+    );
     for (const protocol of ['v2', 'v1'] as const) {
       for (const corruption of ['truncated', 'flipped', 'magic', 'version'] as const) {
         await ctx.check(

@@ -35,6 +35,8 @@ export interface MigrationInitiatorOptions {
    * TypeScript and is often in flight in the target when the device is stopped.
    */
   delayUs?: number;
+  /** Message-mode doorbells through the Doorbell Buffer Config shadow page (event indexes). */
+  shadowDoorbells?: boolean;
 }
 
 export interface Summary {
@@ -121,6 +123,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     drv = await NvmeDriver.attach(targets[0]!.path);
     await drv.setNumberOfQueues(2);
     const q = await drv.createIoQueuePair(1, 64);
+    if (o.shadowDoorbells) await drv.enableShadowDoorbells();
     workload = new VerifyingWorkload(drv, q, wl);
     // An Asynchronous Event Request stays outstanding across every migration.
     const aer = drv.submit(drv.admin, cmd(0x0c, 0), 600_000);

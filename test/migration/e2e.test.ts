@@ -31,3 +31,9 @@ for (const protocol of ['v2', 'v1'] as const) {
     assert.ok(r.adminCommands > 0 && r.aerCarried);
   });
 }
+
+test('10 migrations with shadow doorbells (Doorbell Buffer Config, message mode, v2)', async () => {
+  const r = await runMigrationInitiator({ iterations: 10, protocol: 'v2', doorbells: 'message', shadowDoorbells: true, seed: 29, minGapMs: 2, maxGapMs: 20 });
+  assert.deepEqual(r.errors, []);
+  assert.ok(r.passed);
+});
