@@ -275,6 +275,98 @@ export const moreCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'vfio-user.dma-read-only-region',
+    section: 'vfio-user 1.0 VFIO_USER_DMA_MAP (READ/WRITE flags); NVMe Base 2.0 4.2.3 (Data Transfer Error)',
+    title: 'The controller honours a read-only DMA mapping',
+    procedure: 'DMA_MAP a 64 KiB region with only the READ flag; Write from it (the controller reads); Identify into it (the controller would write).',
+    expected: 'The Write succeeds and the data arrives; the Identify fails with Data Transfer Error and the region is untouched.',
+    level: 'mandatory',
+    fresh: 'full',
+    async run(t: CaseContext) {
+      t.dirty();
+      const iova = 0x50000000n;
+      const ro = await t.drv.client.addMemory(iova, 65536, { flags: W.DMA_MAP_FLAG_READ });
+      const data = pattern(4096, 91);
+      ro.mem.write(0, data);
+      ro.mem.write(8192, Buffer.alloc(4096, 0xee));
+      t.ok(await t.io(t.rw(0x01, 1000n, 4096 / t.ns.blockSize, iova)), 'Write from read-only memory');
+      t.check((await readBack(t, 1000n, 4096)).equals(data), 'data written from the read-only region');
+      t.expect(await t.admin(cmd(0x06, 0, { prp1: iova + 8192n, cdw10: 1 })), Status.DATA_TRANSFER_ERROR, 'Identify into read-only memory');
+      t.check(ro.mem.read(8192, 4096).equals(Buffer.alloc(4096, 0xee)), 'the controller wrote into a read-only mapping');
+      t.expect(await t.io(t.rw(0x02, 1000n, 4096 / t.ns.blockSize, iova + 8192n)), Status.DATA_TRANSFER_ERROR, 'Read into read-only memory');
+      t.check(ro.mem.read(8192, 4096).equals(Buffer.alloc(4096, 0xee)), 'the controller wrote into a read-only mapping (Read)');
+    },
+  },
+  {
+    id: 'vfio-user.dma-unmap-live-queue',
+    section: 'vfio-user 1.0 VFIO_USER_DMA_UNMAP; NVMe Base 2.0 3.1.6 (CSTS.CFS)',
+    title: 'Unmapping the memory of a live I/O queue: no access afterwards, the controller recovers',
+    procedure: 'DMA_MAP a 1 MiB region; put CQ 2 and SQ 2 there; Read once; DMA_UNMAP the region; place a Read in SQ 2 and ring; then reset and re-initialize.',
+    expected: 'Nothing is written to the unmapped CQ (CSTS.CFS may be set); after CC.EN=0 the controller initializes again and I/O works.',
+    level: 'mandatory',
+    fresh: 'full',
+    async run(t: CaseContext) {
+      t.dirty();
+      const iova = 0x60000000n;
+      const m = await t.drv.client.addMemory(iova, 1 << 20);
+      t.ok(await t.createCq(2, 8, { iova }), 'Create CQ 2 in the extra region');
+      t.ok(await t.createSq(2, 2, 8, { iova: iova + 4096n }), 'Create SQ 2 in the extra region');
+      // The host queues write through the driver's main memory; these live in `m`.
+      const sqe = t.rw(0x02, 0n, 1, t.buf(t.ns.blockSize));
+      sqe.writeUInt16LE(0x77, 2);
+      m.mem.write(4096, sqe);
+      await t.doorbell(4, 1);
+      let cqe: Buffer = Buffer.alloc(16);
+      for (let i = 0; i < 200 && !(cqe.readUInt32LE(12) & 0x10000); i++) {
+        await sleep(2);
+        cqe = m.mem.read(0, 16);
+      }
+      t.eq(cqe.readUInt16LE(12), 0x77, 'first completion in the extra region');
+      await t.doorbell(5, 1);
+      await t.drv.client.dmaUnmap(iova, BigInt(1 << 20));
+      const before = m.mem.read(0, 4096);
+      m.mem.write(4096 + 64, sqe);
+      await t.doorbell(4, 2);
+      await sleep(50);
+      t.check(m.mem.read(0, 4096).equals(before), 'the controller wrote to the CQ after DMA_UNMAP');
+      t.note(`CSTS after the access: 0x${(await t.reg32(0x1c)).toString(16)}`);
+      t.q.forget('all');
+      await t.drv.disable();
+      await t.s.enableAgain();
+      await t.drv.setNumberOfQueues(4);
+      t.ok(await t.createCq(1, 16), 'Create CQ 1 after recovery');
+      t.ok(await t.createSq(1, 1, 16), 'Create SQ 1 after recovery');
+      t.ok(await t.io(t.rw(0x02, 0n, 1, t.buf(t.ns.blockSize))), 'Read after recovery');
+    },
+  },
+  {
+    id: 'reg.cc.admin-sq-unmapped',
+    section: `${BASE} 3.1.6 (CSTS.CFS), 3.5.1`,
+    title: 'An admin SQ outside the memory map: controller fatal status, cleared by a reset',
+    procedure: 'Reset; program ASQ at an unmapped IOVA; enable; ring the admin SQ doorbell; read CSTS; reset and re-initialize properly.',
+    expected: 'CSTS.CFS=1 (or the command is simply not fetched); after CC.EN=0, CFS=0 and a proper initialization works.',
+    level: 'optional',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const a = t.drv.admin;
+      await t.drv.disable();
+      await t.drv.client.write64(0, 0x28, 0x7000000000n);
+      await t.drv.client.write64(0, 0x30, a.cqIova);
+      await t.setReg32(0x14, (6 << 16) | (4 << 20) | 1);
+      await t.waitCsts((v) => (v & 3) !== 0, 'CSTS after enable');
+      await t.doorbell(0, 1);
+      await sleep(30);
+      const csts = await t.reg32(0x1c);
+      t.note(`CSTS=0x${csts.toString(16)}`);
+      await t.setReg32(0x14, 0);
+      const after = await t.waitCsts((v) => (v & 1) === 0, 'CSTS.RDY after CC.EN=0');
+      t.eq(after & 2, 0, 'CSTS.CFS after the reset');
+      await t.s.enableAgain();
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify after recovery');
+    },
+  },
+  {
     id: 'vfio-user.doorbell-access-size',
     section: 'vfio-user 1.0 VFIO_USER_REGION_WRITE; NVMe Base 2.0 3.1.24 (doorbells are 32-bit)',
     title: 'A doorbell written with the wrong size is refused, not misread',
