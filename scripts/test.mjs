@@ -37,15 +37,29 @@ if (only.length) files = files.filter((f) => only.some((o) => f.includes(o)));
 
 const env = { ...process.env };
 if (asan) {
-  const lib = (name) => spawnSync('g++', [`-print-file-name=${name}`], { encoding: 'utf8' }).stdout.trim();
-  if (!existsSync('build-asan/vnvme.node')) {
-    console.error('no ASan build: run `npm run build:asan` first');
+  // The sanitizer runtimes must be loaded before anything else in the process (node itself is
+  // not instrumented): LD_PRELOAD them. Leak detection is off: V8 and node keep memory to exit.
+  const lib = (name) => spawnSync(process.env.CXX ?? 'g++', [`-print-file-name=${name}`], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  const runtimes = [lib('libasan.so'), lib('libubsan.so')];
+  if (runtimes.some((p) => !p.startsWith('/') || !existsSync(p))) {
+    console.error(`--asan: sanitizer runtimes not found (${runtimes.join(', ')}); install g++ with libasan/libubsan`);
     process.exit(1);
   }
+  run(process.execPath, ['scripts/build-asan.mjs']); // incremental: only stale objects rebuild
   env.VNVME_NATIVE = 'build-asan/vnvme.node';
-  env.LD_PRELOAD = `${lib('libasan.so')} ${lib('libubsan.so')}`;
-  env.ASAN_OPTIONS = 'detect_leaks=0:abort_on_error=1';
+  env.LD_PRELOAD = runtimes.join(' ');
+  env.ASAN_OPTIONS = 'detect_leaks=0:abort_on_error=1:detect_odr_violation=0';
   env.UBSAN_OPTIONS = 'print_stacktrace=1:halt_on_error=1';
+  // Refuse to report a green run that never loaded the sanitized addon.
+  const probe = spawnSync(
+    process.execPath,
+    ['--input-type=module', '-e', "import { native } from './dist/native/index.js'; if (!native.sanitized) process.exit(3);"],
+    { env, stdio: 'inherit' },
+  );
+  if (probe.status !== 0) {
+    console.error('--asan: the ASan addon did not load with the sanitizer runtimes preloaded');
+    process.exit(1);
+  }
   files = files.filter((f) => !f.endsWith('.guest.test.js'));
 }
 

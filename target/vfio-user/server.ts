@@ -409,12 +409,14 @@ class Session implements DmaMessenger {
     const spec = this.regionSpec(req.index);
     if (!spec) throw new W.WireError(W.Errno.EINVAL, `DEVICE_GET_REGION_INFO: no region ${req.index}`);
     const flags = (spec.readable ? W.REGION_FLAG_READ : 0) | (spec.writable ? W.REGION_FLAG_WRITE : 0);
+    // A client that takes no fds (max_msg_fds 0) cannot mmap: offer the region without it.
+    const mmap = this.neg.clientMaxMsgFds >= 1 ? spec.mmap : undefined;
     const full = W.encodeRegionInfo({
-      flags: flags | (spec.mmap ? W.REGION_FLAG_MMAP : 0),
+      flags: flags | (mmap ? W.REGION_FLAG_MMAP : 0),
       index: spec.index,
       size: spec.size,
-      offset: spec.mmap?.offset ?? 0n,
-      sparse: spec.mmap?.areas,
+      offset: mmap?.offset ?? 0n,
+      sparse: mmap?.areas,
       type: spec.type,
     });
     if (full.length > req.argsz) {
@@ -423,8 +425,8 @@ class Session implements DmaMessenger {
       head.writeUInt32LE(full.length, 0);
       return { payload: head };
     }
-    // The fd goes only with the full reply, and only if the client takes fds at all.
-    const fds = spec.mmap && this.neg.clientMaxMsgFds >= 1 ? [spec.mmap.fd] : [];
+    // The fd goes only with the full reply (one fd: QEMU takes at most one per region reply).
+    const fds = mmap ? [mmap.fd] : [];
     return { payload: full, fds };
   }
 

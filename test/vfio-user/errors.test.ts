@@ -159,6 +159,19 @@ describe('vfio-user error paths', () => {
       await alive();
     });
 
+    test('max_msg_fds 0: regions are offered without mmap (no MMAP flag, no fd)', async () => {
+      await fresh(false);
+      await c.negotiate({ ...defaultCaps(), max_msg_fds: 0 });
+      const r0 = await c.regionInfo(0);
+      assert.equal(r0.fd, null);
+      assert.equal(r0.info.flags & W.REGION_FLAG_MMAP, 0, 'MMAP advertised without an fd');
+      assert.equal(r0.info.size, 0x4000n);
+      // The whole BAR then works through messages.
+      await c.write32(0, 0x1000, 0x5a5a5a5a);
+      assert.equal(s.model.page.readU32(0), 0x5a5a5a5a);
+      await alive();
+    });
+
     test('an empty JSON string (just the NUL) is the same as none', async () => {
       await fresh(false);
       assert.equal(await replyErrno(c, C.VERSION, versionRaw(0, 0, '')), 0);
