@@ -156,7 +156,12 @@ export async function runRpcCli(args: string[]): Promise<{ status: number; outpu
   const capture = (text: string) => void (output += text);
   // Settings given before register() are inherited by every subcommand.
   const program = new Command('vnvme').exitOverride().configureOutput({ writeOut: capture, writeErr: capture });
-  register(program);
+  inProcess = true;
+  try {
+    register(program);
+  } finally {
+    inProcess = false;
+  }
   const prev = sink;
   const prevExit = process.exitCode;
   sink = capture;
@@ -175,6 +180,8 @@ export async function runRpcCli(args: string[]): Promise<{ status: number; outpu
 }
 
 let epipeHandled = false;
+/** Set while runRpcCli builds its own command tree. */
+let inProcess = false;
 
 export function register(program: Command): void {
   program
@@ -235,6 +242,11 @@ export function register(program: Command): void {
     .option('-v', 'Set verbose mode to INFO')
     .option('--verbose <level>', 'Set verbose level (DEBUG, INFO, ERROR)')
     .option('--dry-run', 'Display request and exit');
+  // Usage errors exit with status 2, as argparse's do (runRpcCli keeps its own handling).
+  if (!inProcess)
+    rpc.exitOverride((err) => {
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
   for (const spec of COMMANDS) addMethodCommand(rpc, spec);
   // No method: rpc.py's script mode, one command line per stdin line.
   rpc.allowExcessArguments(true).action(async () => {
