@@ -1,13 +1,16 @@
 // Admin commands (NVMe Base 2.0 section 5), one function per command, reached from one
 // dispatch. Each returns completion dword 0, 'deferred' (AER: completes later), or throws
 // NvmeError with the status the spec names.
-import { AdminOpcode, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
+import { AdminOpcode, AsyncEvent, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
 import type { NvmeController } from './controller.js';
 import { commandSegments, gather, scatter } from './data.js';
 import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, nvmControllerData } from './identify.js';
 import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';
 
 type Result = number | void | 'deferred';
+
+/** The controller's composite temperature (a constant 40 degrees Celsius). */
+const COMPOSITE_TEMPERATURE_K = 313;
 
 export async function executeAdmin(c: NvmeController, sqe: Buffer): Promise<Result> {
   const opc = sqe[0]!;
@@ -181,6 +184,10 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   if (fid === Feature.HOST_IDENTIFIER) hostId = await fromHost(c, sqe, dw(sqe, 11) & 1 ? 16 : 8);
   const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, hostId });
   if (fid === Feature.VOLATILE_WRITE_CACHE) c.syncAllNamespaces();
+  // A threshold the current temperature already crosses raises the SMART / Health event
+  // (Temperature Threshold, info 01h, log 02h) when the host enabled it (AEC bit 1).
+  if (fid === Feature.TEMPERATURE_THRESHOLD && c.features.temperatureOutOfRange(COMPOSITE_TEMPERATURE_K) && c.features.asyncEventConfig & (1 << 1))
+    c.asyncEvent(AsyncEvent.TYPE_SMART, 0x01, LogPage.SMART);
   if (fid === Feature.INTERRUPT_COALESCING || fid === Feature.INTERRUPT_VECTOR_CONFIG) c.syncCoalescing();
   return r;
 }
@@ -214,8 +221,8 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
         unsafeShutdowns: c.unsafeShutdowns,
         mediaErrors: c.jsStats.mediaErrors,
         errorLogEntries: c.errorLog.count,
-        temperatureK: 313,
-        criticalWarning: 0,
+        temperatureK: COMPOSITE_TEMPERATURE_K,
+        criticalWarning: c.features.temperatureOutOfRange(COMPOSITE_TEMPERATURE_K) ? 1 << 1 : 0,
       });
       break;
     }

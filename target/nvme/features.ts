@@ -35,6 +35,16 @@ export class FeatureState {
     this.hostId = Buffer.alloc(8);
   }
 
+  /**
+   * Whether the composite temperature is at or beyond a threshold (SMART Critical Warning bit 1,
+   * NVMe Base 2.0 5.16.1.3; the event of 5.27.1.4): over >= its threshold or under <= its own.
+   */
+  temperatureOutOfRange(kelvin: number): boolean {
+    const over = this.tempThresholds.get(0) ?? 343;
+    const under = this.tempThresholds.get(1) ?? 0;
+    return kelvin >= over || kelvin <= under;
+  }
+
   grantedQueues(): { nsq: number; ncq: number } {
     return this.queuesGranted ?? { nsq: this.limits.maxIoQueues - 1, ncq: this.limits.maxIoQueues - 1 };
   }
