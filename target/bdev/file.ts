@@ -6,7 +6,8 @@
 // coherent (an O_DIRECT write invalidates the cached pages it covers). Flush is fdatasync on
 // both. With the write cache off, a write is fdatasync'ed before it completes, so nothing is
 // acknowledged before it is durable.
-import { constants, promises as fsp, readFileSync, statSync, openSync, closeSync, fdatasyncSync } from 'node:fs';
+import { constants, promises as fsp, readFileSync, statSync, openSync, closeSync, fdatasync } from 'node:fs';
+import { promisify } from 'node:util';
 import { NativeBacking } from './bdev.js';
 import { BdevIoError } from './bdev.js';
 import { BaseBdev } from './base.js';
@@ -145,8 +146,8 @@ export class FileBdev extends BaseBdev {
 
   protected async doFlush(): Promise<void> {
     if (this.readonly) return;
-    await this.io.datasync();
-    fdatasyncSync(this.fd);
+    // Both descriptors: the native engine writes through `fd`.
+    await Promise.all([this.io.datasync(), promisify(fdatasync)(this.fd)]);
   }
 
   protected async doWriteZeroes(lba: number, blocks: number): Promise<void> {
