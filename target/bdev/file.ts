@@ -190,7 +190,7 @@ export class FileBdev extends BaseBdev {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.readonly) await this.io.datasync();
+      if (!this.readonly) await Promise.all([this.io.datasync(), promisify(fdatasync)(this.fd)]);
     } finally {
       await this.io.close();
       closeSync(this.fd);
