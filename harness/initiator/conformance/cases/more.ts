@@ -57,6 +57,42 @@ export const moreCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'admin.smart.temperature-threshold',
+    section: `${BASE} 5.27.1.4, 5.16.1.3 (Critical Warning bit 1), 5.2 (SMART / Health: Temperature Threshold)`,
+    title: 'Crossing the over-temperature threshold warns and raises a SMART / Health event',
+    procedure: 'Enable SMART temperature events (AEC bit 1); post an AER; set the composite over-temperature threshold below the current temperature; read SMART; restore the threshold; read SMART again.',
+    expected: 'The AER completes: type SMART/Health (1h), info 01h, log 02h; Critical Warning bit 1 is set while the threshold is crossed and clear after it is restored.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const smart = async () => {
+        const b = t.buf(512);
+        t.ok(await t.admin(logCmd(0x02, 512, b, { nsid: 0xffffffff })), 'SMART');
+        return t.read(b, 512);
+      };
+      const s0 = await smart();
+      const temp = s0.readUInt16LE(1);
+      t.note(`composite temperature ${temp} K`);
+      t.eq(s0[0]! & 2, 0, 'Critical Warning bit 1 before');
+      const old = await t.admin(cmd(0x0a, 0, { cdw10: 0x04, cdw11: 0 }));
+      t.ok(old, 'Get Temperature Threshold');
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x0b, cdw11: 1 << 1 })), 'Set AEC (temperature)');
+      const cid = t.drv.admin.nextCid;
+      const aer = t.adminPending(cmd(0x0c, 0), 2000);
+      await sleep(5);
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x04, cdw11: temp - 10 })), 'Set over-temperature threshold below the temperature');
+      const c = await aer;
+      t.check(c !== null, `no event completed AER ${cid}`);
+      t.eq(c.dw0 & 7, 1, 'event type (SMART / Health)');
+      t.eq((c.dw0 >> 8) & 0xff, 0x01, 'event info (Temperature Threshold)');
+      t.eq((c.dw0 >> 16) & 0xff, 0x02, 'log page');
+      t.eq((await smart())[0]! & 2, 2, 'Critical Warning bit 1 while crossed');
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x04, cdw11: old.dw0 & 0xffff })), 'restore the threshold');
+      t.eq((await smart())[0]! & 2, 0, 'Critical Warning bit 1 after restoring');
+    },
+  },
+  {
     id: 'reg.nssr.unsupported',
     section: `${BASE} 3.1.7 (NSSR), 3.1.1 (CAP.NSSRS)`,
     title: 'NSSR writes have no effect when NVM Subsystem Reset is not supported',
