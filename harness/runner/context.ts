@@ -201,6 +201,13 @@ export class ScenarioContext {
     this.o.events.live(this.live);
   }
 
+  /** A process this scenario started itself: the runner kills it (by pid) if the scenario dies or overruns. */
+  trackProcess(pid: number, log?: { name: string; path: string }): void {
+    this.live.pids.push(pid);
+    if (log) this.live.logs.push(log);
+    this.publishLive();
+  }
+
   /** A new target daemon of this scenario's own, started and answering RPC. */
   async target(label = 'target'): Promise<ScenarioTarget> {
     const t = new ScenarioTarget(join(this.tmp, label), this.dir, (pid) => {

@@ -1,4 +1,4 @@
-// Rebooting a running guest in place: QMP system_reset (the same QEMU, devices reset as on a
+// Rebooting a running guest in place: QMP set-action reboot=reset, then system_reset (the same QEMU, devices reset as on a
 // power cycle of the machine), then SSH again. Guest (harness/guest/guest.ts) has no reboot;
 // this adds one without changing it.
 import type { Guest } from '../guest/guest.js';
@@ -9,6 +9,9 @@ export async function rebootGuest(g: Guest, timeoutMs = 240_000): Promise<number
   const t0 = Date.now();
   const qmp = await g.qmp();
   try {
+    // The harness starts QEMU with -no-reboot (a guest reboot ends QEMU); for this reset only,
+    // make a reset a reset (QMP set-action, QEMU >= 6.0).
+    await qmp.execute('set-action', { reboot: 'reset' });
     await qmp.execute('system_reset');
   } finally {
     qmp.close();
