@@ -138,6 +138,68 @@ export const registerCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'reg.optional-registers-zero',
+    section: 'NVMe Base 2.0 3.1.11-3.1.22 (CMBLOC, CMBSZ, BPINFO, PMRCAP), 3.1 (reserved)',
+    title: 'Registers of absent optional features and reserved space read zero',
+    procedure: 'With CAP.CMBS, CAP.BPS and CAP.PMRS clear: read CMBLOC (38h), CMBSZ (3Ch), BPINFO (40h), PMRCAP (E00h) and reserved 60h-DFFh samples.',
+    expected: 'All zero.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      const cap = await t.reg64(CAP);
+      const absent = !(cap & (1n << 57n)) && !(cap & (1n << 45n)) && !(cap & (1n << 56n));
+      if (!absent) t.skip('a CMB, boot partitions or a PMR are offered');
+      for (const off of [0x38, 0x3c, 0x40, 0xe00, 0x60, 0x100, 0x800, 0xdfc]) t.eq(await t.reg32(off), 0, `register 0x${off.toString(16)}`);
+    },
+  },
+  {
+    id: 'reg.read-only-ignore-writes',
+    section: 'NVMe Base 2.0 3.1.1, 3.1.2, 3.1.6 (RO fields)',
+    title: 'Writes to CAP, VS and CSTS do not change them',
+    procedure: 'Write FFFFFFFFh to CAP (both dwords), VS and CSTS; read them back; send Identify.',
+    expected: 'CAP, VS unchanged; CSTS.RDY still 1, CFS 0; Identify completes.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const cap = await t.reg64(CAP), vs = await t.reg32(VS);
+      for (const off of [CAP, CAP + 4, VS]) await t.setReg32(off, 0xffffffff);
+      await t.setReg32(CSTS, 0xffffffef); // leave NSSRO (RW1C) alone
+      t.eq(await t.reg64(CAP), cap, 'CAP');
+      t.eq(await t.reg32(VS), vs, 'VS');
+      t.eq((await t.reg32(CSTS)) & 3, 1, 'CSTS.RDY/CFS');
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify');
+    },
+  },
+  {
+    id: 'reg.64bit-as-dwords',
+    section: 'NVMe Base 2.0 3.1 (64-bit registers may be accessed as two 32-bit accesses)',
+    title: 'ASQ/ACQ written and CAP read as two dwords',
+    procedure: 'Reset; write ASQ and ACQ low dword then high dword (as lo_hi_writeq); read CAP as two dwords; enable; Identify.',
+    expected: 'ASQ/ACQ read back whole; CAP dwords equal the 64-bit read; the controller enables and works.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const a = t.drv.admin;
+      const cap = await t.reg64(CAP);
+      t.eq((BigInt(await t.reg32(CAP + 4)) << 32n) | BigInt(await t.reg32(CAP)), cap, 'CAP as two dwords');
+      await t.drv.disable();
+      a.sqTail = 0;
+      a.cqHead = 0;
+      a.phase = true;
+      t.write(a.cqIova, Buffer.alloc(16 * a.size));
+      await t.setReg32(AQA, ((a.size - 1) << 16) | (a.size - 1));
+      for (const [off, v] of [[ASQ, a.sqIova], [ACQ, a.cqIova]] as const) {
+        await t.setReg32(off, Number(v & 0xffffffffn));
+        await t.setReg32(off + 4, Number(v >> 32n));
+        t.eq(await t.reg64(off), v, `register 0x${off.toString(16)}`);
+      }
+      await t.setReg32(CC, CC_VALUE);
+      await t.drv.waitReady(true);
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify');
+    },
+  },
+  {
     id: 'reg.cc.enabled-value',
     section: 'NVMe Base 2.0 3.1.5',
     title: 'CC reads back what the host wrote',
