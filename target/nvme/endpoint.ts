@@ -145,6 +145,9 @@ export async function startVfioUserEndpoint(o: EndpointOptions): Promise<Control
     maxIoQueuePairs: o.transport.max_io_qpairs_per_ctrlr,
     maxNamespaces: sub.options.maxNamespaces || 32,
     log: o.log,
+    // Migration v2 always; v1 (Oracle's QEMU fork) adds region 9 and the VERSION capability,
+    // so it is opt-in (SPDK's RPC has no option for it).
+    migration: { v1: process.env.VNVME_MIGRATION_V1 === '1' },
   });
   return {
     close: () => ep.close(),
