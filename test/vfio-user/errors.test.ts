@@ -4,6 +4,8 @@
 // only that connection.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { native } from '../../native/index.js';
 import { VfioUserClient, defaultCaps } from '../../harness/initiator/vfio-user-client.js';
 import * as W from '../../target/vfio-user/wire.js';
@@ -380,6 +382,19 @@ describe('vfio-user error paths', () => {
       await fdsClosed(C.DMA_MAP, dmaMap(0x300000n, 0x1000n, 3, 0x1000n), E.EINVAL, 1, () => native.memfdCreate('small', 0x1000));
       await fdsClosed(C.DMA_MAP, dmaMap(0x300000n, 0x1000n, 3, 0xfffffffffffff000n), E.EINVAL, 1, () => native.memfdCreate('small', 0x1000));
       assert.equal(s.server.dma.regions().length, 0);
+    });
+
+    test('DMA_MAP of a read-only file: READ works, READ|WRITE is EACCES', async () => {
+      const file = join(s.dir, 'ro-guest-ram');
+      writeFileSync(file, Buffer.alloc(0x2000, 0x5a));
+      const ro = () => openSync(file, 'r');
+      await fdsClosed(C.DMA_MAP, dmaMap(0x300000n, 0x2000n, W.DMA_MAP_FLAG_READ | W.DMA_MAP_FLAG_WRITE), E.EACCES, 1, ro);
+      const fd = ro();
+      assert.equal(await replyErrno(c, C.DMA_MAP, dmaMap(0x300000n, 0x2000n, W.DMA_MAP_FLAG_READ), [fd]), 0);
+      closeSync(fd);
+      assert.deepEqual(s.server.dma.readSync(0x301000n, 4), Buffer.alloc(4, 0x5a));
+      assert.throws(() => s.server.dma.writeSync(0x301000n, Buffer.alloc(4)), (e: { errno: number }) => e.errno === E.EACCES);
+      await c.dmaUnmap(0x300000n, 0x2000n);
     });
 
     test('DMA_MAP with a good fd but a bad request closes the fd exactly once', async () => {

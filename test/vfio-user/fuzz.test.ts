@@ -45,16 +45,16 @@ class RawConn {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  /** Resolves true when a reply with `id` and `command` came, false when the connection closed. */
-  async until(id: number, command: number, timeoutMs = 3000): Promise<boolean> {
+  /**
+   * Resolves with the replies that came before the one with `id` and `command` once that one
+   * came, or null when the connection closed first.
+   */
+  async until(id: number, command: number, timeoutMs = 3000): Promise<W.Header[] | null> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const i = this.replies.findIndex((h) => h.id === id && h.command === command);
-      if (i >= 0) {
-        this.replies.splice(0, i + 1);
-        return true;
-      }
-      if (this.closed) return false;
+      if (i >= 0) return this.replies.splice(0, i + 1).slice(0, i);
+      if (this.closed) return null;
       const left = end - Date.now();
       if (left <= 0) throw new Error(`server neither answered message ${id} (${W.commandName(command)}) nor closed the connection`);
       await new Promise<void>((resolve) => {
@@ -227,7 +227,7 @@ describe('vfio-user fuzzing', () => {
     try {
       if (negotiate) {
         conn.send(W.encodeCommand(1, C.VERSION, W.encodeVersion({ major: 0, minor: 0, caps: defaultCaps() })));
-        assert.equal(await conn.until(1, C.VERSION), true, 'VERSION');
+        assert.notEqual(await conn.until(1, C.VERSION), null, 'VERSION');
       }
       for (const item of messages) {
         const { msg, fds: kinds } = Buffer.isBuffer(item) ? { msg: item, fds: [] as FdKind[] } : build(item.seed, item.m);
@@ -236,7 +236,14 @@ describe('vfio-user fuzzing', () => {
         fds.forEach((fd) => native.closeFd(fd)); // the channel holds its own duplicates
         // A sentinel behind it: in-order processing means its reply follows the fuzzed one's.
         conn.send(W.encodeCommand(SENTINEL_ID, C.DEVICE_GET_INFO, W.encodeDeviceInfo({ argsz: 16, flags: 0, numRegions: 0, numIrqs: 0 })));
-        if (!(await conn.until(SENTINEL_ID, C.DEVICE_GET_INFO))) return; // closed: allowed
+        const before = await conn.until(SENTINEL_ID, C.DEVICE_GET_INFO);
+        if (before === null) return; // closed: allowed
+        // Anything but a reply-type message or one marked No_reply got exactly one reply (an
+        // unknown message type gets an error reply), before the sentinel's; those got none.
+        const h = W.decodeHeader(msg);
+        const wantsReply = (h.flags & W.FLAG_TYPE_MASK) !== W.TYPE_REPLY && !(h.flags & W.FLAG_NO_REPLY);
+        assert.equal(before.filter((r) => r.id === h.id).length, wantsReply ? 1 : 0, `replies to ${W.commandName(h.command)} flags 0x${h.flags.toString(16)}: ${JSON.stringify(before)}`);
+        assert.equal(before.length, wantsReply ? 1 : 0, 'unexpected extra replies');
       }
       if (desync !== null) {
         // A header whose size disagrees with what follows: the stream cannot be resynchronised;
@@ -283,7 +290,7 @@ describe('vfio-user fuzzing', () => {
         const conn = new RawConn(s.path);
         try {
           conn.send(W.encodeCommand(1, C.VERSION, W.encodeVersion({ major: 0, minor: 0, caps: defaultCaps() })));
-          assert.equal(await conn.until(1, C.VERSION), true);
+          assert.notEqual(await conn.until(1, C.VERSION), null);
           conn.send(Buffer.from(bytes));
         } finally {
           conn.close();
