@@ -522,6 +522,22 @@ describe('vfio-user error paths', () => {
       await fdsClosed(C.VERSION, W.encodeVersion({ major: 0, minor: 0, caps: defaultCaps() }), E.EINVAL, 1);
     });
 
+    test('a message sent in pieces, its fd riding on the body, is reassembled with the fd', async () => {
+      const msg = W.encodeCommand(900, C.DMA_MAP, dmaMap(0xa00000n, 0x1000n));
+      const fd = native.memfdCreate('split', 0x1000);
+      const p = c.expectReply(900);
+      c.sendRaw(msg.subarray(0, 10));
+      c.sendRaw(msg.subarray(10, 16));
+      c.sendRaw(msg.subarray(16, 20), [fd]);
+      c.sendRaw(msg.subarray(20));
+      native.closeFd(fd);
+      const r = await p;
+      assert.equal(r.hdr.flags & W.FLAG_ERROR, 0, `errno ${r.hdr.error}`);
+      assert.deepEqual(s.server.dma.regions(), [{ iova: 0xa00000, size: 0x1000, prot: 3, mapped: true }]);
+      await c.dmaUnmap(0xa00000n, 0x1000n);
+      await alive();
+    });
+
     test('the same message id on every message works', async () => {
       c.dispose();
       c = await VfioUserClient.open(s.path, { fixedId: 7 });
