@@ -234,7 +234,7 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
       if (!rae) c.changedNamespaces = [];
       break;
     case LogPage.COMMANDS_SUPPORTED:
-      page = commandEffectsLog();
+      page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells });
       break;
     default:
       throw new NvmeError(Status.INVALID_LOG_PAGE, `log page 0x${lid.toString(16)}`);

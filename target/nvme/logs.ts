@@ -115,7 +115,8 @@ const LBCC = 1 << 1;
 const NCC = 1 << 2;
 const NIC = 1 << 3;
 
-export function commandEffectsLog(): Buffer {
+/** Lists what the controller accepts: Doorbell Buffer Config only when it is offered (OACS bit 8). */
+export function commandEffectsLog(opts: { shadowDoorbells: boolean }): Buffer {
   const b = Buffer.alloc(4096);
   for (const op of [
     AdminOpcode.DELETE_SQ,
@@ -129,7 +130,7 @@ export function commandEffectsLog(): Buffer {
     AdminOpcode.GET_FEATURES,
     AdminOpcode.ASYNC_EVENT_REQUEST,
     AdminOpcode.KEEP_ALIVE,
-    AdminOpcode.DOORBELL_BUFFER_CONFIG,
+    ...(opts.shadowDoorbells ? [AdminOpcode.DOORBELL_BUFFER_CONFIG] : []),
   ])
     b.writeUInt32LE(CSUPP, 4 * op);
   b.writeUInt32LE(CSUPP | LBCC | NCC | NIC, 4 * AdminOpcode.FORMAT_NVM);

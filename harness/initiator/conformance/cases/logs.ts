@@ -113,6 +113,38 @@ export const logCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'admin.log.commands-supported-consistent',
+    section: 'NVMe Base 2.0 5.16.1.6, 5.17.2.1 (OACS, ONCS)',
+    title: 'Commands Supported and Effects agrees with OACS/ONCS and with what the controller accepts',
+    procedure: 'If LPA bit 1: read log 05h; compare CSUPP of Format NVM, Doorbell Buffer Config, Namespace Management/Attachment, Firmware Commit/Download with OACS, and of Compare, Write Uncorrectable, DSM, Write Zeroes, Verify with ONCS; send Keep Alive if listed.',
+    expected: 'Each CSUPP bit equals the corresponding OACS/ONCS bit; a listed command is not rejected as Invalid Command Opcode.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      if (!(t.ctrl.lpa & 2)) t.skip('LPA bit 1 clear');
+      const { c, data } = await readLog(t, 0x05, 4096);
+      t.ok(c, 'Get Log Page 05h');
+      const admin = (op: number) => data.readUInt32LE(4 * op) & 1;
+      const io = (op: number) => data.readUInt32LE(1024 + 4 * op) & 1;
+      const { oacs, oncs } = t.ctrl;
+      const pairs: [string, number, number][] = [
+        ['Format NVM / OACS bit 1', admin(0x80), (oacs >> 1) & 1],
+        ['Firmware Commit / OACS bit 2', admin(0x10), (oacs >> 2) & 1],
+        ['Firmware Image Download / OACS bit 2', admin(0x11), (oacs >> 2) & 1],
+        ['Namespace Management / OACS bit 3', admin(0x0d), (oacs >> 3) & 1],
+        ['Namespace Attachment / OACS bit 3', admin(0x15), (oacs >> 3) & 1],
+        ['Doorbell Buffer Config / OACS bit 8', admin(0x7c), (oacs >> 8) & 1],
+        ['Compare / ONCS bit 0', io(0x05), oncs & 1],
+        ['Write Uncorrectable / ONCS bit 1', io(0x04), (oncs >> 1) & 1],
+        ['Dataset Management / ONCS bit 2', io(0x09), (oncs >> 2) & 1],
+        ['Write Zeroes / ONCS bit 3', io(0x08), (oncs >> 3) & 1],
+        ['Verify / ONCS bit 7', io(0x0c), (oncs >> 7) & 1],
+      ];
+      for (const [what, csupp, bit] of pairs) t.eq(csupp, bit, what);
+      for (const op of [0x00, 0x01, 0x02]) t.eq(io(op), 1, `I/O opcode ${op} CSUPP (mandatory NVM command)`);
+      if (admin(0x18)) t.check(((await t.admin(cmd(0x18, 0))).status & 0x7ff) !== (Status.INVALID_OPCODE & 0x7ff), 'Keep Alive listed but rejected');
+    },
+  },
+  {
     id: 'admin.log.unsupported',
     section: 'NVMe Base 2.0 5.16 (Figure 199)',
     title: 'An unsupported log page is rejected',
