@@ -59,6 +59,8 @@ describe('vnvme identify / conformance CLI', () => {
       /^Subsystem NQN:\s+nqn\.2019-07\.io\.spdk:cnode-conformance$/m,
       /^Namespace ID: 1$/m,
       /^Size:\s+32768 blocks \(16\.00 MiB\)$/m,
+      /^NGUID:\s+6e766d65636f6e66000000000000a001$/m,
+      /^EUI64:\s+6e766d6500a00001$/m,
       /^Namespace ID: 2$/m,
       /^UUID:\s+[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/m,
       /LBA Format #00: Data Size: 512 {2}Metadata Size: 0 .*\(in use\)/,
@@ -84,6 +86,9 @@ describe('vnvme identify / conformance CLI', () => {
     ]);
     assert.equal(j.namespaces[0]!.sizeBytes, String(32768 * 512));
     assert.ok(j.namespaces[0]!.uuid);
+    assert.equal(j.namespaces[0]!.nguid, '6e766d65636f6e66000000000000a001');
+    assert.equal(j.namespaces[0]!.eui64, '6e766d6500a00001');
+    assert.equal(j.namespaces[1]!.nguid, null);
   });
 
   test('identify refuses a wrong transport or a missing socket', async () => {

@@ -81,7 +81,7 @@ export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<
     modelNumber: 'vnvme conformance target',
     subnqn: 'nqn.2019-07.io.spdk:cnode-conformance',
     namespaces: () => [
-      { nsid: 1, bdev: malloc },
+      { nsid: 1, bdev: malloc, nguid: '6e766d65636f6e66000000000000a001', eui64: '6e766d6500a00001' },
       { nsid: 2, bdev: slow },
       { nsid: 3, bdev: upcall },
     ],
