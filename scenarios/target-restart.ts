@@ -25,7 +25,7 @@ export const scenario = defineScenario({
   needs: ['qemu'],
   timeoutMs: 15 * 60_000,
   async run(ctx) {
-    const file = join(ctx.dir, 'disk.img');
+    const file = join(ctx.tmp, 'disk.img');
     writeFileSync(file, '');
     truncateSync(file, 64 * 2 ** 20);
     const bdevRpc = ['bdev_aio_create', file, 'Aio0', '512'];
