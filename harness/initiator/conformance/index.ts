@@ -18,6 +18,7 @@ import { queueCases } from './cases/queues.js';
 import { ioCases } from './cases/io.js';
 import { eventCases } from './cases/events.js';
 import { moreCases } from './cases/more.js';
+import { pciCases } from './cases/pci.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
@@ -40,7 +41,7 @@ const upcallVariants: ConformanceCase[] = ioCases
   }));
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...moreCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...moreCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
