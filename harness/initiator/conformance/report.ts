@@ -29,6 +29,20 @@ export function formatReport(rep: ConformanceReport, opts: { verbose?: boolean }
       }
     }
   }
+  // Per area (first id component; admin.* by command): passed/total and anything not passing.
+  const areas = new Map<string, { n: number; pass: number; other: string[] }>();
+  for (const r of rep.results) {
+    const p = r.id.split('.');
+    const key = p[0] === 'admin' || p[0] === 'io' ? `${p[0]}.${p[1]}` : p[0]!;
+    const a = areas.get(key) ?? { n: 0, pass: 0, other: [] };
+    a.n++;
+    if (r.verdict === 'pass') a.pass++;
+    else a.other.push(`${MARK[r.verdict].toLowerCase()} ${p.slice(key.split('.').length).join('.')}`);
+    areas.set(key, a);
+  }
+  lines.push('');
+  lines.push('By area:');
+  for (const [k, a] of areas) lines.push(`  ${k.padEnd(28)} ${String(a.pass).padStart(3)}/${String(a.n).padEnd(3)}${a.other.length ? `  (${a.other.join(', ')})` : ''}`);
   const s = rep.summary;
   const mand = rep.results.filter((r) => r.level === 'mandatory' && r.verdict === 'fail').length;
   lines.push('');
