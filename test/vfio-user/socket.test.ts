@@ -67,6 +67,20 @@ describe('vfio-user socket', () => {
     }
   });
 
+  test('a failing chown leaves neither the listening fd nor the socket file behind', () => {
+    const dir = tmp();
+    const path = join(dir, 'cntrl');
+    const s = scratch();
+    const before = openFds();
+    // An owner chown cannot apply (node refuses a fractional gid before the syscall).
+    assert.throws(() => new VfioUserServer(path, s.fn, { gid: 1.5 }));
+    assert.equal(openFds(), before, 'listening fd leaked');
+    assert.throws(() => statSync(path), /ENOENT/, 'socket file left behind');
+    // The path is usable afterwards.
+    const server = new VfioUserServer(path, s.fn);
+    void server.close();
+  });
+
   test('a stale socket file (bound, nobody listening) is replaced', async () => {
     const dir = tmp();
     const path = join(dir, 'cntrl');
