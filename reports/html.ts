@@ -137,7 +137,11 @@ export function reportHtml(r: Report): string {
     ['host', `${e.host.hostname}: Linux ${e.host.kernel}, ${e.host.cpus} × ${e.host.cpu}, Node ${e.host.node}`],
   ];
   const sum = r.summary;
-  const summaryRows = r.scenarios.map((s) => `<tr><td><a href="#scenario-${h(s.name)}${s.iteration > 1 ? `-${s.iteration}` : ''}">${h(s.name)}${s.iteration > 1 ? ` #${s.iteration}` : ''}</a></td><td>${badge(s.verdict)}</td><td class="n">${s.checks.filter((c) => c.verdict === 'pass').length}/${s.checks.length}</td><td class="n">${fmtMs(s.durationMs)}</td><td>${h(s.reason ?? '')}</td></tr>`);
+  const prev = (s: ScenarioResult): string => {
+    const p = r.previous?.scenarios[s.iteration > 1 ? `${s.name}#${s.iteration}` : s.name];
+    return p ? `${badge(p.verdict)} ${p.passedChecks}/${p.checks} ${fmtMs(p.durationMs)}` : '—';
+  };
+  const summaryRows = r.scenarios.map((s) => `<tr><td><a href="#scenario-${h(s.name)}${s.iteration > 1 ? `-${s.iteration}` : ''}">${h(s.name)}${s.iteration > 1 ? ` #${s.iteration}` : ''}</a></td><td>${badge(s.verdict)}</td><td class="n">${s.checks.filter((c) => c.verdict === 'pass').length}/${s.checks.length}</td><td class="n">${fmtMs(s.durationMs)}</td>${r.previous ? `<td class="prev">${prev(s)}</td>` : ''}<td>${h(s.reason ?? '')}</td></tr>`);
   // The embedded JSON must not end the script element early.
   const data = JSON.stringify(r).replace(/</g, '\\u003c');
   return `<!DOCTYPE html>
@@ -149,7 +153,7 @@ export function reportHtml(r: Report): string {
 <table class="env">${envRows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${h(v)}</td></tr>`).join('')}</table>
 <h2>Summary: ${sum.total} scenario runs — ${sum.pass} passed, ${sum.fail} failed, ${sum.error} errors, ${sum.skip} skipped</h2>
 <div class="chips"><button data-v="pass">pass</button><button data-v="fail">fail</button><button data-v="error">error</button><button data-v="skip">skip</button><input id="search" type="search" placeholder="search checks, commands, output"></div>
-<table class="summary"><tr><th>scenario</th><th>verdict</th><th>checks passed</th><th>time</th><th>reason</th></tr>${summaryRows.join('')}</table>
+<table class="summary"><tr><th>scenario</th><th>verdict</th><th>checks passed</th><th>time</th>${r.previous ? `<th>previous run (${h(r.previous.runId)})</th>` : ''}<th>reason</th></tr>${summaryRows.join('')}</table>
 ${areaTable(r)}
 ${r.scenarios.map(scenarioHtml).join('\n')}
 <script type="application/json" id="report-data">${data}</script>

@@ -133,6 +133,14 @@ export const Report = z.object({
   summary: Summary,
   verdict: Verdict,
   scenarios: z.array(ScenarioResult),
+  /** The previous run in the same report directory, for "was / is" next to each scenario (as blktests shows). */
+  previous: z
+    .object({
+      runId: z.string(),
+      verdict: Verdict,
+      scenarios: z.record(z.string(), z.object({ verdict: Verdict, durationMs: z.number(), passedChecks: z.number(), checks: z.number() })),
+    })
+    .optional(),
 });
 export type Report = z.infer<typeof Report>;
 

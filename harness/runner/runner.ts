@@ -2,7 +2,7 @@
 // guest; enforces time limits from outside (SIGTERM, then SIGKILL, then the worker's recorded
 // children by pid), turns unmet needs into skips with the reason, and writes the run's report.
 import { fork } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -204,6 +204,31 @@ function environmentFrom(results: readonly ScenarioResult[], parts: GuestParts |
   };
 }
 
+/** The newest earlier run's report.json in reportDir (skipping unreadable ones), summarised. */
+export function previousRun(reportDir: string, exceptRunId: string): Report['previous'] {
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(reportDir).filter((d) => d !== exceptRunId).sort().reverse();
+  } catch {
+    return undefined;
+  }
+  for (const d of dirs.slice(0, 20)) {
+    try {
+      const r = JSON.parse(readFileSync(join(reportDir, d, 'report.json'), 'utf8')) as Report;
+      if (r.schema !== REPORT_SCHEMA_ID) continue;
+      const scenarios: NonNullable<Report['previous']>['scenarios'] = {};
+      for (const s of r.scenarios) {
+        const key = s.iteration > 1 ? `${s.name}#${s.iteration}` : s.name;
+        scenarios[key] = { verdict: s.verdict, durationMs: s.durationMs, passedChecks: s.checks.filter((c) => c.verdict === 'pass').length, checks: s.checks.length };
+      }
+      return { runId: r.runId, verdict: r.verdict, scenarios };
+    } catch {
+      /* not a finished run */
+    }
+  }
+  return undefined;
+}
+
 export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
   const started = new Date();
   const id = runId(started);
@@ -256,6 +281,7 @@ export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
     summary,
     verdict: overallVerdict(summary),
     scenarios: results,
+    previous: previousRun(o.reportDir, id),
   };
   return { report, written: writeReport(runDir, report) };
 }

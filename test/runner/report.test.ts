@@ -64,6 +64,7 @@ export function sampleReport(): Report {
     summary,
     verdict: overallVerdict(summary),
     scenarios,
+    previous: { runId: '2026-11-27T10-00-00Z-000000', verdict: 'pass', scenarios: { 'guest-nvme-cli': { verdict: 'pass', durationMs: 61000, passedChecks: 3, checks: 3 } } },
   };
 }
 
@@ -114,6 +115,7 @@ test('report.html renders the data and is self-contained', () => {
   for (const s of ['guest-nvme-cli', 'guest-fio-perf', 'target-restart', 'no migration-capable QEMU', 'nvme id-ctrl /dev/nvme0 -o json', 'NVMe Base 2.1 5.1.13.2.1', 'COMPARE_FAILED', 'QEMU 11.1.3', '6.12.57+deb13-amd64', '0123456789abcdef', 'target says hi', 'By spec area', 'tcg (no /dev/kvm)']) {
     assert.ok(html.includes(s), `HTML shows ${s}`);
   }
+  assert.match(html, /previous run \(2026-11-27T10-00-00Z-000000\)/, 'the previous run is shown next to this one');
   assert.match(html, /Identify &lt;Controller&gt; &amp; &quot;SN&quot;/, 'text is escaped');
   assert.doesNotMatch(html, /<oops>/, 'evidence cannot inject markup');
   assert.ok((html.match(/<svg /g) ?? []).length >= 3, 'charts for IOPS, latency and a metric group');

@@ -35,10 +35,10 @@ async function run(entries: ScenarioEntry[], extra: Partial<RunnerOptions> = {})
   }
 }
 
+/** Alive and not a zombie (a killed orphan stays a zombie until init reaps it). */
 function pidAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -81,8 +81,8 @@ test('a hung scenario is killed at its time limit, its leftover child is killed 
   const leftovers = hung.artifacts.find((a) => a.name === 'worker output')?.tail ?? '';
   const pid = Number(/killed leftovers: (\d+)/.exec(leftovers)?.[1]);
   assert.ok(pid > 0, `the leftover child was killed: ${leftovers}`);
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(pidAlive(pid), false, 'leftover child is gone');
+  for (let i = 0; i < 100 && pidAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pidAlive(pid), false, `leftover child is gone: ${existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8").slice(0, 80) : "no stat"}`);
   assert.equal(report.scenarios[1]!.verdict, 'pass', 'the next scenario is not poisoned');
   assert.ok(Date.now() - t0 < 20_000);
 });
@@ -93,6 +93,19 @@ test('a worker that dies is an error with the checks it recorded', async () => {
   assert.equal(s.verdict, 'error');
   assert.match(s.reason ?? '', /ended without a result \(exit status 3\)/);
   assert.ok(s.checks.some((c) => c.id === 'first' && c.verdict === 'pass'));
+});
+
+test('the previous run in the same report directory is summarised next to the new one', async () => {
+  const reportDir = mkdtempSync(join(tmpdir(), 'vnvme-runner-prev-'));
+  try {
+    const first = await runScenarios({ entries: [entry('failing')], reportDir, probe: noKvm, live: silentLive });
+    assert.equal(first.report.previous, undefined);
+    const second = await runScenarios({ entries: [entry('failing')], reportDir, probe: noKvm, live: silentLive });
+    assert.equal(second.report.previous?.runId, first.report.runId);
+    assert.deepEqual(second.report.previous?.scenarios['fx-fail'], { verdict: 'fail', durationMs: first.report.scenarios[0]!.durationMs, passedChecks: 1, checks: 2 });
+  } finally {
+    rmSync(reportDir, { recursive: true, force: true });
+  }
 });
 
 test('--repeat runs each scenario N times with iterations numbered', async () => {
