@@ -5,7 +5,8 @@
 //     data_size u64 @24; the data window starts at DATA_OFFSET.
 //     device_state bits: RUNNING 1, SAVING 2, RESUMING 4 (state-machine.ts fromV1/toV1).
 //     Save: read pending_bytes (consumes the chunk read before) -> read data_offset (stages
-//     the next chunk) -> read data_size -> read the data; STOP_COPY ends at pending 0.
+//     the next chunk; idempotent until pending_bytes is read) -> read data_size -> read the
+//     data; STOP_COPY ends at pending 0.
 //     Restore: read data_offset -> write the chunk into the window -> write data_size.
 //   * DIRTY_PAGES (14): argsz u32 @0, flags u32 @4 (START 1, STOP 2, GET_BITMAP 4); with
 //     GET_BITMAP a range follows: iova u64 @8, size u64 @16, pgsize u64 @24, bitmap size u64
@@ -85,10 +86,8 @@ export class MigrationV1 {
     if (o + count > 32) throw new W.WireError(W.Errno.EINVAL, `migration region: access [${o}, +${count}) outside the header`);
     // Side effects, in the order QEMU's v1 save loop relies on.
     if (o === OFF_PENDING) this.staged = null; // the chunk read before is consumed
-    if (o === OFF_DATA_OFFSET && this.saving()) {
-      this.staged = null;
-      this.staged = Buffer.from(this.m.readData(DATA_WINDOW));
-    }
+    // Reading data_offset stages the next chunk; again before pending_bytes, the same one.
+    if (o === OFF_DATA_OFFSET && this.saving() && this.staged === null) this.staged = Buffer.from(this.m.readData(DATA_WINDOW));
     return this.header().subarray(o, o + count);
   }
 

@@ -202,8 +202,19 @@ describe('migration v1 over the wire', () => {
       assert.equal(await ch.state(), 3);
       await ch.setState(MigState.STOP_COPY);
       assert.equal(await ch.state(), 2);
-      const rec = await ch.readAll();
+      // data_offset stages a chunk; reading it again before pending_bytes offers the same one.
+      const R = W.RegionIndex.MIGRATION;
+      const pending = (await c.regionRead(R, 8, 8)).readBigUInt64LE(0);
+      assert.ok(pending > 32n);
+      assert.equal((await c.regionRead(R, 16, 8)).readBigUInt64LE(0), 0x1000n);
+      const size1 = (await c.regionRead(R, 24, 8)).readBigUInt64LE(0);
+      assert.equal((await c.regionRead(R, 16, 8)).readBigUInt64LE(0), 0x1000n);
+      assert.equal((await c.regionRead(R, 24, 8)).readBigUInt64LE(0), size1);
+      assert.equal(size1, pending, 'the record fits one chunk');
+      const rec = await c.regionRead(R, 0x1000, Number(size1));
       assert.equal(rec.readUInt32LE(0), 0x4d564e56);
+      await assert.rejects(c.regionRead(R, 0x1000 + Number(size1), 8), errno(W.Errno.EINVAL), 'reads past the chunk');
+      assert.equal((await c.regionRead(R, 8, 8)).readBigUInt64LE(0), 0n, 'pending_bytes consumed the chunk');
       await ch.setState(MigState.RUNNING);
       assert.equal(await ch.state(), 1);
     } finally {
