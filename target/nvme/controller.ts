@@ -88,7 +88,8 @@ export class NvmeController implements PciDeviceModel {
   jsStats = { readCommands: 0n, writeCommands: 0n, readBytes: 0n, writeBytes: 0n, mediaErrors: 0n };
   powerCycles = 1n;
   unsafeShutdowns = 0n;
-  readonly bornAt = Date.now();
+  /** Power-on time origin (SMART Power On Hours); a migrated controller keeps its source's. */
+  bornAt = Date.now();
   /** In-flight TypeScript I/O, for Abort: key sqid:cid. */
   readonly inflightIo = new Map<string, { abort: (how: 'requested' | 'dropped') => void }>();
 

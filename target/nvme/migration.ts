@@ -234,6 +234,7 @@ export class NvmeMigratable implements MigratableDevice {
     c.jsStats.writeBytes = sub(s.smart.writeBytes, 'writeBytes');
     c.jsStats.mediaErrors = s.smart.mediaErrors;
     c.powerCycles = s.smart.powerCycles;
+    c.bornAt = Date.now() - Number(s.smart.powerOnMs);
     c.unsafeShutdowns = s.smart.unsafeShutdowns;
     this.fn.restoreState(s.pci);
     c.syncVectors();

@@ -1,0 +1,58 @@
+// What the device-state record carries, checked through the guest-visible interface on the
+// destination: features, the error log, SMART counters and power-on time, outstanding AERs,
+// interrupt vectors/MSI-X table, config space, and the I/O queues themselves.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cmd } from '../../harness/initiator/nvme-driver.js';
+import { migrateDriver } from '../../harness/initiator/migration.js';
+import { NvmeMigratable } from '../../target/nvme/migration.js';
+import { makePair, driverWithQueue, writeRead } from './pair.js';
+
+test('features, error log, SMART, AERs and config space arrive on the destination', async () => {
+  const p = await makePair({ doorbells: 'message' });
+  const { drv, q } = await driverWithQueue(p.a);
+  try {
+    // Features the host changed.
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x01, cdw11: 0x00030201 }), 'Set Arbitration');
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x0b, cdw11: 0x100 }), 'Set Async Event Config');
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x06, cdw11: 0 }), 'Set Volatile Write Cache off');
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x04, cdw11: 300 }), 'Set Temperature Threshold');
+    // An error log entry (invalid namespace on Identify).
+    const bad = await drv.adminCommand(cmd(0x06, 0x77, { prp1: drv.alloc(4096), cdw10: 0 }));
+    assert.notEqual(bad.status, 0);
+    await writeRead(drv, q, 0, 0x5c);
+    const aer = drv.submit(drv.admin, cmd(0x0c, 0), 60_000);
+    const cfgA = await drv.client.regionRead(7, 0, 256);
+    const a = p.a.migration!.device as NvmeMigratable;
+    const errA = a.controller.errorLog.count;
+    const countersA = a.controller.counters();
+    const bornA = a.controller.bornAt;
+    await migrateDriver(drv, p.b.socketPath, { protocol: 'v2' });
+    const b = p.b.migration!.device as NvmeMigratable;
+    // Through the host's eyes, on B.
+    assert.equal(await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x01 }), 'Get Arbitration'), 0x00030201);
+    assert.equal(await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x0b }), 'Get AEC'), 0x100);
+    assert.equal(await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x06 }), 'Get VWC'), 0);
+    assert.equal((await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x04 }), 'Get Temp Threshold')) & 0xffff, 300);
+    assert.deepEqual(await drv.client.regionRead(7, 0, 256), cfgA, 'config space (BARs, command, MSI-X control)');
+    assert.equal(b.controller.errorLog.count, errA);
+    const errPage = drv.alloc(4096);
+    await drv.adminOk(cmd(0x02, 0xffffffff, { prp1: errPage, cdw10: (15 << 16) | 0x01 }), 'Error log');
+    assert.equal(drv.read(errPage, 8).readBigUInt64LE(0), errA, 'newest error entry count');
+    const countersB = b.controller.counters();
+    assert.equal(countersB.writeCommands, countersA.writeCommands, 'SMART host write commands continue');
+    assert.equal(countersB.readCommands, countersA.readCommands);
+    assert.ok(Math.abs(b.controller.bornAt - bornA) < 1000, 'power-on time continues (less the migration itself)');
+    assert.deepEqual(b.controller.aers.length, 1, 'the AER is outstanding on B');
+    assert.equal(b.controller.opts.identity.serialNumber, a.controller.opts.identity.serialNumber);
+    // I/O continues on B, and the AER completes there.
+    await writeRead(drv, q, 8, 0x5d);
+    drv.client.postRegionWrite(0, 0x1000 + 8 * 9, Buffer.from([1, 0, 0, 0]));
+    const ev = await aer;
+    assert.equal(ev.status, 0);
+    assert.equal((ev.dw0 >> 16) & 0xff, 0x01, 'error event, log page 1');
+  } finally {
+    drv.close();
+    await p.close();
+  }
+});
