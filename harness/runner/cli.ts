@@ -76,6 +76,16 @@ export async function main(argv: string[]): Promise<number> {
   let parts: GuestParts | undefined;
   let provisionError: string | undefined;
   const live = consoleLive();
+  // First Ctrl-C: stop the running scenario (collecting its logs), skip the rest, still write the
+  // report. A second one exits at once (the teardown module still ends our children).
+  const abort = new AbortController();
+  const onInt = (): void => {
+    if (abort.signal.aborted) process.exit(130);
+    process.stderr.write('\n[scenario] interrupted: stopping the running scenario and writing the report (Ctrl-C again to quit now)\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onInt);
   const { report, written } = await runScenarios({
     entries,
     reportDir: o.reportDir,
@@ -84,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     qemu: o.qemu,
     timeoutScale: o.timeoutScale,
     live,
+    signal: abort.signal,
     command: ['npm run scenario', ...(argv.length ? ['--', ...argv] : [])].join(' '),
     probe: machineProbe({ qemu: o.qemu, parts: () => parts, provisionError: () => provisionError }),
     provision: async () => {
@@ -100,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.write(`\n${summaryTable(report.scenarios)}\n\n`);
   process.stdout.write(`${s.total} scenario runs: ${s.pass} passed, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped — ${report.verdict.toUpperCase()} in ${(report.durationMs / 1000).toFixed(1)} s\n`);
   process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\n`);
+  if (abort.signal.aborted) return 130;
   return s.fail > 0 || s.error > 0 ? 1 : 0;
 }
 

@@ -36,6 +36,8 @@ export interface RunnerOptions {
   timeoutScale?: number;
   /** The worker script (tests may substitute). */
   workerPath?: string;
+  /** Ctrl-C: the running scenario is stopped (its logs collected), the rest are reported as not run. */
+  signal?: AbortSignal;
 }
 
 export interface RunOutcome {
@@ -140,11 +142,16 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   const timeout = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), limit);
   });
-  let ended: Awaited<typeof exit> | 'timeout' | 'grace' = await Promise.race([exit, timeout]);
+  const interrupted = new Promise<'timeout'>((resolve) => {
+    if (o.signal?.aborted) resolve('timeout');
+    o.signal?.addEventListener('abort', () => resolve('timeout'), { once: true });
+  });
+  let ended: Awaited<typeof exit> | 'timeout' | 'grace' = await Promise.race([exit, timeout, interrupted]);
+  const byUser = o.signal?.aborted === true;
   let killedLeftovers: string[] = [];
   if (ended === 'timeout') {
     timedOut = true;
-    o.live.line(`${s.name}: time limit ${Math.round(limit / 1000)} s reached; stopping worker pid ${worker.pid} (SIGTERM)`);
+    o.live.line(byUser ? `${s.name}: interrupted; stopping worker pid ${worker.pid} (SIGTERM)` : `${s.name}: time limit ${Math.round(limit / 1000)} s reached; stopping worker pid ${worker.pid} (SIGTERM)`);
     worker.kill('SIGTERM');
     const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), o.killGraceMs ?? 15_000));
     ended = await Promise.race([exit, grace]);
@@ -168,7 +175,9 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
 
   // No result: the worker timed out, crashed or was killed. Collect what is known.
   const how = ended as { code: number | null; signal: NodeJS.Signals | null };
-  const reason = timedOut
+  const reason = byUser
+    ? `interrupted by the user after ${Math.round((Date.now() - started) / 1000)} s; last step: ${details.at(-1) ?? 'none'}`
+    : timedOut
     ? `timed out after ${Math.round(limit / 1000)} s (worker stopped by ${how.signal ?? `exit ${how.code}`}); last step: ${details.at(-1) ?? 'none'}`
     : `the scenario worker ended without a result (${how.signal ? `killed by ${how.signal}` : `exit status ${how.code}`})`;
   const artifacts: ScenarioResult['artifacts'] = [];
@@ -245,7 +254,8 @@ export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
     o.live.begin(iteration > 1 ? `${s.name}#${iteration}` : s.name, i + 1, plan.length);
     let r: ScenarioResult;
     const unmet = s.needs.map((n) => o.probe.why(n)).find((why) => why !== undefined);
-    if (bailedOn) r = skipped(e, iteration, `not run: --bail after ${bailedOn}`);
+    if (o.signal?.aborted) r = skipped(e, iteration, 'not run: the run was interrupted');
+    else if (bailedOn) r = skipped(e, iteration, `not run: --bail after ${bailedOn}`);
     else if (unmet) r = skipped(e, iteration, unmet);
     else {
       if (s.needs.includes('qemu') && !parts && !provisionError && o.provision) {

@@ -87,6 +87,17 @@ test('a hung scenario is killed at its time limit, its leftover child is killed 
   assert.ok(Date.now() - t0 < 20_000);
 });
 
+test('an interrupted run stops the running scenario, reports the rest as not run, and still writes the report', async () => {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 800);
+  const slow = { ...entry('hanging'), scenario: { ...fx.hanging, timeoutMs: 60_000 } };
+  const { report } = await run([slow, entry('passing')], { signal: ac.signal });
+  assert.equal(report.scenarios[0]!.verdict, 'error');
+  assert.match(report.scenarios[0]!.reason ?? '', /interrupted by the user/);
+  assert.equal(report.scenarios[1]!.verdict, 'skip');
+  assert.equal(report.scenarios[1]!.reason, 'not run: the run was interrupted');
+});
+
 test('a worker that dies is an error with the checks it recorded', async () => {
   const { report } = await run([entry('crashing')]);
   const s = report.scenarios[0]!;
