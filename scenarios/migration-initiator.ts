@@ -49,6 +49,7 @@ export const scenario = defineScenario({
           c.ok(r.aerCarried, 'AER submitted before the first migration', 'completes on the last target', String(r.aerCarried));
           c.ok(r.adminCommands > 0, 'admin commands during migrations', '> 0', String(r.adminCommands));
           c.ok(r.inflightAtStop > 0, 'commands outstanding when the guest paused', '> 0 over all migrations', String(r.inflightAtStop));
+          c.equal('completions for no outstanding command (acknowledged twice)', 0, r.strayCompletions);
         },
       );
     }

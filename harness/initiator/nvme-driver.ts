@@ -55,6 +55,9 @@ export class NvmeDriver {
   /** While the "guest" is paused for migration: the latest value per doorbell, not yet written. */
   private held: Map<number, number> | null = null;
 
+  /** Completions for no outstanding command (a command acknowledged twice, or after its timeout). */
+  strayCompletions = 0;
+
   /** Commands submitted and not yet completed, over all queues. */
   outstanding(): number {
     let n = this.admin?.waiting.size ?? 0;
@@ -277,7 +280,8 @@ export class NvmeDriver {
       n++;
       const w = q.waiting.get(cqe.cid);
       q.waiting.delete(cqe.cid);
-      w?.(cqe);
+      if (w) w(cqe);
+      else this.strayCompletions++;
     }
     if (n) void this.ringDoorbell(2 * q.qid + 1, q.cqHead);
     return n;

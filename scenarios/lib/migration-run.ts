@@ -67,6 +67,8 @@ export interface MigrationInitiatorResult {
   aerCarried: boolean;
   /** Commands outstanding when the guest paused, summed over migrations. */
   inflightAtStop: number;
+  /** Completions that matched no outstanding command (acknowledged twice): must be 0. */
+  strayCompletions: number;
   errors: string[];
   passed: boolean;
 }
@@ -91,6 +93,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
   const targets: { ep: NvmeEndpoint; bdevs: Bdev[]; path: string }[] = [];
   let adminCommands = 0;
   let aerCarried = false;
+  let strayCompletions = 0;
   let drv: NvmeDriver | null = null;
   let workload: VerifyingWorkload | null = null;
   const migrations: MigrationResult[] = [];
@@ -174,6 +177,8 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     errors.push((err as Error).message);
   } finally {
     if (workload) await workload.stop().catch(() => undefined);
+    strayCompletions = drv?.strayCompletions ?? 0;
+    if (strayCompletions) errors.push(`${strayCompletions} completions matched no outstanding command (acknowledged twice?)`);
     drv?.close();
     for (const t of targets) {
       await t.ep.close().catch(() => undefined);
@@ -198,6 +203,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     adminCommands,
     aerCarried,
     inflightAtStop: migrations.reduce((a, m) => a + m.inflightAtStop, 0),
+    strayCompletions,
     errors,
     passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0 && aerCarried,
   };

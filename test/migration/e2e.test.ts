@@ -16,6 +16,7 @@ for (const protocol of ['v2', 'v1'] as const) {
       assert.ok(r.verifiedAtEnd > 0);
       assert.ok(r.passed);
       assert.ok(r.aerCarried, 'the AER outstanding since the start completed on the last target');
+      assert.equal(r.strayCompletions, 0, 'nothing acknowledged twice');
       assert.ok(r.adminCommands > 0, 'admin commands ran during the migrations');
       for (const m of r.migrations) assert.ok(m.downtimeMs < 5000 && m.recordBytes > 0);
     });
