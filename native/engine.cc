@@ -429,7 +429,14 @@ Napi::Value NvmeEngine::Doorbell(const Napi::CallbackInfo& info) {
   uint64_t idx = ArgU64(info, 0, "index");
   uint32_t v = static_cast<uint32_t>(ArgU64(info, 1, "value"));
   if (idx >= 2 * kMaxQueues) ThrowErrno(info.Env(), EINVAL, "doorbell");
-  __atomic_store_n(&ownDoorbells_[idx], v, __ATOMIC_RELEASE);
+  if (doorbells_ != ownDoorbells_.data()) {
+    // Mapped mode, but this write trapped (REGION_WRITE: a client that did not mmap the page):
+    // it lands in the shared page the engine polls, as SPDK's handle_dbl_access does.
+    if (idx >= 2ull * static_cast<uint64_t>(queueLimit_)) ThrowErrno(info.Env(), EINVAL, "doorbell beyond the shared page");
+    __atomic_store_n(&doorbells_[idx], v, __ATOMIC_RELEASE);
+  } else {
+    __atomic_store_n(&ownDoorbells_[idx], v, __ATOMIC_RELEASE);
+  }
   std::lock_guard<std::mutex> g(mu_);
   wake_ = true;
   cv_.notify_one();
