@@ -187,7 +187,7 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   }
   const workerLog = [workerOut, ...details.map((d) => `detail: ${d}`), killedLeftovers.length ? `killed leftovers: ${killedLeftovers.join(', ')}` : ''].filter(Boolean).join('\n');
   artifacts.push({ name: 'worker output', path: relative(runDir, dir), bytes: workerLog.length, tail: workerLog.split('\n').slice(-120).join('\n') });
-  checks.push({ id: timedOut ? 'scenario.timeout' : 'scenario.crash', title: timedOut ? 'scenario finished within its time limit' : 'scenario worker ran to the end', area: 'Harness', section: '', level: 'mandatory', verdict: 'error', message: reason, durationMs: Date.now() - started, evidence: [{ note: reason }] });
+  checks.push({ id: byUser ? 'scenario.interrupted' : timedOut ? 'scenario.timeout' : 'scenario.crash', title: byUser ? 'scenario ran to the end (the run was interrupted)' : timedOut ? 'scenario finished within its time limit' : 'scenario worker ran to the end', area: 'Harness', section: '', level: 'mandatory', verdict: 'error', message: reason, durationMs: Date.now() - started, evidence: [{ note: reason }] });
   return { name: s.name, description: s.description, tags: [...s.tags], iteration, verdict: 'error', reason, startedAt, durationMs: Date.now() - started, timeoutMs: limit, checks, steps: [], metrics: [], fio: [], artifacts, facts: {} };
 }
 
