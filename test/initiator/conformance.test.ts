@@ -3,7 +3,7 @@
 // documented expected failure naming the missing feature.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { conformanceCases, runConformance, type ConformanceReport } from '../../harness/initiator/conformance/index.js';
+import { conformanceCases, runConformance, startInProcessTarget, type ConformanceReport } from '../../harness/initiator/conformance/index.js';
 import { formatReport } from '../../harness/initiator/conformance/report.js';
 
 /** Expected failures we know about, per doorbell mode, and why. */
@@ -77,6 +77,19 @@ for (const mode of ['mapped', 'message'] as const) {
     });
   });
 }
+
+test('a mapped-doorbell target driven with trapped doorbell writes (a client that does not mmap)', async () => {
+  const t = await startInProcessTarget('mapped');
+  try {
+    const rep = await runConformance({ endpoint: t.endpoint, mode: 'message', slowNsid: t.slowNsid, upcallNsid: t.upcallNsid });
+    assert.equal(rep.mode, 'message');
+    const bad = rep.results.filter((r) => r.verdict === 'fail' || r.verdict === 'expected-failure');
+    assert.deepEqual(bad.map((r) => `${r.id}: ${r.detail}`), []);
+    assert.deepEqual(rep.results.filter((r) => r.verdict === 'skip').map((r) => r.id).sort(), [...EXPECTED_SKIPS.mapped].sort());
+  } finally {
+    await t.close();
+  }
+});
 
 test('filter selects cases by id substring', async () => {
   const rep = await runConformance({ mode: 'message', filter: 'admin.log.' });
