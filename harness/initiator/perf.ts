@@ -4,7 +4,7 @@
 import { native, type PerfResult } from '../../native/index.js';
 import { NvmeDriver } from './nvme-driver.js';
 import { Command } from 'commander';
-import { parseTransportId } from './trid-parse.js';
+import { parseTrid } from './trid.js';
 
 export type Workload = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw';
 
@@ -160,11 +160,11 @@ export function register(program: Command): void {
     .option('-n, --nsid <nsid>', 'namespace', (v) => parseInt(v, 10), 1)
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
-      const trid = parseTransportId(opts.transportId);
+      const trid = parseTrid(opts.transportId);
       const workloads = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'];
       if (!workloads.includes(opts.ioPattern)) throw new Error(`-w must be one of ${workloads.join(', ')}`);
       if (opts.ioSize % 4096 || opts.ioSize <= 0) throw new Error('-o must be a positive multiple of 4096');
-      const r = await runPerf(trid.socket, {
+      const r = await runPerf(trid.socketPath, {
         queueDepth: opts.ioDepth,
         ioSize: opts.ioSize,
         workload: opts.ioPattern,
