@@ -2,6 +2,7 @@
 // --keep-going | --bail]`: runs scenarios (default: the `default`-tagged suite) and writes
 // reports/runs/<timestamp>-<id>/{report.json,junit.xml,report.html}. Exit status 0 only when
 // nothing failed or errored.
+import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { provisionGuestParts, type GuestParts } from '../guest/parts.js';
 import { consoleProgress } from '../progress.js';
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   const s = report.summary;
   process.stdout.write(`\n${summaryTable(report.scenarios)}\n\n`);
   process.stdout.write(`${s.total} scenario runs: ${s.pass} passed, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped — ${report.verdict.toUpperCase()} in ${(report.durationMs / 1000).toFixed(1)} s\n`);
-  process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\n`);
+  process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\nall runs: ${join(o.reportDir, 'index.html')}\n`);
   if (abort.signal.aborted) return 130;
   return s.fail > 0 || s.error > 0 ? 1 : 0;
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { overallVerdict, REPORT_SCHEMA_ID, summarize, type Check, type Environment, type Report, type ScenarioResult } from '../../reports/report-schema.js';
 import { writeReport, type WrittenReport } from '../../reports/write.js';
+import { writeRunsIndex } from '../../reports/index-html.js';
 import type { GuestParts } from '../guest/parts.js';
 import type { LiveState } from './context.js';
 import type { LiveDisplay } from './live.js';
@@ -293,5 +294,11 @@ export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
     scenarios: results,
     previous: previousRun(o.reportDir, id),
   };
-  return { report, written: writeReport(runDir, report) };
+  const written = writeReport(runDir, report);
+  try {
+    writeRunsIndex(o.reportDir);
+  } catch (err) {
+    o.live.line(`could not update ${join(o.reportDir, 'index.html')}: ${(err as Error).message}`);
+  }
+  return { report, written };
 }

@@ -113,6 +113,10 @@ test('the previous run in the same report directory is summarised next to the ne
     assert.equal(first.report.previous, undefined);
     const second = await runScenarios({ entries: [entry('failing')], reportDir, probe: noKvm, live: silentLive });
     assert.equal(second.report.previous?.runId, first.report.runId);
+    const index = readFileSync(join(reportDir, 'index.html'), 'utf8');
+    assert.ok(index.includes(`${first.report.runId}/report.html`) && index.includes(`${second.report.runId}/report.html`), 'index.html links both runs');
+    assert.match(index, /<th>fx-fail<\/th>/);
+    assert.doesNotMatch(index, /https?:\/\//);
     assert.deepEqual(second.report.previous?.scenarios['fx-fail'], { verdict: 'fail', durationMs: first.report.scenarios[0]!.durationMs, passedChecks: 1, checks: 2 });
   } finally {
     rmSync(reportDir, { recursive: true, force: true });
@@ -165,6 +169,12 @@ test('live display: plain lines when not a terminal; summary table', () => {
   assert.match(text, /guest-smoke: boot guest/);
   assert.match(text, /FAIL x: boom/);
   assert.doesNotMatch(text, /\x1b\[/, 'no terminal escapes in CI output');
+  const ttyOut: string[] = [];
+  const tty = consoleLive({ isTTY: true, columns: 80, write: (s: string) => ttyOut.push(s) } as unknown as NodeJS.WriteStream, true);
+  tty.begin('guest-smoke', 1, 1);
+  tty.step('boot guest');
+  tty.close();
+  assert.ok(ttyOut.some((s) => s.startsWith('\r\x1b[K▶ [1/1] guest-smoke 0:00') && s.includes('› boot guest')), `status line redrawn in place: ${JSON.stringify(ttyOut)}`);
   const table = summaryTable([{ name: 'a', description: '', tags: [], iteration: 1, verdict: 'pass', startedAt: '', durationMs: 1500, timeoutMs: 1, checks: [], steps: [], metrics: [], fio: [], artifacts: [], facts: {} }]);
   assert.match(table, /^SCENARIO\s+VERDICT/);
   assert.match(table, /a\s+PASS\s+0\/0\s+1\.5 s/);
