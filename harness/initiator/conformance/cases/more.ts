@@ -427,6 +427,31 @@ export const moreCases: ConformanceCase[] = [
     },
   },
   {
+    id: 'vfio-user.write-multi-doorbells',
+    section: 'vfio-user 1.0 VFIO_USER_REGION_WRITE_MULTI (write_multiple capability); NVMe Base 2.0 3.1.24',
+    title: 'Doorbells batched in one REGION_WRITE_MULTI are applied in order',
+    procedure: 'If the server negotiated write_multiple: place 3 Reads in SQ 1 and send their three tail values in one REGION_WRITE_MULTI (as QEMU batches posted writes).',
+    expected: 'All three complete; the server answers with the entry count.',
+    level: 'optional',
+    async run(t: CaseContext) {
+      if (!t.drv.client.serverCaps.write_multiple) t.skip('write_multiple not negotiated');
+      const b = t.buf(t.ns.blockSize);
+      const sq = t.q.sqs.get(1)!;
+      const entries: W.WriteMultiEntry[] = [];
+      const waits: Promise<Cqe>[] = [];
+      for (let i = 0; i < 3; i++) {
+        waits.push(t.q.wait(1, t.q.place(1, t.rw(0x02, BigInt(i), 1, b))));
+        const v = Buffer.alloc(4);
+        v.writeUInt32LE(sq.tail);
+        entries.push({ offset: 0x1008n, region: 0, data: v });
+      }
+      t.note(`REGION_WRITE_MULTI: SQ 1 tail <- ${entries.map((e) => e.data.readUInt32LE(0)).join(', ')}`);
+      const r = await t.drv.client.call(W.Command.REGION_WRITE_MULTI, W.encodeWriteMulti(entries));
+      t.eq(r.payload.readBigUInt64LE(0), 3n, 'entries acknowledged');
+      for (const c of await Promise.all(waits)) t.ok(c, 'Read');
+    },
+  },
+  {
     id: 'vfio-user.doorbell-access-size',
     section: 'vfio-user 1.0 VFIO_USER_REGION_WRITE; NVMe Base 2.0 3.1.24 (doorbells are 32-bit)',
     title: 'A doorbell written with the wrong size is refused, not misread',
