@@ -185,6 +185,7 @@ Napi::Function NvmeEngine::Init(Napi::Env env) {
        InstanceMethod("complete", &NvmeEngine::Complete),
        InstanceMethod("setDoorbellMemory", &NvmeEngine::SetDoorbellMemory),
        InstanceMethod("setMdts", &NvmeEngine::SetMdts), InstanceMethod("setCoalescing", &NvmeEngine::SetCoalescing), InstanceMethod("stats", &NvmeEngine::Stats),
+       InstanceMethod("namespaceStats", &NvmeEngine::NamespaceStats),
        InstanceMethod("queueState", &NvmeEngine::QueueState), InstanceMethod("setShadow", &NvmeEngine::SetShadow),
        InstanceMethod("migrationState", &NvmeEngine::MigrationState),
        InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues)});
@@ -411,6 +412,10 @@ Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
   NvmeNs& slot = ns_[nsid - 1];
   if (slot.fd >= 0) ::close(slot.fd);
   slot = std::move(n);
+  NsStats& st = nsStats_[nsid];
+  for (std::atomic<uint64_t>* c : {&st.readOps, &st.readBytes, &st.writeOps, &st.writeBytes, &st.unmapOps, &st.unmapBytes,
+                                   &st.flushOps, &st.zeroesOps})
+    c->store(0);
   ResumeThread();
   return env.Undefined();
 }
@@ -535,6 +540,25 @@ Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
   }
   ResumeThread();
   return info.Env().Undefined();
+}
+
+// namespaceStats(nsid) -> what the engine served for that namespace (bdev_get_iostat).
+Napi::Value NvmeEngine::NamespaceStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t nsid = ArgU64(info, 0, "nsid");
+  if (nsid == 0 || nsid > kMaxNsid) ThrowErrno(env, EINVAL, "namespaceStats: nsid");
+  const NsStats& n = nsStats_[nsid];
+  Napi::Object o = Napi::Object::New(env);
+  auto set = [&](const char* k, const std::atomic<uint64_t>& v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v.load()))); };
+  set("readOps", n.readOps);
+  set("readBytes", n.readBytes);
+  set("writeOps", n.writeOps);
+  set("writeBytes", n.writeBytes);
+  set("unmapOps", n.unmapOps);
+  set("unmapBytes", n.unmapBytes);
+  set("flushOps", n.flushOps);
+  set("writeZeroesOps", n.zeroesOps);
+  return o;
 }
 
 Napi::Value NvmeEngine::Stats(const Napi::CallbackInfo& info) {
@@ -735,6 +759,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
     case 0x00: {  // Flush
       stats_.otherCmds++;
       stats_.flushes++;
+      nsStats_[nsid].flushOps++;
       if (ns->kind == NvmeNs::kFile && ::fdatasync(ns->fd) < 0) return done(kWriteFault);
       return done(kSuccess);
     }
@@ -837,9 +862,13 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
       if (toGuest) {
         stats_.readCmds++;
         stats_.readBytes += len;
+        nsStats_[nsid].readOps++;
+        nsStats_[nsid].readBytes += len;
       } else {
         stats_.writeCmds++;
         stats_.writeBytes += len;
+        nsStats_[nsid].writeOps++;
+        nsStats_[nsid].writeBytes += len;
       }
       return done(kSuccess);
     }
@@ -847,6 +876,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
       if (slba >= ns->blocks || nlb > ns->blocks - slba) return done(kLbaOutOfRange);
       uint64_t off = slba << ns->blockShift, len = static_cast<uint64_t>(nlb) << ns->blockShift;
       stats_.zeroes++;
+      nsStats_[nsid].zeroesOps++;
       if (ns->kind == NvmeNs::kMemory) std::memset(ns->mem->data + off, 0, len);
       else if (ns->kind == NvmeNs::kFile) {
         if (::fallocate(ns->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off), static_cast<off_t>(len)) < 0) {
@@ -883,12 +913,14 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
         if (rslba > ns->blocks || rlen > ns->blocks - rslba) return done(kLbaOutOfRange);
       }
       stats_.otherCmds++;
+      if (attrs & (1u << 2)) nsStats_[nsid].unmapOps++;
       if (attrs & (1u << 2)) {  // AD: deallocate; reads return zeroes afterwards (DLFEAT)
         for (uint32_t i = 0; i < nr; i++) {
           uint64_t rlen = Le32(ranges + 16 * i + 4), rslba = Le64(ranges + 16 * i + 8);
           uint64_t off = rslba << ns->blockShift, blen = rlen << ns->blockShift;
           if (!blen) continue;
           stats_.unmapBytes += blen;
+          nsStats_[nsid].unmapBytes += blen;
           if (ns->kind == NvmeNs::kMemory) std::memset(ns->mem->data + off, 0, blen);
           else if (ns->kind == NvmeNs::kFile &&
                    ::fallocate(ns->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off), static_cast<off_t>(blen)) < 0) {

@@ -60,6 +60,12 @@ struct EngineStats {
       errors{0}, interrupts{0}, polls{0}, idleSleeps{0}, flushes{0}, unmapBytes{0}, zeroes{0};
 };
 
+// Per-namespace counters the engine keeps for bdev_get_iostat (read by the JS thread).
+struct NsStats {
+  std::atomic<uint64_t> readOps{0}, readBytes{0}, writeOps{0}, writeBytes{0}, unmapOps{0}, unmapBytes{0}, flushOps{0},
+      zeroesOps{0};
+};
+
 struct Completion {
   uint16_t sqid, cid;
   uint16_t status;  // SC | SCT<<8 | DNR<<14 (the CQE status field without the phase)
@@ -73,6 +79,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   ~NvmeEngine() override;
 
   static constexpr int kMaxQueues = 1024;
+  static constexpr uint32_t kMaxNsid = 1024;
 
  private:
   // JS API
@@ -93,6 +100,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   Napi::Value SetMdts(const Napi::CallbackInfo& info);
   Napi::Value SetCoalescing(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value NamespaceStats(const Napi::CallbackInfo& info);
   Napi::Value QueueState(const Napi::CallbackInfo& info);
   Napi::Value SetShadow(const Napi::CallbackInfo& info);
   // Live migration (engine-migration.cc)
@@ -157,6 +165,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
   std::vector<uint8_t> bounce_;
   EngineStats stats_;
+  std::unique_ptr<NsStats[]> nsStats_{new NsStats[kMaxNsid + 1]};
 };
 
 }  // namespace vnvme

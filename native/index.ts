@@ -77,6 +77,7 @@ export interface NativeEngine {
   /** Rebuilds queues from migrationState(); validates everything first. */
   restoreQueues(state: EngineMigrationState): void;
   stats(): Record<string, number>;
+  namespaceStats(nsid: number): { readOps: number; readBytes: number; writeOps: number; writeBytes: number; unmapOps: number; unmapBytes: number; flushOps: number; writeZeroesOps: number };
   queueState(): Array<Record<string, number | bigint | boolean | string>>;
 }
 export interface EngineCqState {

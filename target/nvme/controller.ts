@@ -488,6 +488,7 @@ export class NvmeController implements PciDeviceModel {
   // ------------------------------------------------------------------ namespaces
 
   setNamespaces(list: NamespaceView[]): void {
+    this.foldBdevStats();
     const before = new Set(this.namespaces.keys());
     const after = new Set(list.map((n) => n.nsid));
     const changed: number[] = [];
@@ -508,9 +509,38 @@ export class NvmeController implements PciDeviceModel {
     }
   }
 
+  /** Engine counters per nsid as last folded into the bdev's stats. */
+  private folded = new Map<number, ReturnType<NativeEngine['namespaceStats']>>();
+
+  /**
+   * Adds what the native engine served since the last call to each namespace bdev's I/O
+   * statistics (bdev_get_iostat), as if the bdev had done the I/O itself.
+   */
+  foldBdevStats(): void {
+    const eng = this.realEngine;
+    if (!eng) return;
+    for (const n of this.namespaces.values()) {
+      const cur = eng.namespaceStats(n.nsid);
+      const prev = this.folded.get(n.nsid);
+      const d = (k: keyof typeof cur) => cur[k] - (prev?.[k] ?? 0);
+      const st = n.bdev.stats;
+      st.num_read_ops += d('readOps');
+      st.bytes_read += d('readBytes');
+      st.num_write_ops += d('writeOps');
+      st.bytes_written += d('writeBytes');
+      st.num_unmap_ops += d('unmapOps');
+      st.bytes_unmapped += d('unmapBytes');
+      st.num_flush_ops += d('flushOps');
+      st.num_write_zeroes_ops += d('writeZeroesOps');
+      this.folded.set(n.nsid, cur);
+    }
+  }
+
   pushNamespace(n: NamespaceView): void {
     const eng = this.realEngine;
     if (!eng) return;
+    // setNamespace restarts the engine's counters for this nsid.
+    this.folded.delete(n.nsid);
     const b = n.bdev.nativeBacking();
     const size = Number(n.blocks) * n.blockSize;
     const writeCache = this.features.volatileWriteCache === 1 && n.bdev.writeCache;
@@ -527,6 +557,7 @@ export class NvmeController implements PciDeviceModel {
   }
 
   syncAllNamespaces(): void {
+    this.foldBdevStats();
     for (const n of this.namespaces.values()) this.pushNamespace(n);
   }
 

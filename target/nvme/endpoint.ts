@@ -106,7 +106,12 @@ export class NvmeEndpoint {
     return this.server.attached;
   }
 
+  /** Keeps bdev_get_iostat current with the I/O the native engine serves (at most 1 s old). */
+  private readonly statsTimer = setInterval(() => this.controller.foldBdevStats(), 1000).unref();
+
   async close(): Promise<void> {
+    clearInterval(this.statsTimer);
+    this.controller.foldBdevStats();
     await this.server.close();
     this.controller.close();
     if (this.doorbell) {

@@ -160,6 +160,10 @@ for (const mode of ['mapped', 'message'] as const) {
       assert.ok(smart.readBigUInt64LE(80) >= 3n, 'host write commands');
       const bad = await drv.adminCommand(cmd(0x02, 0, { prp1: b, cdw10: 0x77 | (127 << 16) }));
       assert.equal(st(bad.status), st(Status.INVALID_LOG_PAGE));
+      // The same I/O shows in the bdev's statistics (bdev_get_iostat), served natively or not.
+      ep.controller.foldBdevStats();
+      assert.ok(bdev.stats.num_read_ops >= 240, `bdev read ops ${bdev.stats.num_read_ops}`);
+      assert.ok(bdev.stats.bytes_written >= 4096 + 256 * 1024);
     });
 
     test('Get/Set Features: VWC, number of queues after creation is a sequence error', async () => {
