@@ -261,6 +261,12 @@ void NvmeEngine::PauseThread() {
 
 void NvmeEngine::ResumeThread() {
   std::lock_guard<std::mutex> g(mu_);
+  // Queues change only while the thread is paused: note the highest live qid so each poll
+  // scans just the queues in use (QD1 latency), not all 1024 slots.
+  int top = 0;
+  for (int i = 1; i < kMaxQueues; i++)
+    if (sqs_[i].live || cqs_[i].live) top = i;
+  pollLimit_ = top + 1;
   if (pauseRequests_ > 0) pauseRequests_--;
   cv_.notify_all();
 }
@@ -670,7 +676,7 @@ bool NvmeEngine::PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t ci
 
 void NvmeEngine::RaiseIrqs(bool idle) {
   uint64_t now = 0;
-  for (int i = 1; i < kMaxQueues; i++) {
+  for (int i = 1; i < pollLimit_; i++) {
     NvmeCq& cq = cqs_[i];
     if (!cq.live || !cq.irqDue) continue;
     // Interrupt Coalescing (Feature 08h): hold the vector until THR+1 completions are
@@ -1015,7 +1021,7 @@ bool NvmeEngine::PollOnce() {
   }
   {
     std::shared_lock<std::shared_mutex> g(dma_->lock());
-    for (int i = 1; i < kMaxQueues; i++) {
+    for (int i = 1; i < pollLimit_; i++) {
       NvmeCq& cq = cqs_[i];
       if (!cq.live) continue;
       uint32_t h = ReadDoorbell(2 * i + 1) & 0xffff;
@@ -1035,7 +1041,7 @@ bool NvmeEngine::PollOnce() {
       if (shadow_) WriteEventIdx(2 * i + 1, cq.head);
     }
     DrainCompletions();
-    for (int i = 1; i < kMaxQueues; i++)
+    for (int i = 1; i < pollLimit_; i++)
       if (sqs_[i].live && cqs_[sqs_[i].cqid].live) work |= ProcessSq(sqs_[i]);
     RaiseIrqs(!work);
   }

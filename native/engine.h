@@ -147,6 +147,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   // host write there is reported once as Invalid Doorbell Register.
   std::vector<uint32_t> strayDoorbells_;
   int queueLimit_ = kMaxQueues;  // qids below this have doorbells
+  int pollLimit_ = 1;            // one past the highest live qid (set while paused)
   uint32_t lastAdminTail_ = 0, lastAdminHead_ = 0;
   bool watchAdmin_ = false;
 
