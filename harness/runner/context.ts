@@ -262,7 +262,8 @@ export class ScenarioContext {
     }
     const bytes = statSync(dest).size;
     let tail: string | undefined;
-    if (/\.(log|txt|json)$/.test(dest) || tailLines > 0) {
+    // Only text (logs, outputs) gets a tail embedded in the report; disk images and the like do not.
+    if (tailLines > 0 && /\.(log|txt|json|out|err|stderr|cmdline)$/.test(dest)) {
       const text = readFileSync(dest).subarray(Math.max(0, bytes - 200_000)).toString('utf8');
       tail = text.split('\n').slice(-tailLines).join('\n');
     }
@@ -294,6 +295,8 @@ export class ScenarioContext {
         /* best effort */
       }
       await g.stop().catch((err: Error) => this.progress.warn(`guest stop: ${err.message}`));
+      this.artifact(`${g.info.name}-qemu.cmdline`, join(g.info.runDir, 'qemu.cmdline'), 5);
+      this.artifact(`${g.info.name}-qemu.stderr`, join(g.info.runDir, 'qemu.stderr'), 40);
     }
     for (const t of this.targets) {
       await t.stop().catch(() => undefined);
