@@ -30,6 +30,10 @@ export interface DriverOptions {
   /** Use the mmapped doorbell page when offered (default true). */
   useMappedDoorbells?: boolean;
   adminQueueSize?: number;
+  /** Complete by MSI-X interrupts (eventfds given with SET_IRQS) instead of polling. */
+  interrupts?: boolean;
+  /** MSI-X vectors to wire up in interrupt mode (default 4). */
+  vectors?: number;
 }
 
 const BAR0 = 0;
@@ -144,6 +148,7 @@ export class NvmeDriver {
     await c.write64(BAR0, 0x30, this.admin.cqIova);
     await c.write32(BAR0, 0x14, (6 << 16) | (4 << 20) | 1); // IOCQES 4, IOSQES 6, EN
     await this.waitReady(true);
+    if (opts.interrupts) await this.setupInterrupts(opts.vectors ?? 4);
   }
 
   get mappedDoorbells(): boolean {
@@ -252,7 +257,41 @@ export class NvmeDriver {
     return p;
   }
 
+  /** Eventfds of the MSI-X vectors in interrupt mode (index = vector). */
+  private irq: { fds: number[]; watchers: { close(): void }[]; count: number } | null = null;
+
+  get interruptCount(): number {
+    return this.irq?.count ?? 0;
+  }
+
+  /** Enables MSI-X in the capability, gives the device an eventfd per vector and reaps on each. */
+  private async setupInterrupts(vectors: number): Promise<void> {
+    const c = this.client;
+    const cfg = await c.regionRead(W.RegionIndex.CONFIG, 0, 256);
+    let cap = cfg[0x34]!;
+    for (let guard = 0; cap && cfg[cap] !== 0x11 && guard < 48; guard++) cap = cfg[cap + 1]!;
+    if (!cap || cfg[cap] !== 0x11) throw new Error('device has no MSI-X capability');
+    const tableSize = (cfg.readUInt16LE(cap + 2) & 0x7ff) + 1;
+    const n = Math.min(vectors, tableSize);
+    const ctrl = cfg.readUInt16LE(cap + 2) | 0x8000;
+    await c.regionWrite(W.RegionIndex.CONFIG, cap + 2, Buffer.from([ctrl & 0xff, ctrl >> 8]));
+    const fds = Array.from({ length: n }, () => native.eventfdCreate());
+    await c.setIrqEventfds(W.IrqIndex.MSIX, 0, fds);
+    const irq = { fds, watchers: [] as { close(): void }[], count: 0 };
+    for (const fd of fds)
+      irq.watchers.push(
+        new native.FdWatcher(fd, () => {
+          if (native.eventfdConsume(fd) === 0) return;
+          irq.count++;
+          if (this.held) return;
+          for (const q of [this.admin, ...this.queues.values()]) if (!this.nativeOwned.has(q.qid)) this.reap(q);
+        }),
+      );
+    this.irq = irq;
+  }
+
   private startPolling(): void {
+    if (this.irq) return; // completions arrive by interrupt
     if (this.pollTimer) return;
     const tick = () => {
       this.pollTimer = null;
@@ -310,7 +349,7 @@ export class NvmeDriver {
     return { nsq: (dw0 & 0xffff) + 1, ncq: (dw0 >>> 16) + 1 };
   }
 
-  async createIoQueuePair(qid: number, size: number, vector = 0, ien = false): Promise<QueuePair> {
+  async createIoQueuePair(qid: number, size: number, vector = this.irq ? qid % this.irq.fds.length : 0, ien = this.irq !== null): Promise<QueuePair> {
     const q = this.newQueue(qid, size);
     await this.adminOk(cmd(0x05, 0, { prp1: q.cqIova, cdw10: ((size - 1) << 16) | qid, cdw11: (vector << 16) | (ien ? 2 : 0) | 1 }), `Create I/O CQ ${qid}`);
     await this.adminOk(cmd(0x01, 0, { prp1: q.sqIova, cdw10: ((size - 1) << 16) | qid, cdw11: (qid << 16) | 1 }), `Create I/O SQ ${qid}`);
@@ -361,6 +400,11 @@ export class NvmeDriver {
 
   close(): void {
     if (this.pollTimer) clearImmediate(this.pollTimer);
+    if (this.irq) {
+      for (const w of this.irq.watchers) w.close();
+      for (const fd of this.irq.fds) native.closeFd(fd);
+      this.irq = null;
+    }
     this.doorbellPage?.unmap();
     if (this.doorbellFd !== null) native.closeFd(this.doorbellFd);
     this.doorbellPage = null;
