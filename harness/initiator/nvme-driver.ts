@@ -244,8 +244,18 @@ export class NvmeDriver {
     q.sqTail = (q.sqTail + 1) % q.size;
     const p = new Promise<Cqe>((resolve, reject) => {
       const t = setTimeout(() => {
-        q.waiting.delete(cid);
-        reject(new Error(`command ${cid} (opcode 0x${sqe[0]!.toString(16)}) on queue ${q.qid} timed out`));
+        const what = `command ${cid} (opcode 0x${sqe[0]!.toString(16)}) on queue ${q.qid} timed out after ${timeoutMs} ms`;
+        if (q.qid === 0) {
+          q.waiting.delete(cid);
+          reject(new Error(what));
+          return;
+        }
+        // An I/O command that overran: ask the controller to Abort it (NVMe 5.1). Its
+        // completion (Command Abort Requested) is still reaped so the CID can be reused.
+        this.adminCommand(cmd(0x08, 0, { cdw10: (cid << 16) | q.qid })).then(
+          (a) => reject(new Error(`${what}; Abort ${a.status === 0 && (a.dw0 & 1) === 0 ? 'accepted' : 'not done (the command is still running)'}`)),
+          (e: Error) => reject(new Error(`${what}; Abort failed: ${e.message}`)),
+        );
       }, timeoutMs);
       q.waiting.set(cid, (c) => {
         clearTimeout(t);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MallocBdev } from '../../target/bdev/malloc.js';
 import { NvmeEndpoint } from '../../target/nvme/endpoint.js';
-import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
+import { NvmeDriver, cmd } from '../../harness/initiator/nvme-driver.js';
+import { DelayBdev } from '../../target/bdev/delay.js';
 
 for (const mode of ['mapped', 'message'] as const) {
   test(`interrupt-driven completions (${mode} doorbells)`, async () => {
@@ -43,3 +44,31 @@ for (const mode of ['mapped', 'message'] as const) {
     }
   });
 }
+
+test('a timed-out I/O command is aborted (Command Abort Requested), the queue keeps working', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-abort-'));
+  const base = new MallocBdev({ name: 'Malloc0', blockSize: 512, numBlocks: 8192 });
+  const slow = new DelayBdev('Delay0', base, { avgReadUs: 3_000_000, p99ReadUs: 3_000_000, avgWriteUs: 0, p99WriteUs: 0 });
+  const ep = new NvmeEndpoint({
+    traddr: dir,
+    serialNumber: 'ABORT0',
+    modelNumber: 'abort',
+    subnqn: 'nqn.2019-07.io.spdk:abort',
+    namespaces: () => [{ nsid: 1, bdev: slow }],
+  });
+  const drv = await NvmeDriver.attach(join(dir, 'cntrl'));
+  try {
+    await drv.setNumberOfQueues(1);
+    const q = await drv.createIoQueuePair(1, 16);
+    const buf = drv.alloc(4096);
+    await assert.rejects(drv.submit(q, cmd(0x02, 1, { prp1: buf, cdw12: 7 }), 200), /timed out after 200 ms; Abort accepted/);
+    const w = await drv.submit(q, cmd(0x01, 1, { prp1: buf, cdw12: 7 }));
+    assert.equal(w.status, 0, 'the queue serves the next command');
+  } finally {
+    drv.close();
+    await ep.close();
+    await slow.close();
+    await base.close().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
