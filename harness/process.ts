@@ -104,3 +104,13 @@ export function which(name: string, pathEnv: string = process.env.PATH ?? ''): s
   }
   return undefined;
 }
+
+/** Whether a process with this pid exists (signal 0; an EPERM answer would also mean yes, but we run as its parent). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

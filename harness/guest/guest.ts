@@ -10,7 +10,7 @@ import { cacheDir } from '../cache.js';
 import { buildQemuArgs, type Accelerator, type BaselineNvme, type VfioUserDevice } from '../qemu/command-line.js';
 import { explainQemuFailure, QemuStartError } from '../qemu/errors.js';
 import { qemuArgv, type QemuInstall } from '../qemu/install.js';
-import { commandText } from '../process.js';
+import { commandText, pidAlive } from '../process.js';
 import { silentProgress, type Progress } from '../progress.js';
 import { registerChild, registerCleanup } from '../teardown.js';
 import { chooseAccelerator, type AcceleratorPreference } from './accel.js';
@@ -81,15 +81,6 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The pid's command line mentions our run directory: it is our QEMU, not a reused pid. */

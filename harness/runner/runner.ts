@@ -17,6 +17,7 @@ import type { NeedsProbe } from './needs.js';
 import type { RunRequest, WorkerMessage } from './protocol.js';
 import type { ScenarioEntry } from './scenario.js';
 import { targetCommit } from './target.js';
+import { pidAlive } from '../process.js';
 
 export interface RunnerOptions {
   entries: readonly ScenarioEntry[];
@@ -51,15 +52,6 @@ const repoRoot = join(here, '..', '..', '..');
 
 export function runId(now = new Date()): string {
   return `${now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Kills what a dead worker left behind: only pids it recorded, and only if they still look like ours. */

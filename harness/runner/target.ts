@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandText } from '../process.js';
 import { registerChild } from '../teardown.js';
+import type { TargetController } from '../target-process.js';
 
 export function vnvmeBin(): string {
   // dist/harness/runner/target.js -> ../../../bin/vnvme.js
@@ -27,15 +28,8 @@ export class RpcFailed extends Error {
   }
 }
 
-export interface ExportedController {
-  nqn: string;
-  /** The listener directory (traddr); the guest connects to `socket` inside it. */
-  dir: string;
-  socket: string;
-  serial: string;
-  model: string;
-  bdev: string;
-}
+/** A controller a scenario exported: the harness's TargetController without the size fields. */
+export type ExportedController = Pick<TargetController, 'nqn' | 'dir' | 'socket' | 'serial' | 'model' | 'bdev'>;
 
 export class ScenarioTarget {
   pid = 0;

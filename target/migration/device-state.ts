@@ -15,6 +15,7 @@
 // exactly once and fully consumed, and the internal references (an SQ's CQ exists, heads
 // and tails lie inside their queues, vectors inside the MSI-X table).
 import { ByteReader, ByteWriter, RecordError, crc32 } from './record.js';
+import type { AdminQueue } from '../nvme/controller.js';
 
 export { RecordError };
 
@@ -39,17 +40,7 @@ export interface QueueRecord {
   doorbell: number; // SQ: tail doorbell; CQ: head doorbell, as last written by the host
 }
 
-export interface AdminQueueRecord {
-  sqBase: bigint;
-  cqBase: bigint;
-  sqSize: number;
-  cqSize: number;
-  sqHead: number;
-  sqTail: number;
-  cqTail: number;
-  cqHead: number;
-  phase: boolean;
-}
+export type AdminQueueRecord = AdminQueue;
 
 export interface ErrorEntryRecord {
   errorCount: bigint;

@@ -28,7 +28,8 @@ const ADMIN_VECTOR = 0;
 /** native/engine.cc kUpcallError: a command the engine failed, for the Error Information log. */
 const UPCALL_ERROR = 4;
 
-interface AdminQueue {
+/** The admin queue pair as the controller runs it (also the migration record's shape). */
+export interface AdminQueue {
   sqBase: bigint;
   cqBase: bigint;
   sqSize: number;
