@@ -2,5 +2,6 @@
 // Entry point for `npx vnvme ...`; the CLI itself is compiled TypeScript.
 import('../dist/harness/cli.js').then((m) => m.main(process.argv.slice(2))).catch((err) => {
   console.error(err instanceof Error ? err.message : err);
-  process.exit(1);
+  // Usage mistakes (EndpointError and the like) carry exit status 2, as argparse's do.
+  process.exit(typeof err?.exitCode === 'number' ? err.exitCode : 1);
 });

@@ -16,7 +16,10 @@ const areas: Array<() => Promise<{ register: Registrar }>> = [
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('vnvme')
     .description('vfio-user NVMe target, initiator and QEMU test bench')
-    .showHelpAfterError('(add --help for usage)');
+    .showHelpAfterError('(add --help for usage)')
+    // Options belong to the command they follow: `vnvme rpc -s SOCK METHOD -s SERIAL` as rpc.py
+    // (global options before the method, the method's own after it).
+    .enablePositionalOptions();
   for (const load of areas) (await load()).register(program);
   await program.parseAsync(argv, { from: 'user' });
 }

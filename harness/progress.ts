@@ -34,7 +34,7 @@ export function consoleProgress(prefix = 'vnvme', stream: NodeJS.WriteStream = p
         stream.write(`[${prefix} ${stamp()}]   ... ${l.trim().slice(0, 160)}\n`);
         return;
       }
-      const width = (stream.columns ?? 100) - 4;
+      const width = stream.columns && stream.columns > 4 ? stream.columns - 4 : Number.POSITIVE_INFINITY;
       stream.write(`\r\x1b[K  ${l.replace(/\s+/g, ' ').slice(0, width)}`);
       detailShown = true;
     },

@@ -155,7 +155,7 @@ export async function runRpcCli(args: string[]): Promise<{ status: number; outpu
   let output = '';
   const capture = (text: string) => void (output += text);
   // Settings given before register() are inherited by every subcommand.
-  const program = new Command('vnvme').exitOverride().configureOutput({ writeOut: capture, writeErr: capture });
+  const program = new Command('vnvme').enablePositionalOptions().exitOverride().configureOutput({ writeOut: capture, writeErr: capture });
   inProcess = true;
   try {
     register(program);
@@ -238,7 +238,7 @@ export function register(program: Command): void {
     .option('-s, --server-addr <path>', 'RPC domain socket path', DEFAULT_RPC_SOCKET)
     .option('-p, --port <port>', 'RPC port number (TCP is not supported; accepted for compatibility)', intArg)
     .option('-t, --timeout <seconds>', 'Timeout as a floating point number expressed in seconds waiting for response. Default: 60.0', floatArg)
-    .option('-r, --conn-retries <n>', 'Retry connecting to the RPC server N times with 0.2s interval. Default: 0', intArg, 0)
+    .option('-r, --conn-retries <n>', 'Retry connecting to the RPC server N times with 0.2s interval', intArg, 0)
     .option('-v', 'Set verbose mode to INFO')
     .option('--verbose <level>', 'Set verbose level (DEBUG, INFO, ERROR)')
     .option('--dry-run', 'Display request and exit');

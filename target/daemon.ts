@@ -110,6 +110,7 @@ export class TargetDaemon {
       bdevs,
       nvmf: new NvmfTarget(bdevs, this.log.child('nvmf')),
       bdevOptions: {},
+      log: this.log,
       kill: (sig: string) => this.onSignal(sig),
     } as Omit<TargetContext, 'methods'> as TargetContext;
     this.methods = new MethodTable<TargetContext>(ctx, this.log.child('rpc'));

@@ -5,6 +5,9 @@
 // is either human text (`[2026-11-28T10:00:00.000Z] nvmf: WARNING: message {"k":1}`) or, with
 // `json: true`, one JSON object per line with ts, level, component, msg and the fields.
 
+/** Components that log, as `-L`/log_set_flag name them ('all' turns on every one). */
+export const LOG_COMPONENTS = ['app', 'bdev', 'nvmf', 'rpc', 'vfio_user'] as const;
+
 export const LOG_LEVELS = ['error', 'warning', 'notice', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -58,6 +61,10 @@ export class Logger {
   }
   addFlag(flag: string): void {
     this.config.flags.add(flag);
+  }
+  clearFlag(flag: string): void {
+    if (flag === 'all') this.config.flags.clear();
+    else this.config.flags.delete(flag);
   }
   get level(): LogLevel {
     return this.config.level;

@@ -2,8 +2,10 @@
 // from the shell; each subcommand reaches the guest through its saved state (by --name).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkSocketPath } from '../initiator/endpoint.js';
 import type { Command } from 'commander';
 import { consoleProgress } from '../progress.js';
+import { shellQuote } from '../process.js';
 import { parseMiB } from '../qemu/command-line.js';
 import type { AcceleratorPreference } from './accel.js';
 import { attachGuestSsh, Guest, loadGuestInfo, runDirFor, stopGuestByInfo, type GuestInfo } from './guest.js';
@@ -59,6 +61,7 @@ export function register(program: Command): void {
     .option('--migration', "vfio-user migration (x-enable-migration=on; Oracle's fork only)")
     .option('--append <args>', 'extra kernel command line')
     .action(async (o: StartOptions) => {
+      for (const socket of o.socket) await checkSocketPath(socket);
       const progress = consoleProgress();
       const parts = await provisionGuestParts({ qemu: o.qemu, qemuGit: o.qemuGit, qemuRef: o.qemuRef }, progress);
       const baseline = o.baselineNvme === undefined ? 0 : o.baselineNvme === true ? 1024 : parseMiB(String(o.baselineNvme));
@@ -98,7 +101,10 @@ export function register(program: Command): void {
     .action(async (command: string[], o: { name: string; timeout?: string }) => {
       const ssh = await attachGuestSsh(loadGuestInfo(o.name));
       try {
-        const r = await ssh.exec(command.join(' '), {
+        // One argument is a shell command line as typed (`vm exec -- 'dmesg | tail'`); several are
+        // an argv, each quoted so `vm exec -- sh -c 'a; b'` reaches the guest as three words.
+        const line = command.length === 1 ? command[0]! : command.map(shellQuote).join(' ');
+        const r = await ssh.exec(line, {
           timeoutMs: o.timeout ? Number(o.timeout) * 1000 : undefined,
           onStdout: (d) => process.stdout.write(d),
           onStderr: (d) => process.stderr.write(d),

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { NvmeDriver, cmd } from './nvme-driver.js';
 import { formatTrid, parseTrid } from './trid.js';
+import { checkTraddr } from './endpoint.js';
 
 export interface LbaFormat {
   index: number;
@@ -333,6 +334,7 @@ export function register(program: Command): void {
     .option('--json', 'print the decoded data as JSON')
     .action(async (o: { trid: string; json?: boolean }) => {
       const t = parseTrid(o.trid);
+      await checkTraddr(t.traddr);
       const r = await identifyController(t.socketPath, formatTrid(t));
       if (t.subnqn && r.controller.subnqn !== t.subnqn) throw new Error(`subnqn ${t.subnqn} given, the controller reports ${r.controller.subnqn}`);
       console.log(o.json ? JSON.stringify(r, null, 2) : formatIdentify(r));

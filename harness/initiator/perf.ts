@@ -4,6 +4,7 @@
 import { native, type PerfResult } from '../../native/index.js';
 import { NvmeDriver } from './nvme-driver.js';
 import { Command } from 'commander';
+import { checkTraddr } from './endpoint.js';
 import { parseTrid } from './trid.js';
 
 export type Workload = 'read' | 'write' | 'randread' | 'randwrite' | 'rw' | 'randrw';
@@ -161,6 +162,7 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const trid = parseTrid(opts.transportId);
+      await checkTraddr(trid.traddr);
       const workloads = ['read', 'write', 'randread', 'randwrite', 'rw', 'randrw'];
       if (!workloads.includes(opts.ioPattern)) throw new Error(`-w must be one of ${workloads.join(', ')}`);
       if (opts.ioSize % 4096 || opts.ioSize <= 0) throw new Error('-o must be a positive multiple of 4096');

@@ -4,7 +4,7 @@
 //   3. the embedded default: QEMU from Debian trixie-backports in a debootstrapped tree.
 import type { Progress } from '../progress.js';
 import { which } from '../process.js';
-import { buildQemuFromGit } from './build-from-git.js';
+import { buildQemuFromGit, parseSubmoduleMap } from './build-from-git.js';
 import type { QemuInstall } from './install.js';
 import { probeQemu } from './probe.js';
 import { provisionDebianQemu } from './provision.js';
@@ -14,22 +14,30 @@ export interface QemuChoice {
   qemu?: string;
   qemuGit?: string;
   qemuRef?: string;
+  /** Where the git build's submodules come from (KEY=SOURCE entries; see build-from-git.ts). */
+  submodules?: string[];
 }
 
 export function qemuChoiceFromEnv(env: NodeJS.ProcessEnv = process.env): QemuChoice {
-  return { qemu: env.VNVME_QEMU || undefined, qemuGit: env.VNVME_QEMU_GIT || undefined, qemuRef: env.VNVME_QEMU_REF || undefined };
+  return { qemu: env.VNVME_QEMU || undefined, qemuGit: env.VNVME_QEMU_GIT || undefined, qemuRef: env.VNVME_QEMU_REF || undefined, submodules: env.VNVME_QEMU_SUBMODULES ? [env.VNVME_QEMU_SUBMODULES] : undefined };
 }
 
 export async function locateQemu(choice: QemuChoice, progress: Progress): Promise<QemuInstall> {
   if (choice.qemu) {
-    const probe = await probeQemu({ command: choice.qemu, prefixArgs: [], dataDirs: [], env: {} }, 'option', choice.qemu);
+    const command = choice.qemu.includes('/') ? choice.qemu : (which(choice.qemu) ?? choice.qemu);
+    const probe = await probeQemu({ command, prefixArgs: [], dataDirs: [], env: {} }, 'option', choice.qemu);
     if (!probe.ok) throw new Error(`--qemu ${choice.qemu} cannot be used: ${probe.reason}. Drop --qemu to let the harness provision one.`);
     progress.step(`using ${probe.install.description}`);
     return probe.install;
   }
   if (choice.qemuGit) {
     if (!choice.qemuRef) throw new Error('--qemu-git needs --qemu-ref (a branch, tag or commit), e.g. --qemu-ref vfio-user-dbfix');
-    return buildQemuFromGit(choice.qemuGit, choice.qemuRef, progress);
+    return buildQemuFromGit({
+      source: choice.qemuGit,
+      ref: choice.qemuRef,
+      submodules: choice.submodules ? parseSubmoduleMap(choice.submodules) : undefined,
+      progress,
+    });
   }
   const onPath = which('qemu-system-x86_64');
   if (onPath) {

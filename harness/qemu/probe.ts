@@ -1,5 +1,6 @@
 // Asking a QEMU binary what it is: its version and whether (and how) it speaks vfio-user.
 import { execFile } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
 import type { QemuInstall, QemuSource, VfioUserSyntax } from './install.js';
 
 export interface QemuInvocation {
@@ -56,6 +57,12 @@ export function parseVfioUserHelp(text: string): { syntax: VfioUserSyntax; migra
 export const MIN_UPSTREAM_VERSION: [number, number, number] = [10, 1, 1];
 
 export async function probeQemu(inv: QemuInvocation, source: QemuSource, where: string): Promise<ProbeResult> {
+  if (!existsSync(inv.command)) return { ok: false, reason: `${inv.command} not found` };
+  try {
+    accessSync(inv.command, constants.X_OK);
+  } catch {
+    return { ok: false, reason: `${inv.command} is not executable` };
+  }
   const ver = await exec(inv, ['-version']);
   const version = parseQemuVersion(ver.out);
   if (ver.code !== 0 || !version) {

@@ -31,7 +31,8 @@ export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: bo
   };
   const status = (): void => {
     if (!tty || !cur) return;
-    const width = (stream.columns ?? 100) - 1;
+    // A terminal that reports 0 columns (or none) gets the whole line rather than a cut one.
+    const width = stream.columns && stream.columns > 1 ? stream.columns - 1 : Number.POSITIVE_INFINITY;
     const text = `▶ [${cur.index}/${cur.total}] ${cur.name} ${fmt(Date.now() - cur.t0)} (run ${fmt(Date.now() - runStart)}) › ${cur.step}${cur.detail ? ` — ${cur.detail}` : ''}`;
     stream.write(`\r\x1b[K${text.replace(/\s+/g, ' ').slice(0, width)}`);
     statusShown = true;

@@ -102,13 +102,24 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   let result: ScenarioResult | undefined;
   let timedOut = false;
   const details: string[] = [];
-  const worker = fork(o.workerPath ?? join(here, 'worker.js'), [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, VNVME_SCENARIO: s.name } });
+  // Its own process group: a Ctrl-C at the terminal reaches the runner alone, which stops the
+  // worker in order (SIGTERM, its teardown ends its target and QEMU), so nothing the scenario
+  // was doing fails with "Not connected" half-way through and gets reported as a device error.
+  const worker = fork(o.workerPath ?? join(here, 'worker.js'), [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true, env: { ...process.env, VNVME_SCENARIO: s.name } });
+  // Not in the terminal's group any more, so the runner ends it if the runner itself exits.
+  const killWorker = (): void => {
+    if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  };
+  process.on('exit', killWorker);
+  let stopping = false;
+  let currentStep = 'start';
   let workerOut = '';
   worker.stdout?.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-100_000)));
   worker.stderr?.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-100_000)));
   worker.on('message', (m: WorkerMessage) => {
     switch (m.type) {
       case 'step':
+        currentStep = m.name;
         o.live.step(m.name);
         break;
       case 'detail':
@@ -117,6 +128,8 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
         o.live.detail(m.text);
         break;
       case 'check':
+        // Checks that end after the stop was ordered report the stop, not the device.
+        if (stopping) break;
         checks.push(m.check);
         o.live.check(m.check);
         break;
@@ -144,6 +157,7 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   let killedLeftovers: string[] = [];
   if (ended === 'timeout') {
     timedOut = true;
+    stopping = true;
     o.live.line(byUser ? `${s.name}: interrupted; stopping worker pid ${worker.pid} (SIGTERM)` : `${s.name}: time limit ${Math.round(limit / 1000)} s reached; stopping worker pid ${worker.pid} (SIGTERM)`);
     worker.kill('SIGTERM');
     const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), o.killGraceMs ?? 15_000));
@@ -154,6 +168,7 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
     }
   }
   clearTimeout(timer);
+  process.off('exit', killWorker);
   // A worker that died or was killed may leave its target or QEMU behind; `live` names them.
   if (existsSync(join(dir, 'live.json'))) {
     try {
@@ -169,9 +184,9 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   // No result: the worker timed out, crashed or was killed. Collect what is known.
   const how = ended as { code: number | null; signal: NodeJS.Signals | null };
   const reason = byUser
-    ? `interrupted by the user after ${Math.round((Date.now() - started) / 1000)} s; last step: ${details.at(-1) ?? 'none'}`
+    ? `interrupted by the user after ${Math.round((Date.now() - started) / 1000)} s, during step "${currentStep}"${details.length ? `; last output: ${details.at(-1)}` : ''}`
     : timedOut
-    ? `timed out after ${Math.round(limit / 1000)} s (worker stopped by ${how.signal ?? `exit ${how.code}`}); last step: ${details.at(-1) ?? 'none'}`
+    ? `timed out after ${Math.round(limit / 1000)} s during step "${currentStep}" (worker stopped by ${how.signal ?? `exit ${how.code}`})${details.length ? `; last output: ${details.at(-1)}` : ''}`
     : `the scenario worker ended without a result (${how.signal ? `killed by ${how.signal}` : `exit status ${how.code}`})`;
   const artifacts: ScenarioResult['artifacts'] = [];
   for (const l of live?.logs ?? []) {

@@ -104,6 +104,13 @@ export const COMMANDS: CommandSpec[] = [
   { name: 'framework_start_init', help: 'Start initialization of subsystems', print: 'none' },
   { name: 'framework_wait_init', help: 'Block until subsystems have been initialized', print: 'none' },
   { name: 'spdk_get_version', help: 'Get SPDK version', print: 'json' },
+  { name: 'log_set_flag', help: 'set log flag', pos: [{ name: 'flag', kind: 'str', help: 'log flag we want to set. (for example "nvme").' }], build: (a) => pick(a, ['flag']), print: 'none' },
+  { name: 'log_clear_flag', help: 'clear log flag', pos: [{ name: 'flag', kind: 'str', help: 'log flag we want to clear. (for example "nvme").' }], build: (a) => pick(a, ['flag']), print: 'none' },
+  { name: 'log_get_flags', help: 'get log flags', print: 'dict' },
+  { name: 'log_set_level', help: 'set log level', pos: [{ name: 'level', kind: 'str', choices: ['ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'], help: 'log level we want to set. (for example "DEBUG").' }], build: (a) => pick(a, ['level']), print: 'none' },
+  { name: 'log_get_level', help: 'get log level', print: 'dict' },
+  { name: 'log_set_print_level', help: 'set log print level', pos: [{ name: 'level', kind: 'str', choices: ['ERROR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'], help: 'log print level we want to set. (for example "DEBUG").' }], build: (a) => pick(a, ['level']), print: 'none' },
+  { name: 'log_get_print_level', help: 'get log print level', print: 'dict' },
   {
     name: 'save_config',
     help: 'Write current (live) configuration of SPDK subsystems and targets to stdout.',

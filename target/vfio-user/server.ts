@@ -388,14 +388,15 @@ class Session implements DmaMessenger {
     this.neg.clientPgsizes = clientPg;
     // Per session: a limit one client asked for must not bind the next one.
     this.server.dma.maxRegions = Math.min(65535, Math.max(1, clientMaps));
-    const reply: W.VersionCaps = {
+    const ours: W.VersionCaps = {
       max_msg_fds: this.server.opts.maxMsgFds ?? 16,
       max_data_xfer_size: this.maxXfer,
       pgsizes: 4096,
       max_dma_maps: 65535,
     };
-    if (this.server.opts.writeMultiple !== false) reply.write_multiple = true;
-    Object.assign(reply, this.server.migration?.versionCaps?.(caps) ?? {});
+    if (this.server.opts.writeMultiple !== false) ours.write_multiple = true;
+    Object.assign(ours, this.server.migration?.versionCaps?.(caps) ?? {});
+    const reply = versionReply(ours, v.caps, p.length);
     this.neg.versionDone = true;
     this.server.dma.messenger = this;
     this.server.device.attach({ dma: this.server.dma, irqs: this.server.irqs, log: this.log });
@@ -568,6 +569,51 @@ class Session implements DmaMessenger {
     })();
     return this.endPromise;
   }
+}
+
+/** The spec's defaults ("Version" table): what a client assumes for a capability the reply leaves out. */
+const CAP_DEFAULTS = { max_msg_fds: 1, max_data_xfer_size: 1 << 20, pgsizes: 4096, max_dma_maps: 65535, write_multiple: false } as const;
+
+/**
+ * The VERSION reply's capabilities: only what the client asked about, plus any limit of ours
+ * stricter than the spec default (the client must learn it), and never longer than the
+ * request when that can be helped. Oracle's QEMU reads the reply into its request's buffer
+ * and fails realize ("reply larger than recv buffer") on a longer one.
+ */
+export function versionReply(ours: W.VersionCaps, client: W.VersionCaps | undefined, requestPayloadBytes: number): W.VersionCaps | undefined {
+  const asked = client ?? {};
+  const stricter = (k: string, v: unknown): boolean =>
+    (k === 'max_msg_fds' || k === 'max_data_xfer_size' || k === 'max_dma_maps') && typeof v === 'number' && v < CAP_DEFAULTS[k];
+  const entries: Array<[string, unknown, boolean]> = [];
+  for (const [k, v] of Object.entries(ours)) {
+    if (v === undefined) continue;
+    if (k === 'migration') {
+      const m = asked.migration;
+      if (!m || typeof m !== 'object' || typeof v !== 'object' || v === null) continue;
+      // Answer the migration keys the client sent (pgsize always: it is the one both must agree on).
+      const sub = Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([sk]) => sk === 'pgsize' || sk in m));
+      entries.push([k, sub, false]);
+      continue;
+    }
+    const must = stricter(k, v);
+    if (must || k in asked) entries.push([k, v, must]);
+  }
+  if (client === undefined && !entries.some(([, , must]) => must)) return undefined;
+  const build = (list: typeof entries): W.VersionCaps => Object.fromEntries(list.map(([k, v]) => [k, v]));
+  const size = (c: W.VersionCaps): number => W.encodeVersion({ major: 0, minor: 0, caps: c }).length;
+  // Too long: leave out the least useful first (a limit the client assumes anyway costs nothing).
+  const rank = (k: string): number => {
+    const i = ['migration', 'max_data_xfer_size', 'max_msg_fds', 'write_multiple', 'pgsizes', 'max_dma_maps'].indexOf(k);
+    return i < 0 ? 99 : i;
+  };
+  let list = [...entries].sort((x, y) => Number(y[2]) - Number(x[2]) || rank(x[0]) - rank(y[0]));
+  while (size(build(list)) > requestPayloadBytes) {
+    let drop = list.length - 1;
+    while (drop >= 0 && list[drop]![2]) drop--;
+    if (drop < 0) break;
+    list = list.filter((_, j) => j !== drop);
+  }
+  return build(list);
 }
 
 /** Types of the capabilities other than the plain numbers (SPEC "Version" table). */

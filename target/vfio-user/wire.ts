@@ -139,7 +139,9 @@ export interface Version {
 }
 
 export function encodeVersion(v: { major: number; minor: number; caps?: VersionCaps }): Buffer {
-  const json = v.caps ? Buffer.from(JSON.stringify({ capabilities: v.caps }) + '\0', 'utf8') : Buffer.alloc(0);
+  // No capabilities to state is `{}` (every one at its default), the shortest valid JSON.
+  const text = v.caps ? (Object.keys(v.caps).length === 0 ? '{}' : JSON.stringify({ capabilities: v.caps })) : undefined;
+  const json = text !== undefined ? Buffer.from(text + '\0', 'utf8') : Buffer.alloc(0);
   const p = Buffer.alloc(4 + json.length);
   p.writeUInt16LE(v.major, 0);
   p.writeUInt16LE(v.minor, 2);

@@ -3,6 +3,7 @@
 // and prints a table and a summary; exits non-zero when any case fails.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { checkTraddr } from '../endpoint.js';
 import { parseTrid } from '../trid.js';
 import { runConformance } from './index.js';
 import { formatReport, formatResultLine } from './report.js';
@@ -22,6 +23,7 @@ export function register(program: Command): void {
       if (o.mode !== 'mapped' && o.mode !== 'message') throw new Error(`--mode ${o.mode}: mapped or message`);
       if (!o.trid && !o.inProcess) throw new Error('give -r TRID (a running target) or --in-process');
       const trid = o.trid ? parseTrid(o.trid) : null;
+      if (trid) await checkTraddr(trid.traddr);
       const rep = await runConformance({
         socketPath: trid?.socketPath,
         subnqn: trid?.subnqn,

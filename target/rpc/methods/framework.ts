@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { TargetContext } from '../context.js';
 import { invalidParams } from '../errors.js';
 import { methodsFor, RpcMethod } from '../method.js';
+import { LOG_COMPONENTS, parseLogLevel, type LogLevel } from '../../log.js';
 
 const method = methodsFor<TargetContext>();
 
@@ -34,7 +35,66 @@ export function subsystemConfig(ctx: TargetContext, name: string): Array<{ metho
   }
 }
 
+const LOG_FLAGS: readonly string[] = [...LOG_COMPONENTS, 'all'];
+const logFlag = z.object({ flag: z.string() });
+const logLevel = z.object({ level: z.string() });
+function parseLevel(level: string): LogLevel {
+  try {
+    return parseLogLevel(level);
+  } catch {
+    throw invalidParams('Tried to set invalid log level');
+  }
+}
+
+/** SPDK's log_* methods (lib/log/log_rpc.c): flags are the -L components, levels SPDK's names. */
+const logMethods: RpcMethod<TargetContext>[] = [
+  method({
+    name: 'log_set_flag',
+    states: ['startup', 'runtime'],
+    params: logFlag,
+    handler: (p, ctx) => {
+      if (!LOG_FLAGS.includes(p.flag)) throw invalidParams(`spdk_log_set_flag failed: unknown flag '${p.flag}' (known: ${LOG_FLAGS.join(', ')})`);
+      ctx.log.addFlag(p.flag);
+      return true;
+    },
+  }),
+  method({
+    name: 'log_clear_flag',
+    states: ['startup', 'runtime'],
+    params: logFlag,
+    handler: (p, ctx) => {
+      if (!LOG_FLAGS.includes(p.flag)) throw invalidParams(`spdk_log_clear_flag failed: unknown flag '${p.flag}' (known: ${LOG_FLAGS.join(', ')})`);
+      ctx.log.clearFlag(p.flag);
+      return true;
+    },
+  }),
+  method({
+    name: 'log_get_flags',
+    states: ['startup', 'runtime'],
+    readOnly: true,
+    handler: (_p, ctx) => {
+      const on = new Set(ctx.log.flags);
+      return Object.fromEntries(LOG_COMPONENTS.map((c) => [c, on.has('all') || on.has(c)]));
+    },
+  }),
+  ...(['log_set_print_level', 'log_set_level'] as const).map((name) =>
+    method({
+      name,
+      states: ['startup', 'runtime'],
+      params: logLevel,
+      handler: (p, ctx) => {
+        ctx.log.setLevel(parseLevel(p.level));
+        return true;
+      },
+    }),
+  ),
+  ...(['log_get_print_level', 'log_get_level'] as const).map((name) =>
+    method({ name, states: ['startup', 'runtime'], readOnly: true, handler: (_p, ctx) => ctx.log.level.toUpperCase() }),
+  ),
+];
+
 export const frameworkMethods: RpcMethod<TargetContext>[] = [
+  ...logMethods,
   method({
     name: 'rpc_get_methods',
     states: ['startup', 'runtime'],
