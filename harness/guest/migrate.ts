@@ -3,7 +3,40 @@
 // a vfio-user device as if the device had no state: the destination's device starts blank
 // and the guest's queues, completions and interrupts are gone. migrateGuest() therefore
 // refuses such a migration unless forced.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Guest } from './guest.js';
+import { QmpClient } from './qmp.js';
+
+/**
+ * Waits until a destination QEMU started with `-incoming` listens: its QMP answers only once
+ * QEMU's main loop runs, which is after the incoming socket is open. Returns its status.
+ */
+export async function waitForIncoming(runDir: string, timeoutMs = 120_000): Promise<string> {
+  const qmpPath = join(runDir, 'qmp.sock');
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(qmpPath)) {
+    if (Date.now() > deadline) throw new Error(`the destination QEMU did not create ${qmpPath} within ${timeoutMs / 1000} s (see ${join(runDir, 'qemu.stderr')})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const qmp = await QmpClient.connect(qmpPath, Math.max(1000, deadline - Date.now()));
+  try {
+    const st = (await qmp.execute('query-status')) as { status?: string };
+    return String(st.status ?? 'unknown');
+  } finally {
+    qmp.close();
+  }
+}
+
+/** Ends a destination QEMU this process started (by the pid in its run directory) after a failed migration. */
+export function killIncoming(runDir: string): void {
+  try {
+    const pid = Number.parseInt(readFileSync(join(runDir, 'qemu.pid'), 'utf8'), 10);
+    if (pid > 0 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(runDir)) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* not started or gone */
+  }
+}
 
 export class MigrationRefused extends Error {
   constructor(message: string) {
@@ -55,9 +88,31 @@ export async function migrateGuest(src: Guest, o: GuestMigrationOptions): Promis
         const vfio = info.vfio as { transferred?: unknown } | undefined;
         return { status, info, vfioTransferred: typeof vfio?.transferred === 'number' ? vfio.transferred : null, elapsedMs: Date.now() - t0 };
       }
-      if (Date.now() > deadline) throw new Error(`migration still ${status} after ${o.timeoutMs ?? 300_000} ms`);
+      if (Date.now() > deadline) {
+        await qmp.execute('migrate_cancel').catch(() => undefined);
+        throw new Error(`migration still ${status} after ${o.timeoutMs ?? 300_000} ms; cancelled`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
+  } finally {
+    qmp.close();
+  }
+}
+
+/**
+ * After a failed migration (or a destination that died after the source said "completed"):
+ * runs the guest on the source again. QEMU resumes the source itself when the migration fails
+ * before completion; after completion it sits in postmigrate and needs `cont`. Returns what it
+ * found and did, for the report.
+ */
+export async function resumeOnSource(src: Guest): Promise<string> {
+  const qmp = await src.qmp();
+  try {
+    const st = (await qmp.execute('query-status')) as { status?: string; running?: boolean };
+    if (st.running) return `the source guest is running again (status ${st.status})`;
+    await qmp.execute('cont');
+    const after = (await qmp.execute('query-status')) as { status?: string; running?: boolean };
+    return `the source guest was ${st.status}; \`cont\` resumed it (now ${after.status})`;
   } finally {
     qmp.close();
   }

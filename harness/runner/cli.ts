@@ -16,6 +16,9 @@ interface CliOptions {
   tag: string[];
   list?: boolean;
   qemu?: string;
+  qemuGit?: string;
+  qemuRef?: string;
+  submodule: string[];
   reportDir: string;
   repeat: number;
   keepGoing?: boolean;
@@ -59,6 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--all', 'run every scenario')
     .option('--list', 'list scenarios, their tags, needs and time limits, and exit')
     .option('--qemu <path>', 'QEMU binary to use (must have vfio-user-pci); default: provision one')
+    .option('--qemu-git <url|dir>', "build QEMU from this git repository (URL or local clone/mirror; Oracle's fork: https://github.com/oracle/qemu), cached")
+    .option('--qemu-ref <ref>', 'branch, tag or commit for --qemu-git (vfio-user-dbfix for migration, d377d483f9 for the basic flow)')
+    .option('--submodule <key=source>', 'where a QEMU submodule comes from for --qemu-git (e.g. keycodemapdb=/srv/mirrors/keycodemapdb); repeatable', (v: string, p: string[]) => [...p, v], [] as string[])
     .option('--report-dir <dir>', 'where run directories go', 'reports/runs')
     .option('--repeat <n>', 'run each selected scenario N times', positiveInt, 1)
     .option('--keep-going', 'run every selected scenario whatever fails (the default; overrides --bail)')
@@ -67,6 +73,13 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<CliOptions>();
+  // Workers and the provisioning below read the git choice from the environment (harness/qemu/locate.ts).
+  if (o.qemuGit) {
+    if (!o.qemuRef) throw new Error('--qemu-git needs --qemu-ref (a branch, tag or commit), e.g. --qemu-ref vfio-user-dbfix');
+    process.env.VNVME_QEMU_GIT = o.qemuGit;
+    process.env.VNVME_QEMU_REF = o.qemuRef;
+  }
+  if (o.submodule.length) process.env.VNVME_QEMU_SUBMODULES = o.submodule.join(',');
   const catalog = await loadCatalog();
   if (o.list) {
     process.stdout.write(listText(catalog));

@@ -209,11 +209,11 @@ export class ScenarioContext {
   }
 
   /** A new target daemon of this scenario's own, started and answering RPC. */
-  async target(label = 'target'): Promise<ScenarioTarget> {
+  async target(label = 'target', opts: { env?: Record<string, string> } = {}): Promise<ScenarioTarget> {
     const t = new ScenarioTarget(join(this.tmp, label), this.dir, (pid) => {
       this.live.pids.push(pid);
       this.publishLive();
-    }, label);
+    }, label, opts.env);
     this.targets.push(t);
     this.live.logs.push({ name: `${label}.log`, path: t.logFile });
     await t.start();

@@ -49,6 +49,8 @@ export class ScenarioTarget {
     logDir: string,
     private readonly onPid: (pid: number) => void = () => {},
     readonly label = 'target',
+    /** Environment additions for the daemon (VNVME_MIGRATION_V1=1 for Oracle's QEMU). */
+    private readonly env: Record<string, string> = {},
   ) {
     mkdirSync(workDir, { recursive: true });
     this.rpcSocket = join(workDir, 'spdk.sock');
@@ -70,8 +72,8 @@ export class ScenarioTarget {
     this.exited = undefined;
     const fd = openSync(this.logFile, 'a');
     const argv = [vnvmeBin(), 'target', '-r', this.rpcSocket];
-    appendFileSync(this.rpcLog, `# ${new Date().toISOString()} $ ${commandText('node', argv.map((a, i) => (i === 0 ? 'bin/vnvme.js' : a)))}\n`);
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd] });
+    appendFileSync(this.rpcLog, `# ${new Date().toISOString()} $ ${Object.entries(this.env).map(([k, v]) => `${k}=${v} `).join('')}${commandText('node', argv.map((a, i) => (i === 0 ? 'bin/vnvme.js' : a)))}\n`);
+    const child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.env } });
     closeSync(fd);
     if (child.pid === undefined) throw new Error('could not start `vnvme target`');
     this.pid = child.pid;
