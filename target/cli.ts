@@ -215,7 +215,22 @@ export function register(program: Command): void {
         process.exitCode = 1;
         return;
       }
+      // Under `npx vnvme target &` the shell's $! is npm's pid, and npm runs us through `sh -c`,
+      // which does not pass signals on: when that wrapper goes (SIGTERM to npm ends it), we are
+      // reparented, and stop as if we had been sent SIGTERM ourselves.
+      let watch: NodeJS.Timeout | undefined;
+      if (process.env.npm_command === 'exec') {
+        const parent = process.ppid;
+        watch = setInterval(() => {
+          if (process.ppid !== parent) {
+            clearInterval(watch);
+            process.kill(process.pid, 'SIGTERM');
+          }
+        }, 250);
+        watch.unref();
+      }
       await d.done;
+      if (watch) clearInterval(watch);
       process.exitCode = 0;
       // Anything still holding the loop open after a clean stop is not worth waiting for.
       setTimeout(() => process.exit(0), 1000).unref();
