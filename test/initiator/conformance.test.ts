@@ -50,6 +50,17 @@ for (const mode of ['mapped', 'message'] as const) {
       );
     });
 
+    test('default output lists what needs attention and the per-area summary; --verbose lists every case', () => {
+      const short = formatReport(rep);
+      const long = formatReport(rep, { verbose: true });
+      const passLines = (t: string) => t.split('\n').filter((l) => /^PASS /.test(l)).length;
+      assert.equal(passLines(short), 0, 'no PASS lines by default');
+      assert.equal(passLines(long), rep.summary.pass);
+      for (const r of rep.results.filter((x) => x.verdict === 'skip')) assert.ok(short.includes(r.id), `skip ${r.id} listed`);
+      assert.match(short, /By area:/);
+      assert.ok(short.split('\n').length < 120, `${short.split('\n').length} lines by default`);
+    });
+
     test('expected failures are exactly the documented gaps, each naming the missing feature', () => {
       const xf = rep.results.filter((r) => r.verdict === 'expected-failure');
       assert.deepEqual(xf.map((r) => r.id).sort(), [...KNOWN_GAPS[mode]].sort());

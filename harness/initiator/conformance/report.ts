@@ -17,7 +17,11 @@ export function formatReport(rep: ConformanceReport, opts: { verbose?: boolean }
   lines.push(`vnvme conformance: ${rep.target} (${rep.mode} doorbells)`);
   lines.push('');
   lines.push(`${'RESULT'.padEnd(5)} ${'CASE'.padEnd(48)} ${'SPEC SECTION'.padEnd(34)} ${'TIME'.padStart(8)}`);
-  for (const r of rep.results) {
+  // Passing cases are listed only with --verbose: the default output is what needs attention
+  // (failures with their evidence, skips, expected failures) and the per-area summary.
+  const shown = opts.verbose ? rep.results : rep.results.filter((r) => r.verdict !== 'pass');
+  if (!opts.verbose) lines.push(`(${rep.results.length - shown.length} passing cases not listed; --verbose lists every case with its evidence)`);
+  for (const r of shown) {
     lines.push(formatResultLine(r));
     if (opts.verbose || r.verdict === 'fail') {
       lines.push(`      ${r.title}`);
