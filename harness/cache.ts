@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import tmp from 'tmp';
 
 /** `${VNVME_CACHE:-$HOME/.cache/vnvme}`. */
 export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
@@ -42,12 +43,15 @@ export function contentKey(value: unknown): string {
  */
 export async function buildAtomically(finalDir: string, build: (scratch: string) => Promise<void>): Promise<void> {
   if (existsSync(finalDir)) return;
-  const scratch = `${finalDir}.partial-${process.pid}`;
-  rmSync(scratch, { recursive: true, force: true });
-  mkdirSync(scratch, { recursive: true });
+  mkdirSync(dirname(finalDir), { recursive: true });
+  // A `tmp` directory next to the entry (same filesystem, so the rename is atomic), removed on
+  // failure and, through tmp's graceful cleanup, even when the process exits mid-build.
+  tmp.setGracefulCleanup();
+  const scratchDir = tmp.dirSync({ tmpdir: dirname(finalDir), prefix: `${basename(finalDir)}.partial-${process.pid}-`, unsafeCleanup: true });
+  const scratch = scratchDir.name;
   try {
     await build(scratch);
-    if (existsSync(finalDir)) rmSync(scratch, { recursive: true, force: true });
+    if (existsSync(finalDir)) scratchDir.removeCallback();
     else renameSync(scratch, finalDir);
   } catch (err) {
     rmSync(scratch, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Running provisioning tools: output goes to a log file and, line by line, to the progress
 // display; a failure names the command, its exit status, the log and the output's last lines.
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { execa } from 'execa';
 import { accessSync, constants, createWriteStream } from 'node:fs';
 import type { Progress } from './progress.js';
 import { registerChild } from './teardown.js';
@@ -29,6 +29,8 @@ export interface RunOptions {
   hint?: string;
   /** Keep the command's stdout (returned); otherwise only the tail is kept for errors. */
   capture?: boolean;
+  /** Cancels the command (SIGTERM, then SIGKILL after 5 s). */
+  signal?: AbortSignal;
 }
 
 const TAIL_LINES = 25;
@@ -41,53 +43,60 @@ export function commandText(cmd: string, args: readonly string[]): string {
   return [cmd, ...args].map(shellQuote).join(' ');
 }
 
-/** Runs `cmd args`, resolves with its stdout when it exits 0, rejects with a CommandError otherwise. */
-export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
+/**
+ * Runs `cmd args` (through execa: the child is killed when `signal` aborts, and killed hard if
+ * it ignores that), resolves with its stdout when it exits 0, rejects with a CommandError
+ * otherwise.
+ */
+export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<string> {
   const text = commandText(cmd, args);
   const log = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
   log?.write(`\n$ ${text}\n`);
-  const spawnOpts: SpawnOptions = { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] };
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, spawnOpts);
-    const unregister = child.pid !== undefined ? registerChild(child.pid, text) : () => {};
-    const tail: string[] = [];
-    let stdout = '';
-    let partial = '';
-    const onData = (isStdout: boolean) => (chunk: Buffer) => {
-      log?.write(chunk);
-      const s = chunk.toString('utf8');
-      if (isStdout && opts.capture) stdout += s;
-      const lines = (partial + s).split(/\r?\n|\r/);
-      partial = lines.pop() ?? '';
-      for (const l of lines) {
-        if (l.trim() === '') continue;
-        tail.push(l);
-        if (tail.length > TAIL_LINES) tail.shift();
-        opts.progress?.detail(l);
-      }
-    };
-    child.stdout?.on('data', onData(true));
-    child.stderr?.on('data', onData(false));
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
-    else child.stdin?.end();
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      unregister();
-      log?.end();
-      const missing = err.code === 'ENOENT' ? ` (${cmd} is not installed or not on PATH)` : '';
-      reject(new CommandError(`could not run ${cmd}${missing}: ${err.message}${opts.hint ? `\n${opts.hint}` : ''}`, text, null, ''));
-    });
-    child.on('close', (code, signal) => {
-      unregister();
-      if (partial.trim() !== '') tail.push(partial);
-      log?.end();
-      if (code === 0) return resolve(stdout);
-      const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-      const where = opts.logFile ? ` (full log: ${opts.logFile})` : '';
-      const lastLines = tail.length ? `\n--- last output ---\n${tail.join('\n')}\n---` : '';
-      const hint = opts.hint ? `\n${opts.hint}` : '';
-      reject(new CommandError(`\`${text}\` ${how}${where}${lastLines}${hint}`, text, code, tail.join('\n')));
-    });
+  const child = execa(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    extendEnv: false,
+    input: opts.input,
+    stdin: opts.input === undefined ? 'ignore' : 'pipe',
+    buffer: false,
+    reject: false,
+    cancelSignal: opts.signal,
+    forceKillAfterDelay: 5_000,
   });
+  const unregister = child.pid !== undefined ? registerChild(child.pid, text) : () => {};
+  const tail: string[] = [];
+  let stdout = '';
+  let partial = '';
+  const onData = (isStdout: boolean) => (chunk: Buffer) => {
+    log?.write(chunk);
+    const s = chunk.toString('utf8');
+    if (isStdout && opts.capture) stdout += s;
+    const lines = (partial + s).split(/\r?\n|\r/);
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      if (l.trim() === '') continue;
+      tail.push(l);
+      if (tail.length > TAIL_LINES) tail.shift();
+      opts.progress?.detail(l);
+    }
+  };
+  child.stdout?.on('data', onData(true));
+  child.stderr?.on('data', onData(false));
+  const r = await child;
+  unregister();
+  if (partial.trim() !== '') tail.push(partial);
+  await new Promise<void>((resolve) => (log ? log.end(resolve) : resolve()));
+  if (r.failed && r.exitCode === undefined && !r.signal) {
+    const code = (r.cause as NodeJS.ErrnoException | undefined)?.code;
+    const missing = code === 'ENOENT' ? ` (${cmd} is not installed or not on PATH)` : '';
+    throw new CommandError(`could not run ${cmd}${missing}: ${r.shortMessage}${opts.hint ? `\n${opts.hint}` : ''}`, text, null, '');
+  }
+  if (r.exitCode === 0) return stdout;
+  const how = r.isCanceled ? 'was cancelled' : r.signal ? `was killed by ${r.signal}` : `exited with status ${r.exitCode}`;
+  const where = opts.logFile ? ` (full log: ${opts.logFile})` : '';
+  const lastLines = tail.length ? `\n--- last output ---\n${tail.join('\n')}\n---` : '';
+  const hint = opts.hint ? `\n${opts.hint}` : '';
+  throw new CommandError(`\`${text}\` ${how}${where}${lastLines}${hint}`, text, r.exitCode ?? null, tail.join('\n'));
 }
 
 /** Resolves the full path of an executable `name` on PATH, or undefined. */
