@@ -15,8 +15,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // the copy that ships with this node's npm.
 const gypJs = process.env.npm_config_node_gyp ?? join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 const gyp = (args) => spawnSync(process.execPath, [gypJs, ...args], { cwd: root, stdio: 'inherit' }).status ?? 1;
-if (!existsSync(join(root, 'build', 'Makefile')) && gyp(['configure']) !== 0) process.exit(1);
-if (gyp(['build']) !== 0) process.exit(1);
+// Under `npx vnvme` (npm exec re-runs this script) the checkout's addon is used as it is.
+const underNpx = process.env.npm_command === 'exec' && existsSync(join(root, 'build', 'Release', 'vnvme.node'));
+if (!underNpx) {
+  if (!existsSync(join(root, 'build', 'Makefile')) && gyp(['configure']) !== 0) process.exit(1);
+  if (gyp(['build']) !== 0) process.exit(1);
+}
 
 const binDir = join(root, 'node_modules', '.bin');
 const link = join(binDir, 'vnvme');
