@@ -53,6 +53,7 @@ export class NvmeEndpoint {
       const fd = native.createUnlinkedFile(path, 0x4000);
       this.doorbell = { fd, mem: mapDoorbells(fd) };
     } else this.doorbell = null;
+    try {
     const msixVectors = opts.msixVectors ?? 64;
     this.controller = new NvmeController({
       identity: {
@@ -87,6 +88,12 @@ export class NvmeEndpoint {
       this.migration = new DeviceMigration(device, this.server.dma, { log });
       this.server.migration = migrationHooks(this.migration, { v1: opts.migration?.v1 });
     }
+    } catch (err) {
+      // Nothing half-built stays behind: the doorbell page's fd is ours to close.
+      if (this.doorbell) native.closeFd(this.doorbell.fd);
+      throw err;
+    }
+    this.statsTimer = setInterval(() => this.controller.foldBdevStats(), 1000).unref();
   }
 
   refreshNamespaces(): void {
@@ -106,8 +113,12 @@ export class NvmeEndpoint {
     return this.server.attached;
   }
 
-  /** Keeps bdev_get_iostat current with the I/O the native engine serves (at most 1 s old). */
-  private readonly statsTimer = setInterval(() => this.controller.foldBdevStats(), 1000).unref();
+  /**
+   * Keeps bdev_get_iostat current with the I/O the native engine serves (at most 1 s old).
+   * Started last in the constructor: a constructor that throws (a listener directory already
+   * holding `bar0`, an unusable path) must leave no timer that fires on a half-built endpoint.
+   */
+  private statsTimer: NodeJS.Timeout | undefined;
 
   async close(): Promise<void> {
     clearInterval(this.statsTimer);
