@@ -85,7 +85,13 @@ uint16_t WalkPrp(DmaTable* dma, uint64_t prp1, uint64_t prp2, uint64_t len, int 
   // PRP2 points at a PRP list; its last entry chains to the next list page.
   if (prp2 & 7) return kInvalidPrpOffset;
   uint64_t list = prp2;
+  // Each list page carries at least one data entry before its chain pointer, so a transfer of
+  // len bytes visits at most len/4096 + 1 list pages; a looping chain (a list whose only entry
+  // points at itself) ends in Data Transfer Error instead of spinning the engine thread.
+  const uint64_t max_lists = len / kPage + 1;
+  uint64_t lists = 0;
   while (left > 0) {
+    if (++lists > max_lists) return kDataTransferError;
     uint32_t entries = (kPage - (list & (kPage - 1))) / 8;
     const uint8_t* lp = dma->Translate(list, entries * 8ull, DmaTable::kRead);
     if (!lp) return kDataTransferError;

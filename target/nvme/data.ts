@@ -27,7 +27,13 @@ export async function prpSegments(dma: DmaSpace, prp1: bigint, prp2: bigint, len
   }
   if (prp2 & 7n) throw new NvmeError(Status.INVALID_PRP_OFFSET, 'PRP list pointer not qword aligned');
   let list = prp2;
+  // Every list page must carry at least one data entry before its chain pointer, so a transfer
+  // of `len` bytes visits at most len/4096 + 1 list pages: a chain that loops (a list whose only
+  // entry points at itself) or runs on ends in Data Transfer Error instead of spinning.
+  const maxLists = Math.floor(len / PAGE_SIZE) + 1;
+  let lists = 0;
   while (left > 0) {
+    if (++lists > maxLists) throw new NvmeError(Status.DATA_TRANSFER_ERROR, `PRP list chain longer than a ${len}-byte transfer needs (a loop?)`);
     const entries = Number((P - (list & (P - 1n))) / 8n);
     let page: Buffer;
     try {

@@ -123,6 +123,25 @@ for (const mode of ['mapped', 'message'] as const) {
       assert.equal(st((await drv.submit(q, cmd(0x02, 1, { prp1: buf, cdw12: 4095 }))).status), st(Status.INVALID_FIELD));
     });
 
+    test('a PRP list whose chain pointer points at itself ends in Data Transfer Error (I/O and admin), and the queues keep working', async () => {
+      // A list at page offset 0xFF8: its only entry is the chain pointer, and it points back at the list.
+      const page = drv.alloc(8192);
+      const list = page + 0xff8n;
+      const self = Buffer.alloc(8);
+      self.writeBigUInt64LE(list);
+      drv.write(list, self);
+      const data = drv.alloc(4096);
+      const io = await drv.submit(q, cmd(0x02, 1, { prp1: data, prp2: list, cdw12: 16384 / 512 - 1 }));
+      assert.equal(st(io.status), st(Status.DATA_TRANSFER_ERROR), 'native engine: read of 16 KiB');
+      // Get Log Page (served by TypeScript), 16 KiB of the error log through the same list.
+      const admin = await drv.adminCommand(cmd(0x02, 0xffffffff, { prp1: data, prp2: list, cdw10: 0x01 | ((16384 / 4 - 1) << 16) }));
+      assert.notEqual(admin.status, 0, 'admin path completes with an error');
+      assert.ok([st(Status.DATA_TRANSFER_ERROR), st(Status.INVALID_FIELD)].includes(st(admin.status)), `admin status 0x${admin.status.toString(16)}`);
+      const buf = drv.alloc(4096);
+      assert.equal((await drv.io(q, 0x02, 1, 0n, 8, buf, 4096)).status, 0, 'I/O queue still serves');
+      assert.equal((await drv.identify(1, 0)).length, 4096, 'admin queue still serves');
+    });
+
     test('write zeroes, compare, DSM deallocate, flush', async () => {
       const buf = drv.alloc(4096);
       drv.write(buf, Buffer.alloc(4096, 0xab));
