@@ -26,6 +26,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   exports.Set("memfdCreate", Napi::Function::New(env, MemfdCreate));
   exports.Set("createUnlinkedFile", Napi::Function::New(env, CreateUnlinkedFile));
+  exports.Set("memfdSealSize", Napi::Function::New(env, MemfdSealSize));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("runPerf", Napi::Function::New(env, RunPerf));
   exports.Set("eventfdCreate", Napi::Function::New(env, EventfdCreate));

@@ -170,6 +170,8 @@ export interface NativeAddon {
   socketPair(): [number, number];
   memfdCreate(name: string, size: number): number;
   createUnlinkedFile(path: string, size: number): number;
+  /** Seals a memfd's size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL). */
+  memfdSealSize(fd: number): void;
   closeFd(fd: number): void;
   eventfdCreate(): number;
   eventfdSignal(fd: number): void;

@@ -426,6 +426,15 @@ Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// memfdSealSize(fd): F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL. A client handed this fd (the
+// BAR0 doorbell page) can write through its mapping but can no longer ftruncate it away under
+// our own mapping (which would SIGBUS the target at its next doorbell access).
+Napi::Value MemfdSealSize(const Napi::CallbackInfo& info) {
+  int fd = ArgFd(info, 0, "fd");
+  if (::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) ThrowErrno(info.Env(), errno, "fcntl(F_ADD_SEALS)");
+  return info.Env().Undefined();
+}
+
 // createUnlinkedFile(path, size) -> fd: created 0600, unlinked at once, sized (SPDK's bar0).
 Napi::Value CreateUnlinkedFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

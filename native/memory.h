@@ -93,6 +93,7 @@ class DmaTable : public Napi::ObjectWrap<DmaTable> {
 
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info);
 Napi::Value CreateUnlinkedFile(const Napi::CallbackInfo& info);
+Napi::Value MemfdSealSize(const Napi::CallbackInfo& info);
 Napi::Value CloseFd(const Napi::CallbackInfo& info);
 
 }  // namespace vnvme

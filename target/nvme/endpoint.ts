@@ -50,8 +50,16 @@ export class NvmeEndpoint {
     if (mappable) {
       const path = join(opts.traddr, 'bar0');
       if (existsSync(path)) throw new Error(`${path} exists; remove it (a stale file of an earlier target)`);
-      const fd = native.createUnlinkedFile(path, 0x4000);
-      this.doorbell = { fd, mem: mapDoorbells(fd) };
+      // The doorbell page is handed to the client (sparse mmap of BAR0): a sealed memfd, so the
+      // client can write doorbells through it but never shrink it under our mapping (SIGBUS).
+      const fd = native.memfdCreate('vnvme-bar0', 0x4000);
+      try {
+        native.memfdSealSize(fd);
+        this.doorbell = { fd, mem: mapDoorbells(fd) };
+      } catch (err) {
+        native.closeFd(fd);
+        throw err;
+      }
     } else this.doorbell = null;
     try {
     const msixVectors = opts.msixVectors ?? 64;
