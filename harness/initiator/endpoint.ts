@@ -3,8 +3,8 @@
 // mistakes (a directory for a socket, DIR/cntrl for a traddr, a stale socket, nothing there)
 // each get one line that says what to pass instead.
 import { existsSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { socketAnswers } from '../../target/nvmf/target.js';
 
 /** A mistake in what the user passed: printed as one line, exit status 2 (a usage error). */
 export class EndpointError extends Error {
@@ -21,20 +21,6 @@ function kind(path: string): 'missing' | 'dir' | 'socket' | 'other' {
   if (st.isDirectory()) return 'dir';
   if (st.isSocket()) return 'socket';
   return 'other';
-}
-
-/** Whether something accepts connections on the UNIX socket at `path`. */
-export function socketAccepts(path: string, timeoutMs = 2000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(true)); // accepted into the backlog: a live listener
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
 }
 
 /** For `-r 'trtype:VFIOUSER traddr:DIR'`: DIR must be an endpoint directory holding a live `cntrl`. */
@@ -55,7 +41,7 @@ export async function checkTraddr(traddr: string): Promise<string> {
     throw new EndpointError(`no vfio-user target listens at traddr:${traddr}: ${sock} does not exist. Start a target and add a listener for that directory (vnvme rpc nvmf_subsystem_add_listener NQN -t VFIOUSER -a ${traddr} -s 0).`);
   }
   if (k !== 'socket') throw new EndpointError(`${sock} is not a socket; is ${traddr} a vfio-user endpoint directory?`);
-  if (!(await socketAccepts(sock))) {
+  if (!(await socketAnswers(sock, 2000))) {
     throw new EndpointError(`nothing accepts connections on ${sock} (its target exited without removing it?). Start the target again; it replaces a stale socket itself.`);
   }
   return sock;
@@ -81,7 +67,7 @@ export async function checkSocketPath(path: string): Promise<void> {
     case 'other':
       throw new EndpointError(`${path} is not a socket; --socket takes a listener's socket file (DIR/cntrl) of a running target.`);
     case 'socket':
-      if (!(await socketAccepts(path))) {
+      if (!(await socketAnswers(path, 2000))) {
         throw new EndpointError(`nothing accepts connections on ${path} (its target exited without removing it?). Start the target again; it replaces a stale socket itself.`);
       }
   }

@@ -111,7 +111,6 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
     if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
   };
   process.on('exit', killWorker);
-  let stopping = false;
   let currentStep = 'start';
   let workerOut = '';
   worker.stdout?.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-100_000)));
@@ -129,7 +128,7 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
         break;
       case 'check':
         // Checks that end after the stop was ordered report the stop, not the device.
-        if (stopping) break;
+        if (timedOut) break;
         checks.push(m.check);
         o.live.check(m.check);
         break;
@@ -157,7 +156,6 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
   let killedLeftovers: string[] = [];
   if (ended === 'timeout') {
     timedOut = true;
-    stopping = true;
     o.live.line(byUser ? `${s.name}: interrupted; stopping worker pid ${worker.pid} (SIGTERM)` : `${s.name}: time limit ${Math.round(limit / 1000)} s reached; stopping worker pid ${worker.pid} (SIGTERM)`);
     worker.kill('SIGTERM');
     const grace = new Promise<'grace'>((r) => setTimeout(() => r('grace'), o.killGraceMs ?? 15_000));

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { socketAccepts } from '../../harness/initiator/endpoint.js';
+import { socketAnswers } from '../../target/nvmf/target.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SOCK = '/var/tmp/spdk.sock';
@@ -28,7 +28,7 @@ function readmeBlock(): string[] {
 const bash = (line: string) => execFileSync('bash', ['-c', line], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 
 test('README walkthrough runs verbatim; SIGTERM to the pid of `npx vnvme target &` stops the target', { timeout: 180_000 }, async (t) => {
-  if (existsSync(SOCK) && (await socketAccepts(SOCK))) return t.skip(`a target already serves ${SOCK}; not touching it`);
+  if (await socketAnswers(SOCK, 2000)) return t.skip(`a target already serves ${SOCK}; not touching it`);
   const lines = readmeBlock();
   assert.match(lines[0]!, /^npx vnvme target &/);
   // The daemon in the background, exactly as the line says; $! is what the user gets.
@@ -54,7 +54,7 @@ test('README walkthrough runs verbatim; SIGTERM to the pid of `npx vnvme target 
       /* already stopped */
     }
   });
-  for (let i = 0; i < 300 && !(existsSync(SOCK) && (await socketAccepts(SOCK))); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && !(await socketAnswers(SOCK, 2000)); i++) await new Promise((r) => setTimeout(r, 100));
   assert.ok(existsSync(SOCK), `the target serves ${SOCK}: ${out}`);
   for (const line of lines.slice(1)) bash(line);
   const subs = JSON.parse(bash('npx vnvme rpc nvmf_get_subsystems')) as Array<{ nqn: string; serial_number?: string; namespaces?: Array<{ bdev_name: string }> }>;

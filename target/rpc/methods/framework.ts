@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { TargetContext } from '../context.js';
 import { invalidParams } from '../errors.js';
 import { methodsFor, RpcMethod } from '../method.js';
-import { LOG_COMPONENTS, parseLogLevel, type LogLevel } from '../../log.js';
+import { LOG_COMPONENTS, parseLogLevel, type Logger, type LogLevel } from '../../log.js';
 
 const method = methodsFor<TargetContext>();
 
@@ -48,26 +48,21 @@ function parseLevel(level: string): LogLevel {
 
 /** SPDK's log_* methods (lib/log/log_rpc.c): flags are the -L components, levels SPDK's names. */
 const logMethods: RpcMethod<TargetContext>[] = [
-  method({
-    name: 'log_set_flag',
-    states: ['startup', 'runtime'],
-    params: logFlag,
-    handler: (p, ctx) => {
-      if (!LOG_FLAGS.includes(p.flag)) throw invalidParams(`spdk_log_set_flag failed: unknown flag '${p.flag}' (known: ${LOG_FLAGS.join(', ')})`);
-      ctx.log.addFlag(p.flag);
-      return true;
-    },
-  }),
-  method({
-    name: 'log_clear_flag',
-    states: ['startup', 'runtime'],
-    params: logFlag,
-    handler: (p, ctx) => {
-      if (!LOG_FLAGS.includes(p.flag)) throw invalidParams(`spdk_log_clear_flag failed: unknown flag '${p.flag}' (known: ${LOG_FLAGS.join(', ')})`);
-      ctx.log.clearFlag(p.flag);
-      return true;
-    },
-  }),
+  ...([
+    ['log_set_flag', 'spdk_log_set_flag', (log: Logger, flag: string) => log.addFlag(flag)],
+    ['log_clear_flag', 'spdk_log_clear_flag', (log: Logger, flag: string) => log.clearFlag(flag)],
+  ] as const).map(([name, spdkName, apply]) =>
+    method({
+      name,
+      states: ['startup', 'runtime'],
+      params: logFlag,
+      handler: (p, ctx) => {
+        if (!LOG_FLAGS.includes(p.flag)) throw invalidParams(`${spdkName} failed: unknown flag '${p.flag}' (known: ${LOG_FLAGS.join(', ')})`);
+        apply(ctx.log, p.flag);
+        return true;
+      },
+    }),
+  ),
   method({
     name: 'log_get_flags',
     states: ['startup', 'runtime'],
