@@ -6,6 +6,8 @@ import { DEFAULT_RPC_SOCKET, TargetDaemon } from './daemon.js';
 import { Logger, LogLevel, parseLogLevel } from './log.js';
 import { JsonRpcClient, loadConfig, pyDumps, RpcClientError, saveConfig, SavedConfig } from './rpc/client.js';
 import { Args, COMMANDS, CommandSpec, PrintMode } from './rpc/commands.js';
+import { parseSocketMode, SocketPermissions } from './rpc/socket-perms.js';
+import { groupId, userId } from './account-ids.js';
 
 function intArg(v: string): number {
   if (!/^[-+]?\d+$/.test(v.trim()) && !/^[-+]?0[xX][0-9a-fA-F]+$/.test(v.trim())) throw new InvalidArgumentError(`invalid int value: '${v}'`);
@@ -183,11 +185,36 @@ let epipeHandled = false;
 /** Set while runRpcCli builds its own command tree. */
 let inProcess = false;
 
+interface TargetCliOptions {
+  rpcSocket: string;
+  rpcSocketMode: string;
+  rpcSocketOwner?: string;
+  rpcSocketGroup?: string;
+  config?: string;
+  json?: string;
+  logflag: string[];
+  logLevel: string;
+  jsonLogs?: boolean;
+  waitForRpc?: boolean;
+}
+
+/** --rpc-socket-mode/--rpc-socket-owner/--rpc-socket-group as the daemon takes them. */
+function socketPermissions(o: TargetCliOptions): SocketPermissions {
+  return {
+    mode: parseSocketMode(o.rpcSocketMode),
+    uid: o.rpcSocketOwner === undefined ? undefined : userId(o.rpcSocketOwner),
+    gid: o.rpcSocketGroup === undefined ? undefined : groupId(o.rpcSocketGroup),
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('target')
     .description("Run the vfio-user NVMe target daemon (what SPDK's nvmf_tgt is), serving SPDK JSON-RPC")
     .option('-r, --rpc-socket <path>', 'RPC listen address (UNIX socket path)', DEFAULT_RPC_SOCKET)
+    .option('--rpc-socket-mode <mode>', 'file mode of the RPC socket, octal (whoever can connect controls the target)', '0600')
+    .option('--rpc-socket-owner <user>', 'owner of the RPC socket (name or uid), e.g. the user a management tool runs as')
+    .option('--rpc-socket-group <group>', 'group of the RPC socket (name or gid); with --rpc-socket-mode 0660 its members may connect')
     .option('-c, --config <file>', 'JSON config to load at start (save_config output)')
     .option('--json <file>', 'same as --config, as nvmf_tgt spells it')
     .option('-L, --logflag <flag>', 'enable debug logs of a component (bdev, nvmf, rpc, vfio_user, all); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -197,10 +224,12 @@ export function register(program: Command): void {
     .option('-m, --cpumask <mask>', 'accepted for nvmf_tgt compatibility; ignored')
     .option('-s, --mem-size <size>', 'accepted for nvmf_tgt compatibility; ignored')
     .option('-i, --shm-id <id>', 'accepted for nvmf_tgt compatibility; ignored')
-    .action(async (o: { rpcSocket: string; config?: string; json?: string; logflag: string[]; logLevel: string; jsonLogs?: boolean; waitForRpc?: boolean }) => {
+    .action(async (o: TargetCliOptions) => {
       let level: LogLevel;
+      let perms: SocketPermissions;
       try {
         level = parseLogLevel(o.logLevel);
+        perms = socketPermissions(o);
       } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);
         process.exitCode = 1;
@@ -209,7 +238,14 @@ export function register(program: Command): void {
       const log = Logger.create({ level, flags: o.logflag, json: o.jsonLogs }, 'app');
       let d: TargetDaemon;
       try {
-        d = await TargetDaemon.start({ rpcSocket: o.rpcSocket, config: o.config ?? o.json, log, handleSignals: true, waitForRpc: o.waitForRpc });
+        d = await TargetDaemon.start({
+          rpcSocket: o.rpcSocket,
+          rpcSocketPermissions: perms,
+          config: o.config ?? o.json,
+          log,
+          handleSignals: true,
+          waitForRpc: o.waitForRpc,
+        });
       } catch (err) {
         log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
         process.exitCode = 1;

@@ -1,25 +1,33 @@
 // The target daemon (`vnvme target`): what a user starts instead of SPDK's nvmf_tgt.
 //
 // It takes `<sock>.lock` (refusing a second target on the same RPC socket, as SPDK's flock
-// does), removes a stale socket, serves JSON-RPC, optionally starts from a saved config (as
+// does; rpc/socket-lock.ts), removes a stale socket (one nothing answers on), serves JSON-RPC, optionally starts from a saved config (as
 // `nvmf_tgt --json`), and on SIGINT/SIGTERM or spdk_kill_instance shuts down cleanly: RPC
 // stops, vfio-user endpoints close (clients are told, sockets removed), file bdevs flush.
-import { closeSync, existsSync, linkSync, lstatSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { BdevRegistry } from './bdev/registry.js';
 import { Logger } from './log.js';
 import { NvmfTarget } from './nvmf/target.js';
 import type { TargetContext } from './rpc/context.js';
 import { JsonRpcServer } from './rpc/jsonrpc.js';
+import type { RpcLimits } from './rpc/limits.js';
+import { SocketLock } from './rpc/socket-lock.js';
+import type { SocketPermissions } from './rpc/socket-perms.js';
 import { MethodTable } from './rpc/method.js';
 import { bdevMethods } from './rpc/methods/bdev.js';
 import { frameworkMethods } from './rpc/methods/framework.js';
 import { nvmfMethods } from './rpc/methods/nvmf.js';
 import { loadDefaultEndpointFactory } from './nvmf/transport.js';
+import { socketAnswers } from './nvmf/target.js';
 
 export const DEFAULT_RPC_SOCKET = '/var/tmp/spdk.sock';
 
 export interface DaemonOptions {
   rpcSocket?: string;
+  /** Mode, owner and group of the RPC socket (0600, ours, by default, whatever the umask). */
+  rpcSocketPermissions?: SocketPermissions;
+  /** Overrides of the RPC server's limits (tests use small ones). */
+  rpcLimits?: Partial<RpcLimits>;
   /** A saved config (save_config output) to apply before serving. */
   config?: string | SavedConfig;
   log?: Logger;
@@ -33,69 +41,15 @@ export interface SavedConfig {
   subsystems: Array<{ subsystem: string; config: unknown[] | null }>;
 }
 
-/** Locks held by this process, so two daemons in one process are refused too. */
-const heldLocks = new Set<string>();
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** `<sock>.lock` holding our pid; refuses when a live process (or this one) holds it. */
-export function acquireLock(lockPath: string): void {
-  if (heldLocks.has(lockPath)) throw new Error(`RPC socket lock ${lockPath} is already held by a target in this process`);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    // The pid is written to a private file first and linked into place, so the lock never
-    // exists without its pid (link fails with EEXIST if another target holds it).
-    const tmp = `${lockPath}.${process.pid}.tmp`;
-    const fd = openSync(tmp, 'w', 0o600);
-    writeSync(fd, `${process.pid}\n`);
-    closeSync(fd);
-    try {
-      linkSync(tmp, lockPath);
-      heldLocks.add(lockPath);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    } finally {
-      unlinkSync(tmp);
-    }
-    let pid = NaN;
-    try {
-      pid = Number.parseInt(readFileSync(lockPath, 'utf8').trim(), 10);
-    } catch {
-      // vanished or unreadable: treat as stale
-    }
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid))
-      throw new Error(`another target (pid ${pid}) holds ${lockPath}; is the RPC socket already in use? Use -r to choose another`);
-    try {
-      unlinkSync(lockPath); // stale: its process is gone
-    } catch {
-      // someone else removed it first
-    }
-  }
-  throw new Error(`could not take ${lockPath}`);
-}
-
-export function releaseLock(lockPath: string): void {
-  if (!heldLocks.delete(lockPath)) return;
-  try {
-    if (Number.parseInt(readFileSync(lockPath, 'utf8'), 10) === process.pid) unlinkSync(lockPath);
-  } catch {
-    // already gone
-  }
-}
-
 export class TargetDaemon {
   readonly ctx: TargetContext;
   readonly methods: MethodTable<TargetContext>;
   readonly rpcSocket: string;
   readonly log: Logger;
   private server?: JsonRpcServer;
+  private lock?: SocketLock;
+  private readonly rpcSocketPermissions?: SocketPermissions;
+  private readonly rpcLimits?: Partial<RpcLimits>;
   private stopping?: Promise<void>;
   private resolveDone!: () => void;
   /** Resolves once the daemon has stopped. */
@@ -105,6 +59,8 @@ export class TargetDaemon {
   private constructor(opts: DaemonOptions) {
     this.rpcSocket = opts.rpcSocket ?? DEFAULT_RPC_SOCKET;
     this.log = opts.log ?? Logger.create();
+    this.rpcSocketPermissions = opts.rpcSocketPermissions;
+    this.rpcLimits = opts.rpcLimits;
     const bdevs = new BdevRegistry();
     const ctx = {
       bdevs,
@@ -123,21 +79,22 @@ export class TargetDaemon {
   static async start(opts: DaemonOptions = {}): Promise<TargetDaemon> {
     const d = new TargetDaemon(opts);
     await loadDefaultEndpointFactory(d.log);
-    const lock = `${d.rpcSocket}.lock`;
-    acquireLock(lock);
+    d.lock = await SocketLock.acquire(`${d.rpcSocket}.lock`, d.rpcSocket);
     try {
-      if (existsSync(d.rpcSocket)) {
-        if (!lstatSync(d.rpcSocket).isSocket()) throw new Error(`${d.rpcSocket} exists and is not a socket; refusing to replace it`);
-        d.log.notice('removing stale RPC socket', { path: d.rpcSocket });
-        unlinkSync(d.rpcSocket);
-      }
+      await d.removeStaleSocket();
       if (opts.config !== undefined) await d.applyConfig(opts.config);
-      d.server = new JsonRpcServer({ path: d.rpcSocket, dispatch: d.methods.dispatch, log: d.log.child('rpc') });
+      d.server = new JsonRpcServer({
+        path: d.rpcSocket,
+        dispatch: d.methods.dispatch,
+        log: d.log.child('rpc'),
+        permissions: d.rpcSocketPermissions,
+        limits: d.rpcLimits,
+      });
       await d.server.listen();
     } catch (err) {
       await d.ctx.nvmf.shutdown();
       await d.ctx.bdevs.closeAll();
-      releaseLock(lock);
+      d.lock.release();
       throw err;
     }
     if (opts.handleSignals) {
@@ -149,6 +106,21 @@ export class TargetDaemon {
     }
     d.log.notice('vnvme target started', { rpc: d.rpcSocket, pid: process.pid });
     return d;
+  }
+
+  /** A socket file nothing answers on is a dead target's; one that answers is someone's. */
+  private async removeStaleSocket(): Promise<void> {
+    let st;
+    try {
+      st = lstatSync(this.rpcSocket);
+    } catch {
+      return; // absent
+    }
+    if (!st.isSocket()) throw new Error(`${this.rpcSocket} exists and is not a socket; refusing to replace it`);
+    if (await socketAnswers(this.rpcSocket))
+      throw new Error(`another process is serving ${this.rpcSocket}; stop it or choose another socket with -r`);
+    this.log.notice('removing stale RPC socket', { path: this.rpcSocket });
+    unlinkSync(this.rpcSocket);
   }
 
   /** Applies a saved config in order, as nvmf_tgt --json does. Unknown subsystems and methods are skipped with a warning. */
@@ -204,7 +176,7 @@ export class TargetDaemon {
       } catch {
         // already gone
       }
-      releaseLock(`${this.rpcSocket}.lock`);
+      this.lock?.release();
       this.log.notice('vnvme target stopped');
       this.resolveDone();
     })();

@@ -9,119 +9,18 @@
 // - a value that is not valid JSON gets -32700 and the connection is closed, since a stream
 //   has no point to resynchronise at; other connections carry on;
 // - requests of one connection are handled and answered in order.
+//
+// What a client can make the target hold is bounded (limits.ts): unfinished-request bytes per
+// connection and in total, connections, the time a request may take to arrive, and requests
+// read ahead of their replies.
 import { createServer, Server, Socket } from 'node:net';
 import type { Logger } from '../log.js';
 import { INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RpcError } from './errors.js';
+import { JsonValueScanner } from './json-scanner.js';
+import { BufferBudget, DEFAULT_RPC_LIMITS, RpcLimits } from './limits.js';
+import { listenWithPermissions, SocketPermissions } from './socket-perms.js';
 
-/** A complete top-level value cut from the stream, or a framing error. */
-export type ScanResult = { text: string } | { error: string };
-
-/** Largest value accepted before the connection is dropped (SPDK's send limit is 32 MiB). */
-export const MAX_VALUE_BYTES = 32 << 20;
-
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
-/**
- * Cuts a byte stream into top-level JSON values. Objects and arrays end at their closing
- * bracket; a scalar at top level ends at the next whitespace or bracket. Validity is left to
- * JSON.parse: the scanner only finds where a value ends.
- */
-export class JsonValueScanner {
-  private buf: Buffer = Buffer.alloc(0);
-  private pos = 0; // next byte to scan
-  private start = -1; // first byte of the value being scanned
-  private depth = 0;
-  private inString = false;
-  private escape = false;
-  private scalar = false;
-
-  push(chunk: Buffer): void {
-    if (this.start < 0 && this.pos >= this.buf.length) {
-      this.buf = chunk;
-      this.pos = 0;
-    } else {
-      this.buf = Buffer.concat([this.buf, chunk]);
-    }
-  }
-
-  /** Bytes buffered but not yet part of a returned value. */
-  get pending(): number {
-    return this.buf.length - (this.start >= 0 ? this.start : this.pos);
-  }
-
-  /** Whether a value has started and not finished. */
-  get partial(): boolean {
-    return this.start >= 0;
-  }
-
-  /** Returns the next complete value, or undefined when more bytes are needed. */
-  next(): ScanResult | undefined {
-    const b = this.buf;
-    while (this.pos < b.length) {
-      const c = b[this.pos];
-      if (this.start < 0) {
-        if (WS.has(c)) {
-          this.pos++;
-          continue;
-        }
-        this.start = this.pos;
-        this.depth = 0;
-        this.inString = false;
-        this.escape = false;
-        this.scalar = c !== 0x7b && c !== 0x5b;
-        if (this.scalar && c === 0x22) this.inString = true;
-        else if (!this.scalar) this.depth = 1;
-        this.pos++;
-        if (c === 0x7d || c === 0x5d) return this.cut(this.pos);
-        continue;
-      }
-      if (this.inString) {
-        if (this.escape) this.escape = false;
-        else if (c === 0x5c) this.escape = true;
-        else if (c === 0x22) {
-          this.inString = false;
-          if (this.scalar) return this.cut(this.pos + 1);
-        }
-        this.pos++;
-        continue;
-      }
-      if (this.scalar) {
-        if (WS.has(c) || c === 0x7b || c === 0x5b || c === 0x7d || c === 0x5d || c === 0x2c) return this.cut(this.pos);
-        this.pos++;
-        continue;
-      }
-      if (c === 0x22) this.inString = true;
-      else if (c === 0x7b || c === 0x5b) this.depth++;
-      else if (c === 0x7d || c === 0x5d) {
-        if (--this.depth === 0) return this.cut(this.pos + 1);
-      }
-      this.pos++;
-    }
-    if (this.start >= 0 && this.buf.length - this.start > MAX_VALUE_BYTES) return { error: `request larger than ${MAX_VALUE_BYTES} bytes` };
-    // Drop what has been consumed, keep the partial value.
-    const keep = this.start >= 0 ? this.start : this.pos;
-    if (keep > 0) {
-      this.buf = this.buf.subarray(keep);
-      this.pos -= keep;
-      if (this.start >= 0) this.start = 0;
-    }
-    return undefined;
-  }
-
-  /** At end of stream a pending scalar is complete; anything else pending is truncated. */
-  end(): ScanResult | undefined {
-    if (this.start < 0) return undefined;
-    if (this.scalar && !this.inString) return this.cut(this.buf.length);
-    return { error: 'connection closed inside a JSON value' };
-  }
-
-  private cut(end: number): ScanResult {
-    const text = this.buf.toString('utf8', this.start, end);
-    this.pos = end;
-    this.start = -1;
-    return { text };
-  }
-}
+export { JsonValueScanner, MAX_VALUE_BYTES, type ScanResult } from './json-scanner.js';
 
 export type JsonRpcId = string | number | null;
 
@@ -177,6 +76,10 @@ export interface JsonRpcServerOptions {
   path: string;
   dispatch: Dispatch;
   log: Logger;
+  /** Mode, owner and group of the socket file; 0600 and ours by default, whatever the umask. */
+  permissions?: SocketPermissions;
+  /** Overrides of DEFAULT_RPC_LIMITS (tests use small ones). */
+  limits?: Partial<RpcLimits>;
 }
 
 /** The JSON-RPC listener: one net.Server on a UNIX socket path. */
@@ -184,18 +87,33 @@ export class JsonRpcServer {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private nextConn = 1;
+  readonly limits: RpcLimits;
+  private readonly budget: BufferBudget;
 
-  constructor(private readonly opts: JsonRpcServerOptions) {}
+  constructor(private readonly opts: JsonRpcServerOptions) {
+    this.limits = { ...DEFAULT_RPC_LIMITS, ...opts.limits };
+    this.budget = new BufferBudget(this.limits);
+  }
 
   get path(): string {
     return this.opts.path;
+  }
+
+  /** Bytes of unfinished requests held across all connections. */
+  get bufferedBytes(): number {
+    return this.budget.total;
+  }
+
+  /** Open connections being served (refused ones not counted). */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   listen(): Promise<void> {
     return new Promise((resolveListen, reject) => {
       const server = createServer((sock) => this.accept(sock));
       server.once('error', reject);
-      server.listen(this.opts.path, () => {
+      listenWithPermissions(server, this.opts.path, this.opts.permissions ?? {}, () => {
         server.off('error', reject);
         server.on('error', (err) => this.opts.log.error('RPC server error', { err: String(err) }));
         this.server = server;
@@ -218,30 +136,68 @@ export class JsonRpcServer {
     await new Promise<void>((res) => server.close(() => res()));
   }
 
+  /** Tells a connection beyond maxConnections why, and closes it. */
+  private refuse(sock: Socket): void {
+    const max = this.limits.maxConnections;
+    this.opts.log.warn('refusing RPC connection', { reason: `${max} connections are open` });
+    sock.on('error', () => {});
+    sock.end(JSON.stringify(errorResponse(null, INVALID_REQUEST, `Invalid Request: too many RPC connections (${max} open); close idle clients and retry`)) + '\n');
+    setTimeout(() => sock.destroy(), 200).unref();
+  }
+
   private accept(sock: Socket): void {
+    if (this.sockets.size >= this.limits.maxConnections) {
+      this.refuse(sock);
+      return;
+    }
     const log = this.opts.log;
+    const limits = this.limits;
     const connId = this.nextConn++;
     this.sockets.add(sock);
-    const scanner = new JsonValueScanner();
+    let scanner = new JsonValueScanner(limits.maxValueBytes);
     let chain: Promise<void> = Promise.resolve();
     let closing = false;
+    let queued = 0; // requests read and not yet answered
+    let paused = false;
+    let partialTimer: NodeJS.Timeout | undefined;
+    const stopPartialTimer = (): void => {
+      clearTimeout(partialTimer);
+      partialTimer = undefined;
+    };
+    /** Nothing of this connection is held any more: its budget and timer go. */
+    const drop = (): void => {
+      stopPartialTimer();
+      this.budget.release(connId);
+      scanner = new JsonValueScanner(limits.maxValueBytes);
+    };
     const conn: ConnectionInfo = {
       id: connId,
       close: () => {
         closing = true;
+        drop();
         chain = chain.then(() => void sock.end());
       },
+    };
+    /** Reading pauses while too many requests wait for their replies or the client does not read them. */
+    const flow = (): void => {
+      const hold = !closing && (queued >= limits.maxQueuedRequests || sock.writableNeedDrain);
+      if (hold && !paused) sock.pause();
+      else if (!hold && paused) sock.resume();
+      paused = hold;
     };
     const send = (r: JsonRpcResponse | JsonRpcResponse[]): void => {
       if (!sock.destroyed && sock.writable) sock.write(JSON.stringify(r) + '\n');
     };
-    const fatal = (message: string): void => {
+    const fatal = (message: string, code = PARSE_ERROR): void => {
       closing = true;
+      drop();
       log.warn('closing RPC connection', { conn: connId, reason: message });
       chain = chain.then(() => {
-        send(errorResponse(null, PARSE_ERROR, message));
+        send(errorResponse(null, code, message));
         sock.end();
+        setTimeout(() => sock.destroy(), 1000).unref();
       });
+      flow();
     };
     const handleValue = (text: string): void => {
       let value: unknown;
@@ -251,15 +207,22 @@ export class JsonRpcServer {
         fatal(`Parse error: ${err instanceof Error ? err.message : String(err)}`);
         return;
       }
+      queued++;
       chain = chain.then(async () => {
-        const reply = await this.handle(value, conn);
-        if (reply !== undefined) send(reply);
+        try {
+          const reply = await this.handle(value, conn);
+          if (reply !== undefined) send(reply);
+        } finally {
+          queued--;
+          flow();
+        }
       });
     };
     log.debug('RPC connection', { conn: connId });
     sock.on('data', (chunk) => {
       if (closing) return;
       scanner.push(chunk);
+      let cut = false;
       for (;;) {
         const r = scanner.next();
         if (!r) break;
@@ -267,20 +230,45 @@ export class JsonRpcServer {
           fatal(`Parse error: ${r.error}`);
           return;
         }
+        cut = true;
         handleValue(r.text);
         if (closing) return;
       }
+      if (!this.budget.set(connId, scanner.pending)) {
+        fatal(
+          `Invalid Request: unfinished requests of all RPC connections exceed ${limits.maxBufferedBytes} bytes; send smaller requests, or retry when other clients are done`,
+          INVALID_REQUEST,
+        );
+        return;
+      }
+      // A request must be complete within partialRequestTimeoutMs of its first byte.
+      if (!scanner.partial) stopPartialTimer();
+      else if (cut || !partialTimer) {
+        stopPartialTimer();
+        partialTimer = setTimeout(
+          () => fatal(`Invalid Request: request incomplete after ${limits.partialRequestTimeoutMs} ms; send each request whole`, INVALID_REQUEST),
+          limits.partialRequestTimeoutMs,
+        );
+        partialTimer.unref();
+      }
+      flow();
     });
+    sock.on('drain', flow);
     sock.on('end', () => {
       if (closing) return;
       const r = scanner.end();
       if (r && 'text' in r) handleValue(r.text);
       else if (r) log.debug('RPC connection ended inside a value', { conn: connId });
       closing = true;
+      drop();
       chain = chain.then(() => void sock.end());
     });
     sock.on('error', (err) => log.debug('RPC connection error', { conn: connId, err: String(err) }));
-    sock.on('close', () => this.sockets.delete(sock));
+    sock.on('close', () => {
+      closing = true;
+      drop();
+      this.sockets.delete(sock);
+    });
   }
 
   /** Handles a single request or a batch; undefined when nothing is to be sent back. */
