@@ -15,6 +15,7 @@ import {
   VfioUserTransportOptions,
   VFIOUSER_MAX_QPAIRS_PER_CTRLR,
 } from './transport.js';
+import { listenerDirectoryProblem } from './listener-dir.js';
 
 /** NQN rules (NVMe Base spec 4.7): at most 223 bytes, "nqn.yyyy-mm.reverse-domain:..." or a UUID NQN. */
 export function checkNqn(nqn: string): void {
@@ -171,6 +172,8 @@ export class NvmfTarget {
       throw errnoError('ENOENT', `listener directory '${a.traddr}' does not exist`);
     }
     if (!st.isDirectory()) throw errnoError('ENOTDIR', `listener address '${a.traddr}' is not a directory`);
+    const unsafe = listenerDirectoryProblem(dir);
+    if (unsafe) throw errnoError('EACCES', unsafe);
     try {
       accessSync(dir, fsc.W_OK | fsc.X_OK);
     } catch {
