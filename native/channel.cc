@@ -130,6 +130,8 @@ void Listener::CloseInternal() {
     fd_ = -1;
   }
   polling_ = false;
+  // As for Channel: the callback closes over our owner, a persistent root past close leaks both.
+  if (!onConnection_.IsEmpty()) onConnection_.Reset();
 }
 
 Napi::Value Listener::Start(const Napi::CallbackInfo& info) {
@@ -349,6 +351,10 @@ void Channel::CloseInternal(const std::string& reason, bool notify) {
       napi_fatal_exception(env, e.Value());
     }
   }
+  // The callbacks close over the JS object that owns this channel: a persistent reference
+  // to them is a GC root, so holding them past the close would keep both alive forever.
+  onMessage_.Reset();
+  onClose_.Reset();
   if (refed_) {
     refed_ = false;
     Unref();

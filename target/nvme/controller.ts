@@ -137,8 +137,12 @@ export class NvmeController implements PciDeviceModel {
   detach(): void {
     // The client is gone: its memory is about to be unmapped. Queues stay defined (state is
     // kept for a reconnecting client); the engine stops touching memory until DMA returns.
-    this.realEngine?.pause();
-    this.pausedForDetach = true;
+    // One pause however many clients come and go without mapping memory: the next DMA_MAP
+    // resumes once, so pauses must not nest here.
+    if (!this.pausedForDetach) {
+      this.realEngine?.pause();
+      this.pausedForDetach = true;
+    }
     if (this.ctx) this.ctx.irqs.onChange = undefined;
     this.ctx = null;
   }
