@@ -169,6 +169,7 @@ export class NvmeController implements PciDeviceModel {
     this.aqa = 0;
     this.asq = 0n;
     this.acq = 0n;
+    this.intms = 0;
   }
 
   commandChanged(): void {
@@ -201,15 +202,16 @@ export class NvmeController implements PciDeviceModel {
     return out;
   }
 
+  /** The register file as the host reads it (each value taken as unsigned, whatever set it). */
   private registerImage(): Buffer {
     const r = Buffer.alloc(0x1000);
     r.writeBigUInt64LE(this.cap, Reg.CAP);
     r.writeUInt32LE(0x00010400, Reg.VS);
-    r.writeUInt32LE(this.intms, Reg.INTMS);
-    r.writeUInt32LE(this.intms, Reg.INTMC);
-    r.writeUInt32LE(this.cc, Reg.CC);
-    r.writeUInt32LE(this.csts, Reg.CSTS);
-    r.writeUInt32LE(this.aqa, Reg.AQA);
+    r.writeUInt32LE(this.intms >>> 0, Reg.INTMS);
+    r.writeUInt32LE(this.intms >>> 0, Reg.INTMC);
+    r.writeUInt32LE(this.cc >>> 0, Reg.CC);
+    r.writeUInt32LE(this.csts >>> 0, Reg.CSTS);
+    r.writeUInt32LE(this.aqa >>> 0, Reg.AQA);
     r.writeBigUInt64LE(this.asq, Reg.ASQ);
     r.writeBigUInt64LE(this.acq, Reg.ACQ);
     return r;
@@ -224,13 +226,21 @@ export class NvmeController implements PciDeviceModel {
       this.doorbellWrite((o - Reg.DOORBELLS) / 4, data.readUInt32LE(0));
       return;
     }
-    // Registers: assemble the write over the current image so partial writes work.
+    // Registers: assemble the write over the current image so partial writes work. Register
+    // values are unsigned 32-bit (`>>> 0`) or BigInt: a JS bitwise operator yields a signed
+    // int32, and a negative register would make every later registerImage() throw.
     const img = this.registerImage();
     data.copy(img, o, 0, Math.min(data.length, img.length - o));
     const touched = (reg: number, size: number) => o < reg + size && o + data.length > reg;
-    if (touched(Reg.INTMS, 4)) this.intms |= img.readUInt32LE(Reg.INTMS);
-    if (touched(Reg.INTMC, 4)) this.intms &= ~img.readUInt32LE(Reg.INTMC);
-    if (touched(Reg.AQA, 4)) this.aqa = img.readUInt32LE(Reg.AQA) & 0x0fff0fff;
+    // INTMS/INTMC are write-1-to-set/clear: only the bytes written count, the others are 0.
+    const written = (reg: number) => {
+      const b = Buffer.alloc(4);
+      for (let i = 0; i < 4; i++) if (reg + i >= o && reg + i < o + data.length) b[i] = data[reg + i - o]!;
+      return b.readUInt32LE(0);
+    };
+    if (touched(Reg.INTMS, 4)) this.intms = (this.intms | written(Reg.INTMS)) >>> 0;
+    if (touched(Reg.INTMC, 4)) this.intms = (this.intms & ~written(Reg.INTMC)) >>> 0;
+    if (touched(Reg.AQA, 4)) this.aqa = (img.readUInt32LE(Reg.AQA) & 0x0fff0fff) >>> 0;
     if (touched(Reg.ASQ, 8)) this.asq = img.readBigUInt64LE(Reg.ASQ) & ~0xfffn;
     if (touched(Reg.ACQ, 8)) this.acq = img.readBigUInt64LE(Reg.ACQ) & ~0xfffn;
     // NSSR is reserved when CAP.NSSRS is 0 (NVMe Base 2.0 3.1.7): writing it has no effect.
@@ -244,7 +254,7 @@ export class NvmeController implements PciDeviceModel {
 
   private ccWrite(v: number): void {
     const was = this.cc;
-    this.cc = v & 0x00fffff1; // EN, CSS, MPS, AMS, SHN, IOSQES, IOCQES
+    this.cc = (v & 0x00fffff1) >>> 0; // EN, CSS, MPS, AMS, SHN, IOSQES, IOCQES
     const enNow = (v & CC_EN) !== 0;
     const enWas = (was & CC_EN) !== 0;
     if (enWas && !enNow) {
