@@ -197,9 +197,12 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
 async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
   const lid = dw(sqe, 10) & 0xff;
   const rae = (dw(sqe, 10) >> 15) & 1;
-  const numd = ((dw(sqe, 10) >>> 16) | ((dw(sqe, 11) & 0xffff) << 16)) + 1;
+  // NUMD = NUMDU:NUMDL + 1 dwords, 1..2^32: unsigned arithmetic (a `<< 16` of NUMDU with bit 15
+  // set would go negative), and a transfer beyond MDTS is Invalid Field (NVMe Base 2.0 5.16).
+  const numd = (dw(sqe, 11) & 0xffff) * 0x10000 + (dw(sqe, 10) >>> 16) + 1;
   const len = numd * 4;
-  const offset = BigInt(dw(sqe, 12)) | (BigInt(dw(sqe, 13)) << 32n);
+  // LPOU:LPOL, a byte offset (unsigned 64-bit), dword aligned.
+  const offset = (BigInt(dw(sqe, 13)) << 32n) | BigInt(dw(sqe, 12));
   if (offset & 3n) throw new NvmeError(Status.INVALID_FIELD, 'log page offset not dword aligned');
   const nsid = dw(sqe, 1);
   let page: Buffer;
@@ -231,7 +234,6 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
       break;
     case LogPage.CHANGED_NS_LIST:
       page = changedNamespaceLog(c.changedNamespaces);
-      if (!rae) c.changedNamespaces = [];
       break;
     case LogPage.COMMANDS_SUPPORTED:
       page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells });
@@ -239,11 +241,22 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
     default:
       throw new NvmeError(Status.INVALID_LOG_PAGE, `log page 0x${lid.toString(16)}`);
   }
+  if (len > maxTransferBytes(c)) throw new NvmeError(Status.INVALID_FIELD, `${numd} dwords exceed MDTS (${maxTransferBytes(c)} bytes)`);
   if (offset >= BigInt(page.length)) throw new NvmeError(Status.INVALID_FIELD, `offset ${offset} beyond the ${page.length}-byte log`);
   const out = Buffer.alloc(len);
   page.copy(out, 0, Number(offset), Math.min(page.length, Number(offset) + len));
   await toHost(c, sqe, out);
-  if (!rae) c.logPageRead(lid);
+  // Only a read that completed clears what it reported.
+  if (!rae) {
+    if (lid === LogPage.CHANGED_NS_LIST) c.changedNamespaces = [];
+    c.logPageRead(lid);
+  }
+}
+
+/** MDTS in bytes (MDTS is a power of two in units of CAP.MPSMIN, 4 KiB; 0 = no limit). */
+function maxTransferBytes(c: NvmeController): number {
+  const mdts = c.opts.identity.mdts;
+  return mdts ? PAGE_SIZE * 2 ** mdts : Number.MAX_SAFE_INTEGER;
 }
 
 // ------------------------------------------------------------------ AER (0Ch), Abort (08h)
