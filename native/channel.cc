@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common.h"
@@ -180,11 +181,13 @@ Napi::Function Channel::Init(Napi::Env env) {
   return DefineClass(env, "Channel",
                      {InstanceMethod("send", &Channel::Send), InstanceMethod("close", &Channel::Close),
                       InstanceMethod("setMaxMessageSize", &Channel::SetMaxMessageSize),
+                      InstanceMethod("setMaxFds", &Channel::SetMaxFds),
+                      InstanceAccessor("partialAge", &Channel::GetPartialAge, nullptr),
                       InstanceMethod("pause", &Channel::Pause), InstanceMethod("resume", &Channel::Resume),
                       InstanceAccessor("fd", &Channel::GetFd, nullptr)});
 }
 
-// new Channel(fd, onMessage(buf, fds), onClose(reason)). Takes ownership of fd.
+// new Channel(fd, onMessage(buf, fds, droppedFds), onClose(reason)). Takes ownership of fd.
 Channel::Channel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Channel>(info) {
   fd_ = ArgFd(info, 0, "fd");
   onMessage_ = Napi::Persistent(info[1].As<Napi::Function>());
@@ -216,6 +219,22 @@ Napi::Value Channel::SetMaxMessageSize(const Napi::CallbackInfo& info) {
   if (v < kHeaderSize || v > (1ull << 31)) throw Napi::RangeError::New(info.Env(), "bad max message size");
   maxMessage_ = static_cast<uint32_t>(v);
   return info.Env().Undefined();
+}
+
+Napi::Value Channel::SetMaxFds(const Napi::CallbackInfo& info) {
+  uint64_t v = ArgU64(info, 0, "count");
+  if (v > kMaxFdsPerRecv) throw Napi::RangeError::New(info.Env(), "max fds above SCM_MAX_FD");
+  maxFds_ = static_cast<size_t>(v);
+  return info.Env().Undefined();
+}
+
+// Milliseconds since the first byte of an unfinished message arrived (0 between messages):
+// the owner drops a peer that stalls inside a message, holding our buffer and its fds.
+Napi::Value Channel::GetPartialAge(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (partialSince_ == 0 || fd_ < 0) return Napi::Number::New(env, 0);
+  uint64_t now = uv_now(LoopOf(env));
+  return Napi::Number::New(env, static_cast<double>(now > partialSince_ ? now - partialSince_ : 0));
 }
 
 Napi::Value Channel::Pause(const Napi::CallbackInfo& info) {
@@ -332,6 +351,8 @@ void Channel::ClosePending() {
   body_.shrink_to_fit();
   headerGot_ = 0;
   bodyGot_ = 0;
+  droppedFds_ = 0;
+  partialSince_ = 0;
 }
 
 void Channel::CloseInternal(const std::string& reason, bool notify) {
@@ -411,7 +432,13 @@ void Channel::ReadAvailable() {
           for (size_t i = 0; i < nfd; i++) {
             int fd;
             std::memcpy(&fd, p + i * sizeof(int), sizeof(int));
-            pendingFds_.push_back(fd);
+            // Bounded per message: an unfinished message can hold at most maxFds_ of them.
+            if (pendingFds_.size() < maxFds_) {
+              pendingFds_.push_back(fd);
+            } else {
+              ::close(fd);
+              droppedFds_++;
+            }
           }
         }
       }
@@ -424,6 +451,7 @@ void Channel::ReadAvailable() {
         else Fail("peer closed the connection");
         return;
       }
+      if (headerGot_ == 0 && bodyGot_ == 0) partialSince_ = std::max<uint64_t>(uv_now(LoopOf(Env())), 1);
       if (headerGot_ < kHeaderSize) headerGot_ += static_cast<size_t>(n);
       else bodyGot_ += static_cast<size_t>(n);
       if (headerGot_ < kHeaderSize) continue;
@@ -456,12 +484,15 @@ void Channel::ReadAvailable() {
     Napi::Array fds = Napi::Array::New(env, pendingFds_.size());
     for (size_t i = 0; i < pendingFds_.size(); i++) fds.Set(static_cast<uint32_t>(i), pendingFds_[i]);
     pendingFds_.clear();
+    Napi::Number dropped = Napi::Number::New(env, static_cast<double>(droppedFds_));
+    droppedFds_ = 0;
+    partialSince_ = 0;
     headerGot_ = 0;
     bodyGot_ = 0;
     body_.clear();
     inCallback_ = true;
     try {
-      onMessage_.MakeCallback(Value(), {out, fds});
+      onMessage_.MakeCallback(Value(), {out, fds, dropped});
     } catch (const Napi::Error& e) {
       // A JS handler threw: report it as an uncaught exception instead of unwinding libuv.
       inCallback_ = false;

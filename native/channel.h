@@ -42,6 +42,8 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::Value Send(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value SetMaxMessageSize(const Napi::CallbackInfo& info);
+  Napi::Value SetMaxFds(const Napi::CallbackInfo& info);
+  Napi::Value GetPartialAge(const Napi::CallbackInfo& info);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
@@ -74,6 +76,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
   std::vector<uint8_t> body_;
   size_t bodyGot_ = 0;
   std::vector<int> pendingFds_;
+  // fds a message may carry (the max_msg_fds we advertise); more are closed on arrival and
+  // counted, and the message is delivered with the count so the reply can say EINVAL.
+  size_t maxFds_ = 16;
+  size_t droppedFds_ = 0;
+  // Loop time (ms) when the first byte of the message being read arrived; 0 between messages.
+  uint64_t partialSince_ = 0;
   Napi::FunctionReference onMessage_;
   Napi::FunctionReference onClose_;
 };

@@ -18,6 +18,10 @@ export interface NativeChannel {
   send(buf: Buffer, fds?: number[]): void;
   close(): void;
   setMaxMessageSize(size: number): void;
+  /** fds one message may carry; more are closed on arrival and counted (onMessage's third argument). */
+  setMaxFds(count: number): void;
+  /** ms since the first byte of an unfinished incoming message (0 between messages). */
+  readonly partialAge: number;
   pause(): void;
   resume(): void;
 }
@@ -41,6 +45,10 @@ export interface NativeDmaTable {
   write(iova: number | bigint, data: Buffer): void;
   check(iova: number | bigint, length: number, access: number): DmaCheck;
   list(): { iova: number; size: number; prot: number; mapped: boolean }[];
+  /** Number of regions (O(1); list() builds every entry). */
+  count(): number;
+  /** A region with exactly this range is registered (O(log n)). */
+  has(iova: bigint, size: bigint): boolean;
   startDirtyLog(pageSize: number): void;
   stopDirtyLog(): void;
   dirtyBitmap(iova: number | bigint, size: number | bigint, pageSize: number, clear: boolean): Buffer;
@@ -161,7 +169,7 @@ export interface NativeAddon {
   runPerf(cfg: PerfConfig): Promise<PerfResult>;
   NvmeEngine: new (dma: NativeDmaTable, onUpcall: (kind: number, qid: number, data: Buffer) => void) => NativeEngine;
   Listener: new (fd: number, onConnection: (fd: number) => void) => NativeListener;
-  Channel: new (fd: number, onMessage: (msg: Buffer, fds: number[]) => void, onClose: (reason: string) => void) => NativeChannel;
+  Channel: new (fd: number, onMessage: (msg: Buffer, fds: number[], droppedFds: number) => void, onClose: (reason: string) => void) => NativeChannel;
   SharedMemory: new (fd: number, size: number, offset?: number) => NativeSharedMemory;
   DmaTable: new () => NativeDmaTable;
   FdWatcher: new (fd: number, onReadable: () => void) => { close(): void };

@@ -180,6 +180,7 @@ Napi::Function DmaTable::Init(Napi::Env env) {
                      {InstanceMethod("map", &DmaTable::MapRegion), InstanceMethod("unmap", &DmaTable::UnmapRegion),
                       InstanceMethod("unmapAll", &DmaTable::UnmapAll), InstanceMethod("read", &DmaTable::Read),
                       InstanceMethod("write", &DmaTable::Write), InstanceMethod("list", &DmaTable::List),
+                      InstanceMethod("count", &DmaTable::Count), InstanceMethod("has", &DmaTable::Has),
                       InstanceMethod("check", &DmaTable::Check),
                       InstanceMethod("startDirtyLog", &DmaTable::StartDirtyLog),
                       InstanceMethod("stopDirtyLog", &DmaTable::StopDirtyLog),
@@ -196,13 +197,12 @@ DmaTable* DmaTable::Unwrap(Napi::Value v) {
 
 DmaRegion* DmaTable::Find(uint64_t iova, uint64_t len) {
   if (len == 0 || AddOverflows(iova, len)) return nullptr;
-  // Regions are sorted and disjoint: binary search the last region starting <= iova.
-  auto it = std::upper_bound(regions_.begin(), regions_.end(), iova,
-                             [](uint64_t a, const DmaRegion& r) { return a < r.iova; });
+  // The last region starting at or below iova is the only one that can hold it.
+  auto it = regions_.upper_bound(iova);
   if (it == regions_.begin()) return nullptr;
   --it;
-  if (iova - it->iova + len > it->size) return nullptr;
-  return &*it;
+  if (iova - it->second.iova + len > it->second.size) return nullptr;
+  return &it->second;
 }
 
 void DmaTable::MarkDirty(DmaRegion& r, uint64_t iova, uint64_t len) {
@@ -239,8 +239,15 @@ Napi::Value DmaTable::MapRegion(const Napi::CallbackInfo& info) {
     if (!m) ThrowErrno(env, err, "DMA map: mmap");
   }
   std::unique_lock<std::shared_mutex> g(lock_);
-  for (const DmaRegion& r : regions_)
-    if (iova < r.iova + r.size && r.iova < iova + size) ThrowErrno(env, EEXIST, "DMA map: overlaps an existing region");
+  // Disjoint regions: only the first one starting at or after iova and the one before it
+  // can overlap [iova, iova + size).
+  auto next = regions_.lower_bound(iova);
+  if (next != regions_.end() && next->second.iova < iova + size)
+    ThrowErrno(env, EEXIST, "DMA map: overlaps an existing region");
+  if (next != regions_.begin()) {
+    const DmaRegion& prev = std::prev(next)->second;
+    if (prev.iova + prev.size > iova) ThrowErrno(env, EEXIST, "DMA map: overlaps an existing region");
+  }
   DmaRegion r;
   r.iova = iova;
   r.size = size;
@@ -251,9 +258,7 @@ Napi::Value DmaTable::MapRegion(const Napi::CallbackInfo& info) {
     r.dirtyWords = (pages + 63) / 64;
     r.dirty.reset(new std::atomic<uint64_t>[r.dirtyWords]());
   }
-  auto pos = std::upper_bound(regions_.begin(), regions_.end(), iova,
-                              [](uint64_t a, const DmaRegion& x) { return a < x.iova; });
-  regions_.insert(pos, std::move(r));
+  regions_.emplace_hint(next, iova, std::move(r));
   return env.Undefined();
 }
 
@@ -262,13 +267,25 @@ Napi::Value DmaTable::UnmapRegion(const Napi::CallbackInfo& info) {
   uint64_t iova = ArgU64(info, 0, "iova");
   uint64_t size = ArgU64(info, 1, "size");
   std::unique_lock<std::shared_mutex> g(lock_);
-  for (auto it = regions_.begin(); it != regions_.end(); ++it) {
-    if (it->iova == iova && it->size == size) {
-      regions_.erase(it);
-      return Napi::Boolean::New(info.Env(), true);
-    }
-  }
-  return Napi::Boolean::New(info.Env(), false);
+  auto it = regions_.find(iova);
+  if (it == regions_.end() || it->second.size != size) return Napi::Boolean::New(info.Env(), false);
+  regions_.erase(it);
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// count() -> number of regions.
+Napi::Value DmaTable::Count(const Napi::CallbackInfo& info) {
+  std::shared_lock<std::shared_mutex> g(lock_);
+  return Napi::Number::New(info.Env(), static_cast<double>(regions_.size()));
+}
+
+// has(iova, size) -> true if a region is registered with exactly this range.
+Napi::Value DmaTable::Has(const Napi::CallbackInfo& info) {
+  uint64_t iova = ArgU64(info, 0, "iova");
+  uint64_t size = ArgU64(info, 1, "size");
+  std::shared_lock<std::shared_mutex> g(lock_);
+  auto it = regions_.find(iova);
+  return Napi::Boolean::New(info.Env(), it != regions_.end() && it->second.size == size);
 }
 
 Napi::Value DmaTable::UnmapAll(const Napi::CallbackInfo& info) {
@@ -329,13 +346,14 @@ Napi::Value DmaTable::List(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_lock<std::shared_mutex> g(lock_);
   Napi::Array a = Napi::Array::New(env, regions_.size());
-  for (size_t i = 0; i < regions_.size(); i++) {
+  uint32_t i = 0;
+  for (const auto& [start, r] : regions_) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("iova", Napi::Number::New(env, static_cast<double>(regions_[i].iova)));
-    o.Set("size", Napi::Number::New(env, static_cast<double>(regions_[i].size)));
-    o.Set("prot", regions_[i].prot);
-    o.Set("mapped", regions_[i].map != nullptr);
-    a.Set(static_cast<uint32_t>(i), o);
+    o.Set("iova", Napi::Number::New(env, static_cast<double>(start)));
+    o.Set("size", Napi::Number::New(env, static_cast<double>(r.size)));
+    o.Set("prot", r.prot);
+    o.Set("mapped", r.map != nullptr);
+    a.Set(i++, o);
   }
   return a;
 }
@@ -346,7 +364,7 @@ Napi::Value DmaTable::StartDirtyLog(const Napi::CallbackInfo& info) {
   if (ps < 512 || (ps & (ps - 1)) || ps > (1ull << 30)) ThrowErrno(info.Env(), EINVAL, "bad dirty page size");
   std::unique_lock<std::shared_mutex> g(lock_);
   dirtyPageShift_ = static_cast<unsigned>(__builtin_ctzll(ps));
-  for (DmaRegion& r : regions_) {
+  for (auto& [start, r] : regions_) {
     uint64_t pages = (r.size + ps - 1) / ps;
     r.dirtyWords = (pages + 63) / 64;
     r.dirty.reset(new std::atomic<uint64_t>[r.dirtyWords]());
@@ -357,7 +375,7 @@ Napi::Value DmaTable::StartDirtyLog(const Napi::CallbackInfo& info) {
 Napi::Value DmaTable::StopDirtyLog(const Napi::CallbackInfo& info) {
   std::unique_lock<std::shared_mutex> g(lock_);
   dirtyPageShift_ = 0;
-  for (DmaRegion& r : regions_) {
+  for (auto& [start, r] : regions_) {
     r.dirty.reset();
     r.dirtyWords = 0;
   }
@@ -381,7 +399,11 @@ Napi::Value DmaTable::DirtyBitmap(const Napi::CallbackInfo& info) {
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, ((pages + 63) / 64) * 8);
   std::memset(out.Data(), 0, out.Length());
   uint64_t* words = reinterpret_cast<uint64_t*>(out.Data());
-  for (DmaRegion& r : regions_) {
+  // Only regions that can meet the range: from the one holding iova (or the next) onward.
+  auto from = regions_.upper_bound(iova);
+  if (from != regions_.begin()) --from;
+  for (auto it = from; it != regions_.end() && it->first < iova + size; ++it) {
+    DmaRegion& r = it->second;
     if (!r.dirty) continue;
     uint64_t lo = std::max(iova, r.iova), hi = std::min(iova + size, r.iova + r.size);
     if (lo >= hi) continue;

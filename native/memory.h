@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <vector>
@@ -80,6 +81,8 @@ class DmaTable : public Napi::ObjectWrap<DmaTable> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value List(const Napi::CallbackInfo& info);
+  Napi::Value Count(const Napi::CallbackInfo& info);
+  Napi::Value Has(const Napi::CallbackInfo& info);
   Napi::Value Check(const Napi::CallbackInfo& info);
   Napi::Value StartDirtyLog(const Napi::CallbackInfo& info);
   Napi::Value StopDirtyLog(const Napi::CallbackInfo& info);
@@ -87,7 +90,9 @@ class DmaTable : public Napi::ObjectWrap<DmaTable> {
   Napi::Value MarkDirtyJs(const Napi::CallbackInfo& info);
 
   std::shared_mutex lock_;
-  std::vector<DmaRegion> regions_;  // sorted by iova, non-overlapping
+  // Keyed by iova, non-overlapping: map, unmap and lookup are O(log n) however many regions
+  // a client registers (a hostile one may register tens of thousands).
+  std::map<uint64_t, DmaRegion> regions_;
   unsigned dirtyPageShift_ = 0;      // 0 = not logging
 };
 

@@ -12,6 +12,7 @@
 //   MIG_DATA_WRITE: argsz u32, size u32, data.
 import * as W from '../vfio-user/wire.js';
 import type { DeviceMigration } from './migration.js';
+import { MAX_BITMAP_SIZE } from './v1.js';
 
 export const MIGRATION_FLAG_STOP_COPY = 1n;
 export const MIGRATION_FLAG_P2P = 2n;
@@ -88,7 +89,14 @@ export function handleDeviceFeature(m: DeviceMigration, p: Buffer): Buffer | Pro
       const iova = req.data.readBigUInt64LE(0);
       const length = req.data.readBigUInt64LE(8);
       const pageSize = req.data.readBigUInt64LE(16);
-      if (pageSize === 0n || pageSize > 1n << 30n) throw new W.WireError(W.Errno.EINVAL, 'DMA_LOGGING_REPORT: bad page size');
+      if (pageSize === 0n || pageSize > 1n << 30n || (pageSize & (pageSize - 1n)) !== 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_LOGGING_REPORT: bad page size');
+      if (length === 0n) throw new W.WireError(W.Errno.EINVAL, 'DMA_LOGGING_REPORT: empty range');
+      // Size the reply from the request before building it: the client's argsz must hold the
+      // bitmap, and the bitmap is bounded as v1's is, so no request allocates more than that.
+      const bitmapBytes = ((length + pageSize - 1n) / pageSize + 63n) / 64n * 8n;
+      if (bitmapBytes > BigInt(MAX_BITMAP_SIZE)) throw new W.WireError(W.Errno.E2BIG, `DMA_LOGGING_REPORT: a bitmap of ${bitmapBytes} bytes exceeds ${MAX_BITMAP_SIZE}`);
+      const need = BigInt(W.DEVICE_FEATURE_SIZE + 24) + bitmapBytes;
+      if (BigInt(req.argsz) < need) throw new W.WireError(W.Errno.EINVAL, `DEVICE_FEATURE GET: argsz ${req.argsz} < ${need} needed`);
       const bitmap = m.dirtyBitmap(iova, length, Number(pageSize));
       return getReply(req, Buffer.concat([req.data.subarray(0, 24), bitmap]));
     }

@@ -19,7 +19,7 @@ export class DmaSpace {
   maxRegions = 65535;
 
   map(fd: number | null, fileOffset: bigint, iova: bigint, size: bigint, prot: number): void {
-    if (this.table.list().length >= this.maxRegions) throw new WireError(Errno.ENOSPC, `DMA_MAP: more than ${this.maxRegions} regions`);
+    if (this.table.count() >= this.maxRegions) throw new WireError(Errno.ENOSPC, `DMA_MAP: more than ${this.maxRegions} regions`);
     try {
       this.table.map(fd ?? -1, fileOffset, iova, size, prot);
     } catch (err) {
@@ -33,6 +33,11 @@ export class DmaSpace {
 
   unmapAll(): number {
     return this.table.unmapAll();
+  }
+
+  /** A region is registered with exactly [iova, iova + size). */
+  has(iova: bigint, size: bigint): boolean {
+    return this.table.has(iova, size);
   }
 
   regions(): { iova: number; size: number; prot: number; mapped: boolean }[] {

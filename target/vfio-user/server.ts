@@ -6,6 +6,7 @@ import { IrqTable, closeQuietly } from './irq.js';
 import { SocketListener, SocketTransport, type MessageTransport, type SocketOptions } from './transport.js';
 import { silentLogger, type Logger, type RegionSpec, type VfioDevice } from './device.js';
 import type { MigrationHooks } from './migration-hooks.js';
+import { WarnLimiter } from './warn-limiter.js';
 import * as W from './wire.js';
 
 export interface ServerOptions extends SocketOptions {
@@ -16,7 +17,17 @@ export interface ServerOptions extends SocketOptions {
   maxDataXferSize?: number;
   /** Most fds we can receive in one message (default 16; QEMU accepts at most 16). */
   maxMsgFds?: number;
+  /**
+   * A client must finish VERSION within this many ms of connecting (default 10 s): we serve one
+   * client at a time, so one that connects and says nothing would lock the VMM out.
+   */
+  handshakeTimeoutMs?: number;
+  /** A message must arrive whole within this many ms of its first byte (default 10 s). */
+  messageTimeoutMs?: number;
 }
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_MESSAGE_TIMEOUT_MS = 10_000;
 
 /** Limits negotiated with VERSION (spec defaults until then). */
 export interface Negotiated {
@@ -34,10 +45,20 @@ const QUEUE_HIGH_WATER = 64;
 /** Commands queued while a server->client request waits for its reply; beyond this, the client is dropped. */
 const QUEUE_FLOOD = 4096;
 
+/**
+ * Refusals logged at warning level (rate-limited): memory the client offers and we cannot use
+ * (a range past the end of its file, an overlap, a bad fd) usually means a misconfigured VMM,
+ * and the guest sees only I/O errors later. Other refusals (probing, unsupported commands) are
+ * ordinary and stay at debug.
+ */
+const WARN_ON_REFUSAL = new Set<number>([W.Command.VERSION, W.Command.DMA_MAP, W.Command.DMA_UNMAP]);
+
 type Reply = { payload?: Buffer; fds?: number[] } | null; // null: nothing to send
 
 export class VfioUserServer {
   readonly log: Logger;
+  /** Refusals of client requests worth an operator's attention, rate-limited. */
+  readonly refusals: WarnLimiter;
   readonly dma = new DmaSpace();
   readonly irqs: IrqTable;
   private listener: SocketListener;
@@ -55,6 +76,7 @@ export class VfioUserServer {
     readonly opts: ServerOptions = {},
   ) {
     this.log = opts.log ?? silentLogger;
+    this.refusals = new WarnLimiter(this.log);
     this.irqs = new IrqTable(device.irqs.map((i) => i.count));
     this.listener = new SocketListener(path, opts, (fd) => this.onConnection(fd));
     this.listener.accept();
@@ -94,7 +116,9 @@ export class VfioUserServer {
 
 class Session implements DmaMessenger {
   private readonly transport: MessageTransport;
-  private readonly queue: { msg: Buffer; fds: number[] }[] = [];
+  private readonly queue: { msg: Buffer; fds: number[]; droppedFds: number }[] = [];
+  private readonly connectedAt = Date.now();
+  private readonly watchdog: NodeJS.Timeout;
   private busy = false;
   private ended = false;
   private endPromise: Promise<void> | null = null;
@@ -115,10 +139,30 @@ class Session implements DmaMessenger {
     private readonly onEnd: (reason: string) => void,
   ) {
     this.transport = new SocketTransport(fd, {
-      onMessage: (msg, fds) => this.enqueue(msg, fds),
+      onMessage: (msg, fds, dropped) => this.enqueue(msg, fds, dropped),
       onClose: (reason) => void this.terminate(reason),
     });
     this.transport.setMaxMessageSize(this.maxMessage);
+    this.transport.setMaxFds(this.maxFds);
+    const handshake = server.opts.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    const message = server.opts.messageTimeoutMs ?? DEFAULT_MESSAGE_TIMEOUT_MS;
+    // A client that holds its slot without talking (no VERSION, or stalled inside a message
+    // with our buffer and its fds) is dropped so the next one can connect.
+    this.watchdog = setInterval(() => {
+      if (this.ended) return;
+      if (!this.neg.versionDone && Date.now() - this.connectedAt > handshake) {
+        this.server.refusals.warn('client did not negotiate VERSION in time; dropping it', { timeoutMs: handshake });
+        void this.terminate(`no VERSION within ${handshake} ms`);
+      } else if (this.transport.partialAge > message) {
+        this.server.refusals.warn('client stalled inside a message; dropping it', { timeoutMs: message, ageMs: this.transport.partialAge });
+        void this.terminate(`message incomplete after ${message} ms`);
+      }
+    }, Math.max(10, Math.min(handshake, message, 1000) / 4));
+    this.watchdog.unref();
+  }
+
+  private get maxFds(): number {
+    return this.server.opts.maxMsgFds ?? 16;
   }
 
   private get log(): Logger {
@@ -140,7 +184,7 @@ class Session implements DmaMessenger {
 
   // ------------------------------------------------------------------ ordering
 
-  private enqueue(msg: Buffer, fds: number[]): void {
+  private enqueue(msg: Buffer, fds: number[], droppedFds: number): void {
     if (this.ended) {
       fds.forEach(closeQuietly);
       return;
@@ -158,7 +202,7 @@ class Session implements DmaMessenger {
       p.resolve({ hdr, payload: msg.subarray(W.HEADER_SIZE) });
       return;
     }
-    this.queue.push({ msg, fds });
+    this.queue.push({ msg, fds, droppedFds });
     // Back-pressure, except while we wait for the client to answer a DMA_READ/WRITE: its reply
     // may sit behind the commands it pipelined, so we keep reading (up to a hard limit).
     if (this.queue.length > QUEUE_HIGH_WATER) {
@@ -175,8 +219,8 @@ class Session implements DmaMessenger {
   private pump(): void {
     this.busy = true;
     while (this.queue.length && !this.ended) {
-      const { msg, fds } = this.queue.shift()!;
-      const r = this.process(msg, fds);
+      const { msg, fds, droppedFds } = this.queue.shift()!;
+      const r = this.process(msg, fds, droppedFds);
       if (r instanceof Promise) {
         r.finally(() => {
           if (this.ended) return;
@@ -190,7 +234,7 @@ class Session implements DmaMessenger {
     if (!this.transport.closed && !this.ended) this.transport.resume();
   }
 
-  private process(msg: Buffer, fds: number[]): void | Promise<void> {
+  private process(msg: Buffer, fds: number[], droppedFds: number): void | Promise<void> {
     const hdr = W.decodeHeader(msg);
     const payload = msg.subarray(W.HEADER_SIZE);
     const noReply = (hdr.flags & W.FLAG_NO_REPLY) !== 0;
@@ -205,14 +249,15 @@ class Session implements DmaMessenger {
       const errno = err instanceof W.WireError ? err.errno : W.Errno.EINVAL;
       const message = err instanceof Error ? err.message : String(err);
       if (!(err instanceof W.WireError)) this.log.error('internal error handling a command', { command: W.commandName(hdr.command), error: message, stack: (err as Error)?.stack });
+      else if (WARN_ON_REFUSAL.has(hdr.command)) this.server.refusals.warn('client request refused', { command: W.commandName(hdr.command), errno, error: message });
       else this.log.debug('command failed', { command: W.commandName(hdr.command), errno, error: message });
       if (!noReply) this.send(W.encodeErrorReply(hdr.id, hdr.command, errno));
     };
     try {
       if ((hdr.flags & W.FLAG_TYPE_MASK) !== W.TYPE_COMMAND) throw new W.WireError(W.Errno.EINVAL, `message type ${hdr.flags & W.FLAG_TYPE_MASK} is neither command nor reply`);
       if (hdr.flags & ~(W.FLAG_TYPE_MASK | W.FLAG_NO_REPLY)) throw new W.WireError(W.Errno.EINVAL, `unknown header flags 0x${hdr.flags.toString(16)}`);
-      const maxFds = this.server.opts.maxMsgFds ?? 16;
-      if (fds.length > maxFds) throw new W.WireError(W.Errno.EINVAL, `${fds.length} file descriptors in one message; we accept ${maxFds} (max_msg_fds)`);
+      if (droppedFds > 0 || fds.length > this.maxFds)
+        throw new W.WireError(W.Errno.EINVAL, `${fds.length + droppedFds} file descriptors in one message; we accept ${this.maxFds} (max_msg_fds)`);
       if (!this.neg.versionDone && hdr.command !== W.Command.VERSION)
         throw new W.WireError(W.Errno.EINVAL, `${W.commandName(hdr.command)} before VERSION negotiation`);
       const r = this.dispatch(hdr, payload, fds);
@@ -441,7 +486,7 @@ class Session implements DmaMessenger {
       if (m.address + m.size > 0xffffffffffffffffn) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP range wraps');
       if (!(m.flags & (W.DMA_MAP_FLAG_READ | W.DMA_MAP_FLAG_WRITE))) throw new W.WireError(W.Errno.EINVAL, 'DMA_MAP with neither READ nor WRITE');
       if (m.flags & ~0xf) throw new W.WireError(W.Errno.EINVAL, `DMA_MAP: unknown flags 0x${m.flags.toString(16)}`);
-      if (fd !== null && m.size % 4096n !== 0n) this.log.warn('DMA_MAP size not page-aligned', { size: m.size.toString() });
+      if (fd !== null && m.size % 4096n !== 0n) this.server.refusals.warn('DMA_MAP size not page-aligned', { size: m.size.toString() });
       this.server.dma.map(fd, m.offset, m.address, m.size, m.flags & 3);
       this.server.device.dmaMapped?.(m.address, m.size);
     } finally {
@@ -461,7 +506,7 @@ class Session implements DmaMessenger {
       const mig = this.server.migration;
       if (!mig?.unmapDirtyBitmap) throw new W.WireError(W.Errno.ENOTSUP, 'DMA_UNMAP dirty bitmap needs migration v1');
       if (u.flags & W.DMA_UNMAP_FLAG_ALL) throw new W.WireError(W.Errno.EINVAL, 'DMA_UNMAP: ALL with a dirty bitmap');
-      const exists = this.server.dma.regions().some((r) => BigInt(r.iova) === u.address && BigInt(r.size) === u.size);
+      const exists = this.server.dma.has(u.address, u.size);
       if (!exists) throw new W.WireError(W.Errno.ENOENT, `DMA_UNMAP: no region [0x${u.address.toString(16)}, +0x${u.size.toString(16)})`);
       const bm = u.bitmap!;
       const q = dev.quiesceDma?.(u.address, u.size);
@@ -485,7 +530,7 @@ class Session implements DmaMessenger {
       };
       return q instanceof Promise ? q.then(done) : done();
     }
-    const exists = this.server.dma.regions().some((r) => BigInt(r.iova) === u.address && BigInt(r.size) === u.size);
+    const exists = this.server.dma.has(u.address, u.size);
     if (!exists) throw new W.WireError(W.Errno.ENOENT, `DMA_UNMAP: no region [0x${u.address.toString(16)}, +0x${u.size.toString(16)})`);
     const q = dev.quiesceDma?.(u.address, u.size);
     const done = (): Reply => {
@@ -540,6 +585,7 @@ class Session implements DmaMessenger {
   terminate(reason: string): Promise<void> {
     if (this.endPromise) return this.endPromise;
     this.ended = true;
+    clearInterval(this.watchdog);
     this.endPromise = (async () => {
       this.transport.close();
       for (const { fds } of this.queue.splice(0)) fds.forEach(closeQuietly);

@@ -8,6 +8,10 @@ export interface MessageTransport {
   send(msg: Buffer, fds?: number[]): void;
   close(): void;
   setMaxMessageSize(size: number): void;
+  /** fds one message may carry: more are closed on arrival, and onMessage gets their count. */
+  setMaxFds(count: number): void;
+  /** ms since the first byte of an unfinished incoming message arrived (0 between messages). */
+  readonly partialAge: number;
   /** Stop/restart delivering messages (back-pressure while a command is processed). */
   pause(): void;
   resume(): void;
@@ -15,7 +19,8 @@ export interface MessageTransport {
 }
 
 export interface TransportHandlers {
-  onMessage(msg: Buffer, fds: number[]): void;
+  /** `droppedFds`: fds beyond the per-message limit, already closed. */
+  onMessage(msg: Buffer, fds: number[], droppedFds: number): void;
   onClose(reason: string): void;
 }
 
@@ -26,7 +31,7 @@ export class SocketTransport implements MessageTransport {
   constructor(fd: number, handlers: TransportHandlers) {
     this.channel = new native.Channel(
       fd,
-      (msg, fds) => handlers.onMessage(msg, fds),
+      (msg, fds, dropped) => handlers.onMessage(msg, fds, dropped),
       (reason) => {
         this.closed = true;
         handlers.onClose(reason);
@@ -52,6 +57,12 @@ export class SocketTransport implements MessageTransport {
   }
   setMaxMessageSize(size: number): void {
     this.channel.setMaxMessageSize(size);
+  }
+  setMaxFds(count: number): void {
+    this.channel.setMaxFds(count);
+  }
+  get partialAge(): number {
+    return this.closed ? 0 : this.channel.partialAge;
   }
   pause(): void {
     this.channel.pause();

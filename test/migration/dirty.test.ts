@@ -120,3 +120,40 @@ describe('dirty page logging with shadow doorbells (message mode)', () => {
     }
   });
 });
+
+describe('DMA_LOGGING_REPORT sizes its reply from the request before building it', () => {
+  let p: Pair;
+  before(async () => {
+    p = await makePair();
+  });
+  after(async () => {
+    await p?.close();
+  });
+
+  test('a report for 2^31 pages with a small argsz is EINVAL, a larger one E2BIG, without allocating the bitmap', async () => {
+    const drv = await NvmeDriver.attach(p.a.socketPath);
+    try {
+      const ch = new MigrationChannel(drv.client, 'v2');
+      const mem = { iova: drv.mem.iova, length: BigInt(drv.mem.size) };
+      await ch.startDirtyLogging([mem]);
+      const ask = (length: bigint, argsz: number) => {
+        const d = Buffer.alloc(24);
+        d.writeBigUInt64LE(0n, 0);
+        d.writeBigUInt64LE(length, 8);
+        d.writeBigUInt64LE(PAGE, 16);
+        return ch.feature(W.FEATURE_GET | W.Feature.DMA_LOGGING_REPORT, d, argsz);
+      };
+      const rss = process.memoryUsage().rss;
+      for (let i = 0; i < 20; i++) {
+        // 2^31 pages of 4 KiB: a 256 MiB bitmap the client's argsz (64 bytes) cannot hold.
+        await assert.rejects(ask((1n << 31n) * PAGE, 64), (e: unknown) => e instanceof VfioUserError && e.errno === W.Errno.EINVAL);
+        await assert.rejects(ask((1n << 40n) * PAGE, 64), (e: unknown) => e instanceof VfioUserError && e.errno === W.Errno.E2BIG);
+      }
+      assert.ok(process.memoryUsage().rss - rss < 64 << 20, 'no request allocated its bitmap');
+      // A real report still works.
+      assert.deepEqual(pagesOf(await ch.dirtyBitmap(mem.iova, mem.length)), []);
+    } finally {
+      drv.close();
+    }
+  });
+});
