@@ -12,7 +12,7 @@ namespace vnvme {
 // migrationState() -> { queues: [...], adminDoorbells: [sqTail, cqHead], completions: [...] }
 Napi::Value NvmeEngine::MigrationState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   Napi::Object out = Napi::Object::New(env);
   Napi::Array qs = Napi::Array::New(env);
   uint32_t k = 0;
@@ -65,7 +65,6 @@ Napi::Value NvmeEngine::MigrationState(const Napi::CallbackInfo& info) {
     }
   }
   out.Set("completions", cs);
-  ResumeThread();
   return out;
 }
 
@@ -185,7 +184,7 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
     shadow = true;
   }
 
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   for (int i = 0; i < kMaxQueues; i++) {
     sqs_[i] = NvmeSq{};
     cqs_[i] = NvmeCq{};
@@ -211,7 +210,6 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
     completions_ = std::move(comps);
     wake_ = true;
   }
-  ResumeThread();
   return env.Undefined();
 }
 

@@ -295,7 +295,7 @@ Napi::Value NvmeEngine::CreateCq(const Napi::CallbackInfo& info) {
   uint64_t vector = ArgU64(info, 3, "vector");
   if (qid == 0 || qid >= static_cast<uint64_t>(queueLimit_) || entries < 2 || entries > 65536 || vector >= vectorFds_.size())
     ThrowErrno(info.Env(), EINVAL, "createCq");
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   NvmeCq& cq = cqs_[qid];
   cq = NvmeCq{};
   cq.live = true;
@@ -308,7 +308,6 @@ Napi::Value NvmeEngine::CreateCq(const Napi::CallbackInfo& info) {
   // A new queue starts at 0 (NVMe 3.1: doorbells reset with the queue), in either doorbell mode.
   __atomic_store_n(&doorbells_[2 * qid + 1], 0u, __ATOMIC_RELEASE);
   strayDoorbells_[2 * qid + 1] = 0;
-  ResumeThread();
   return info.Env().Undefined();
 }
 
@@ -320,9 +319,8 @@ Napi::Value NvmeEngine::CreateSq(const Napi::CallbackInfo& info) {
   if (qid == 0 || qid >= static_cast<uint64_t>(queueLimit_) || cqid == 0 || cqid >= static_cast<uint64_t>(queueLimit_) ||
       entries < 2 || entries > 65536)
     ThrowErrno(info.Env(), EINVAL, "createSq");
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   if (!cqs_[cqid].live) {
-    ResumeThread();
     ThrowErrno(info.Env(), ENOENT, "createSq: no such CQ");
   }
   NvmeSq& sq = sqs_[qid];
@@ -335,14 +333,13 @@ Napi::Value NvmeEngine::CreateSq(const Napi::CallbackInfo& info) {
   cqs_[cqid].sqRefs++;
   __atomic_store_n(&doorbells_[2 * qid], 0u, __ATOMIC_RELEASE);
   strayDoorbells_[2 * qid] = 0;
-  ResumeThread();
   return info.Env().Undefined();
 }
 
 Napi::Value NvmeEngine::DeleteSq(const Napi::CallbackInfo& info) {
   uint64_t qid = ArgU64(info, 0, "qid");
   if (qid == 0 || qid >= kMaxQueues) ThrowErrno(info.Env(), EINVAL, "deleteSq");
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   NvmeSq& sq = sqs_[qid];
   if (sq.live && cqs_[sq.cqid].sqRefs > 0) cqs_[sq.cqid].sqRefs--;
   sq = NvmeSq{};
@@ -353,22 +350,20 @@ Napi::Value NvmeEngine::DeleteSq(const Napi::CallbackInfo& info) {
     for (auto it = completions_.begin(); it != completions_.end();)
       it = it->sqid == qid ? completions_.erase(it) : it + 1;
   }
-  ResumeThread();
   return info.Env().Undefined();
 }
 
 Napi::Value NvmeEngine::DeleteCq(const Napi::CallbackInfo& info) {
   uint64_t qid = ArgU64(info, 0, "qid");
   if (qid == 0 || qid >= kMaxQueues) ThrowErrno(info.Env(), EINVAL, "deleteCq");
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   cqs_[qid] = NvmeCq{};
   RememberStray(2 * qid + 1);
-  ResumeThread();
   return info.Env().Undefined();
 }
 
 Napi::Value NvmeEngine::ResetQueues(const Napi::CallbackInfo& info) {
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   for (int i = 0; i < kMaxQueues; i++) {
     sqs_[i] = NvmeSq{};
     cqs_[i] = NvmeCq{};
@@ -382,7 +377,6 @@ Napi::Value NvmeEngine::ResetQueues(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 2 * queueLimit_; i++) __atomic_store_n(&doorbells_[i], 0u, __ATOMIC_RELEASE);
   shadow_ = false;
   lastAdminTail_ = lastAdminHead_ = 0;
-  ResumeThread();
   return info.Env().Undefined();
 }
 
@@ -419,7 +413,7 @@ Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
       n.kind = NvmeNs::kUpcall;
     }
   }
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   if (ns_.size() < nsid) ns_.resize(nsid);
   NvmeNs& slot = ns_[nsid - 1];
   if (slot.fd >= 0) ::close(slot.fd);
@@ -428,7 +422,6 @@ Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
   for (std::atomic<uint64_t>* c : {&st.readOps, &st.readBytes, &st.writeOps, &st.writeBytes, &st.unmapOps, &st.unmapBytes,
                                    &st.flushOps, &st.zeroesOps})
     c->store(0);
-  ResumeThread();
   return env.Undefined();
 }
 
@@ -477,10 +470,9 @@ Napi::Value NvmeEngine::Complete(const Napi::CallbackInfo& info) {
 // setDoorbellMemory(sharedMemory | null, watchAdmin): mapped doorbells (polled) or messages.
 Napi::Value NvmeEngine::SetDoorbellMemory(const Napi::CallbackInfo& info) {
   SharedMemory* sm = info[0].IsObject() ? SharedMemory::Unwrap(info[0]) : nullptr;
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   if (sm) {
     if (sm->size() < 4096) {
-      ResumeThread();
       ThrowErrno(info.Env(), EINVAL, "doorbell memory smaller than a page");
     }
     // Queues whose doorbells lie past the shared page cannot exist in mapped mode.
@@ -498,7 +490,6 @@ Napi::Value NvmeEngine::SetDoorbellMemory(const Napi::CallbackInfo& info) {
   lastAdminTail_ = doorbells_[0];
   lastAdminHead_ = doorbells_[1];
   for (int i = 0; i < 2 * queueLimit_; i++) strayDoorbells_[i] = doorbells_[i];
-  ResumeThread();
   return info.Env().Undefined();
 }
 
@@ -514,11 +505,10 @@ Napi::Value NvmeEngine::SetCoalescing(const Napi::CallbackInfo& info) {
       if (v < off.size()) off[v] = true;
     }
   }
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   coalesceThr_ = thr;
   coalesceTimeNs_ = time * 100000ull;
   noCoalesce_ = std::move(off);
-  ResumeThread();
   return info.Env().Undefined();
 }
 
@@ -529,7 +519,7 @@ Napi::Value NvmeEngine::SetMdts(const Napi::CallbackInfo& info) {
 
 // setShadow(dbsIova, eiIova) or setShadow(null): Doorbell Buffer Config.
 Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   if (info[0].IsNull() || info[0].IsUndefined()) {
     shadow_ = false;
   } else {
@@ -550,7 +540,6 @@ Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
     }
     shadow_ = true;
   }
-  ResumeThread();
   return info.Env().Undefined();
 }
 
@@ -596,7 +585,7 @@ Napi::Value NvmeEngine::Stats(const Napi::CallbackInfo& info) {
 // queueState() -> [{qid, kind, head, tail, size, phase, ...}] for migration and debugging.
 Napi::Value NvmeEngine::QueueState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PauseThread();
+  PauseGuard pause(*this);  // resumes on every exit, throws included
   Napi::Array a = Napi::Array::New(env);
   uint32_t k = 0;
   for (int i = 1; i < kMaxQueues; i++) {
@@ -625,7 +614,6 @@ Napi::Value NvmeEngine::QueueState(const Napi::CallbackInfo& info) {
       a.Set(k++, o);
     }
   }
-  ResumeThread();
   return a;
 }
 

@@ -123,6 +123,18 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
   void PauseThread();
   void ResumeThread();
+  // Pauses the engine thread for a scope: every way out (a return, a throw from argument
+  // parsing or from N-API) resumes it, so pauses always balance.
+  class PauseGuard {
+   public:
+    explicit PauseGuard(NvmeEngine& e) : e_(e) { e_.PauseThread(); }
+    ~PauseGuard() { e_.ResumeThread(); }
+    PauseGuard(const PauseGuard&) = delete;
+    PauseGuard& operator=(const PauseGuard&) = delete;
+
+   private:
+    NvmeEngine& e_;
+  };
 
   DmaTable* dma_;
   Napi::ObjectReference dmaRef_;
