@@ -123,6 +123,7 @@ function createCq(c: NvmeController, sqe: Buffer): Result {
   const ien = (dw(sqe, 11) & 2) !== 0;
   const iv = dw(sqe, 11) >>> 16;
   const granted = c.features.grantedQueues().ncq + 1;
+  // QID 0 (the admin CQ), beyond the CQs granted, or in use: Invalid Queue Identifier (5.5).
   if (qid === 0 || qid > granted || c.cqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `CQ ${qid}`);
   if (qsize < 2 || qsize > c.opts.maxQueueEntries) throw new NvmeError(Status.INVALID_QUEUE_SIZE, `CQ size ${qsize}`);
   if (!pc) throw new NvmeError(Status.INVALID_FIELD, 'physically non-contiguous CQ (CAP.CQR=1)');
@@ -138,10 +139,14 @@ function createSq(c: NvmeController, sqe: Buffer): Result {
   const qsize = (dw(sqe, 10) >>> 16) + 1;
   const pc = dw(sqe, 11) & 1;
   const cqid = dw(sqe, 11) >>> 16;
-  const granted = c.features.grantedQueues().nsq + 1;
-  if (qid === 0 || qid > granted || c.sqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `SQ ${qid}`);
+  const granted = c.features.grantedQueues();
+  if (qid === 0 || qid > granted.nsq + 1 || c.sqs.has(qid)) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `SQ ${qid}`);
   if (qsize < 2 || qsize > c.opts.maxQueueEntries) throw new NvmeError(Status.INVALID_QUEUE_SIZE, `SQ size ${qsize}`);
-  if (cqid === 0 || !c.cqs.has(cqid)) throw new NvmeError(Status.COMPLETION_QUEUE_INVALID, `CQ ${cqid}`);
+  // A CQID that can never name an I/O CQ (0, the admin CQ, or beyond the CQs granted) is an
+  // invalid queue identifier; Completion Queue Invalid is for an in-range CQ not created
+  // (NVMe Base 2.0 5.7; SPDK's vfio-user target does the same).
+  if (cqid === 0 || cqid > granted.ncq + 1) throw new NvmeError(Status.INVALID_QUEUE_IDENTIFIER, `CQID ${cqid} is not an I/O CQ identifier`);
+  if (!c.cqs.has(cqid)) throw new NvmeError(Status.COMPLETION_QUEUE_INVALID, `CQ ${cqid} does not exist`);
   if (!pc) throw new NvmeError(Status.INVALID_FIELD, 'physically non-contiguous SQ (CAP.CQR=1)');
   const iova = sqe.readBigUInt64LE(24);
   checkQueueMemory(c, iova, qsize * 64, 'SQ');
