@@ -5,6 +5,7 @@ import { AdminOpcode, AsyncEvent, Feature, LogPage, NvmeError, PAGE_SIZE, Status
 import type { NvmeController } from './controller.js';
 import { commandSegments, gather, scatter } from './data.js';
 import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, nvmControllerData } from './identify.js';
+import { featureDataBytes } from './features.js';
 import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';
 
 type Result = number | void | 'deferred';
@@ -178,16 +179,18 @@ async function getFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   const sel = (dw(sqe, 10) >> 8) & 7;
   if (sel > 3) throw new NvmeError(Status.INVALID_FIELD, `SEL ${sel}`);
   const r = c.features.get(fid, dw(sqe, 11), sel);
-  if (fid === Feature.HOST_IDENTIFIER && sel !== 3) await toHost(c, sqe, c.features.hostIdExtended ? Buffer.concat([c.features.hostId, Buffer.alloc(16)]).subarray(0, 16) : c.features.hostId.subarray(0, 8));
+  // Features with a data structure return it (not for SEL 011b, which reports capabilities).
+  const data = sel === 3 ? null : c.features.data(fid, dw(sqe, 11), sel);
+  if (data) await toHost(c, sqe, data);
   return r;
 }
 
 async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   const fid = dw(sqe, 10) & 0xff;
   const save = (dw(sqe, 10) >>> 31) === 1;
-  let hostId: Buffer | undefined;
-  if (fid === Feature.HOST_IDENTIFIER) hostId = await fromHost(c, sqe, dw(sqe, 11) & 1 ? 16 : 8);
-  const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, hostId });
+  const bytes = featureDataBytes(fid, dw(sqe, 11));
+  const data = bytes && !save ? await fromHost(c, sqe, bytes) : undefined;
+  const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, data });
   if (fid === Feature.VOLATILE_WRITE_CACHE) c.syncAllNamespaces();
   // A threshold the current temperature already crosses raises the SMART / Health event
   // (Temperature Threshold, info 01h, log 02h) when the host enabled it (AEC bit 1).

@@ -8,6 +8,23 @@ export interface FeatureLimits {
   numPowerStates: number; // NPSS + 1
 }
 
+/** Identify Controller KAS: Keep Alive Timer granularity in 100 ms units. */
+export const KEEP_ALIVE_GRANULARITY_MS = 100;
+
+/** Bytes of the data structure a feature transfers (Get: to the host, Set: from it), or 0. */
+export function featureDataBytes(fid: number, dw11: number): number {
+  switch (fid) {
+    case Feature.TIMESTAMP:
+      return 8; // NVMe Base 2.0 Figure 5.27.1.10 (Timestamp data structure)
+    case Feature.HOST_BEHAVIOR_SUPPORT:
+      return 512; // 5.27.1.18 (Host Behavior Support data structure)
+    case Feature.HOST_IDENTIFIER:
+      return dw11 & 1 ? 16 : 8; // EXHID: 128-bit or 64-bit
+    default:
+      return 0;
+  }
+}
+
 export class FeatureState {
   arbitration = 0;
   powerManagement = 0;
@@ -24,6 +41,12 @@ export class FeatureState {
   asyncEventConfig = 0;
   hostId = Buffer.alloc(8);
   hostIdExtended = false;
+  /** Keep Alive Timeout in ms, a multiple of the KAS granularity; 0 = disabled. */
+  keepAliveTimeoutMs = 0;
+  /** Host Behavior Support: ACRE, ETDAS, LBAFEE (bytes 0..2); the rest is reserved. */
+  hostBehavior = Buffer.alloc(512);
+  /** Timestamp: the host's value (ms) at `at` (Date.now()); origin 0 = from reset, 1 = set. */
+  timestamp = { ms: 0n, at: Date.now(), origin: 0 };
 
   constructor(readonly limits: FeatureLimits) {}
 
@@ -33,6 +56,8 @@ export class FeatureState {
     this.tempThresholds = new Map();
     this.ivConfig = new Map([[0, 1]]);
     this.hostId = Buffer.alloc(8);
+    this.hostBehavior = Buffer.alloc(512);
+    this.timestamp = { ms: 0n, at: Date.now(), origin: 0 };
   }
 
   /**
@@ -90,8 +115,33 @@ export class FeatureState {
         return this.asyncEventConfig;
       case Feature.HOST_IDENTIFIER:
         return this.hostIdExtended ? 1 : 0;
+      case Feature.TIMESTAMP:
+      case Feature.HOST_BEHAVIOR_SUPPORT:
+        return 0; // the value is the data structure (data())
+      case Feature.KEEP_ALIVE_TIMER:
+        return this.keepAliveTimeoutMs;
       default:
         throw new NvmeError(Status.INVALID_FIELD, `feature 0x${fid.toString(16)} is not supported`);
+    }
+  }
+
+  /** The data structure Get Features returns for `fid` (SEL 0, 1 or 2), or null if it has none. */
+  data(fid: number, dw11: number, sel: number): Buffer | null {
+    if (sel === 1 || sel === 2) return new FeatureState(this.limits).data(fid, dw11, 0);
+    switch (fid) {
+      case Feature.TIMESTAMP: {
+        const b = Buffer.alloc(8);
+        const now = this.timestamp.ms + BigInt(Date.now() - this.timestamp.at);
+        b.writeUIntLE(Number(now & 0xffffffffffffn), 0, 6);
+        b[6] = this.timestamp.origin << 1; // Synch 0: the clock did not stop
+        return b;
+      }
+      case Feature.HOST_BEHAVIOR_SUPPORT:
+        return Buffer.from(this.hostBehavior);
+      case Feature.HOST_IDENTIFIER:
+        return this.hostIdExtended ? Buffer.concat([this.hostId, Buffer.alloc(16)]).subarray(0, 16) : Buffer.from(this.hostId.subarray(0, 8));
+      default:
+        return null;
     }
   }
 
@@ -101,7 +151,7 @@ export class FeatureState {
   }
 
   /** Set Features: applies and returns completion dword 0. `ioQueuesExist` for Number of Queues. */
-  set(fid: number, dw11: number, opts: { save: boolean; ioQueuesExist: boolean; hostId?: Buffer }): number {
+  set(fid: number, dw11: number, opts: { save: boolean; ioQueuesExist: boolean; data?: Buffer }): number {
     if (opts.save) throw new NvmeError(Status.FEATURE_NOT_SAVEABLE);
     switch (fid) {
       case Feature.ARBITRATION:
@@ -149,11 +199,32 @@ export class FeatureState {
         this.asyncEventConfig = dw11 >>> 0;
         return 0;
       case Feature.HOST_IDENTIFIER:
-        if (opts.hostId) {
+        if (opts.data) {
           this.hostIdExtended = (dw11 & 1) === 1;
-          this.hostId = Buffer.from(opts.hostId);
+          this.hostId = Buffer.from(opts.data);
         }
         return 0;
+      case Feature.KEEP_ALIVE_TIMER: {
+        // KATO in ms, rounded up to the KAS granularity (NVMe Base 2.0 5.27.1.12).
+        const g = KEEP_ALIVE_GRANULARITY_MS;
+        this.keepAliveTimeoutMs = Math.min(Math.ceil((dw11 >>> 0) / g) * g, 0xffffffff - (0xffffffff % g));
+        return 0;
+      }
+      case Feature.TIMESTAMP: {
+        if (!opts.data) throw new NvmeError(Status.INVALID_FIELD, 'Timestamp without its data');
+        this.timestamp = { ms: BigInt(opts.data.readUIntLE(0, 6)), at: Date.now(), origin: 1 };
+        return 0;
+      }
+      case Feature.HOST_BEHAVIOR_SUPPORT: {
+        const d = opts.data;
+        if (!d) throw new NvmeError(Status.INVALID_FIELD, 'Host Behavior Support without its data');
+        // ACRE, ETDAS, LBAFEE are each 0 or 1; later bytes are reserved here and read back 0.
+        for (const [i, name] of ['ACRE', 'ETDAS', 'LBAFEE'].entries()) if (d[i]! > 1) throw new NvmeError(Status.INVALID_FIELD, `Host Behavior Support ${name} ${d[i]}`);
+        const hb = Buffer.alloc(512);
+        d.copy(hb, 0, 0, 3);
+        this.hostBehavior = hb;
+        return 0;
+      }
       default:
         throw new NvmeError(Status.INVALID_FIELD, `feature 0x${fid.toString(16)} is not supported`);
     }

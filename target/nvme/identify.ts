@@ -1,6 +1,7 @@
 // Identify data structures (NVMe Base 2.0 section 5.17): controller, namespace, active
 // namespace list, namespace identification descriptors, I/O command set specific data.
 import type { ControllerIdentity, NamespaceView } from './model.js';
+import { KEEP_ALIVE_GRANULARITY_MS } from './features.js';
 
 function ascii(buf: Buffer, off: number, len: number, s: string): void {
   buf.fill(0x20, off, off + len);
@@ -21,7 +22,7 @@ export function identifyController(id: ControllerIdentity): Buffer {
   b.writeUInt16LE(id.cntlid, 78); // CNTLID
   b.writeUInt32LE(0x00010400, 80); // VER 1.4.0
   b.writeUInt32LE(1 << 8, 92); // OAES: Namespace Attribute Notices
-  b.writeUInt32LE(0, 96); // CTRATT
+  b.writeUInt32LE(1 << 0, 96); // CTRATT: HIDS, the 128-bit Host Identifier (EXHID) is accepted
   b[111] = 1; // CNTRLTYPE: I/O controller
   b.writeUInt16LE((1 << 1) | (id.shadowDoorbells ? 1 << 8 : 0), 256); // OACS: Format NVM, DBBUF
   b[258] = 3; // ACL: 4 concurrent Aborts
@@ -32,10 +33,13 @@ export function identifyController(id: ControllerIdentity): Buffer {
   b[263] = 0; // NPSS: one power state
   b.writeUInt16LE(343, 266); // WCTEMP (K)
   b.writeUInt16LE(373, 268); // CCTEMP (K)
+  b.writeUInt16LE(KEEP_ALIVE_GRANULARITY_MS / 100, 320); // KAS: Keep Alive supported, 100 ms units
   b[512] = 0x66; // SQES
   b[513] = 0x44; // CQES
   b.writeUInt32LE(id.maxNamespaces, 516); // NN
-  b.writeUInt16LE((1 << 0) | (1 << 2) | (1 << 3), 520); // ONCS: Compare, DSM, Write Zeroes
+  // ONCS: Compare, DSM, Write Zeroes, Save field / Select field (SEL is honoured; nothing is
+  // saveable, which SEL 011b reports), Timestamp feature.
+  b.writeUInt16LE((1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 6), 520);
   b.writeUInt16LE(0, 522); // FUSES
   b[524] = 0; // FNA
   b[525] = 0x07; // VWC: present; Flush with NSID FFFFFFFFh supported

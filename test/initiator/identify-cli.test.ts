@@ -49,7 +49,7 @@ describe('vnvme identify / conformance CLI', () => {
       /^Version:\s+1\.4$/m,
       /^Optional Admin Command Support \(OACS\):\s+0x2$/m,
       /^ {2}Format NVM:\s+Supported$/m,
-      /^Optional NVM Commands \(ONCS\):\s+0xd$/m,
+      /^Optional NVM Commands \(ONCS\):\s+0x5d$/m,
       /^ {2}Write Zeroes:\s+Supported$/m,
       /^SGL Support \(SGLS\):\s+0x50001$/m,
       /^Number of Namespaces:\s+32$/m,
