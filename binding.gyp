@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/channel.cc",
         "native/memory.cc",
+        "native/guest-fault.cc",
         "native/eventfd.cc",
         "native/engine.cc",
         "native/engine-migration.cc",

@@ -1,4 +1,5 @@
 #include "engine.h"
+#include "guest-fault.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -40,6 +41,10 @@ constexpr uint16_t kLbaOutOfRange = Sc(0, 0x80);
 constexpr uint16_t kWriteFault = Sc(2, 0x80, false);
 constexpr uint16_t kUnrecoveredRead = Sc(2, 0x81, false);
 constexpr uint16_t kCompareFailure = Sc(2, 0x85);
+
+// Event info bytes the engine reports beyond the spec's (Error event information 00h-05h).
+constexpr uint8_t kEventSqNotMapped = 0xff;        // an SQ entry lies outside mapped memory
+constexpr uint8_t kEventClientMemoryFault = 0xfe;  // client memory faulted (file truncated)
 
 enum UpcallKind { kUpcallCommand = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
 
@@ -726,7 +731,11 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
   std::memcpy(&cid, sqe + 2, 2);
   uint32_t nsid = Le32(sqe + 4);
   uint16_t sqhead = static_cast<uint16_t>(sq.head);
+  // A fault on client memory during the command (its file was truncated under us; see
+  // guest-fault.h) means the data moved was zeros, not the guest's: Data Transfer Error.
+  const uint64_t faultsAtStart = GuestFaultCount();
   auto done = [&](uint16_t status, uint32_t dw0 = 0) {
+    if (GuestFaultCount() != faultsAtStart) status = kDataTransferError;
     if (status) {
       // Failed commands go into the Error Information log (NVMe Base 2.0 5.16.1.2), kept by
       // TypeScript: cid, status, nsid and the command's LBA.
@@ -819,7 +828,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
           if (!s.p) {  // bit bucket: flush what we have and skip
             if (!iov.empty()) {
               ssize_t n = ::preadv(ns->fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(o));
-              if (n < 0) return done(kUnrecoveredRead);
+              if (n < 0) return done(errno == EFAULT ? kDataTransferError : kUnrecoveredRead);
               o += static_cast<uint64_t>(n);
               iov.clear();
             }
@@ -855,6 +864,8 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
               n = ::pwrite(ns->fd, bb, total, static_cast<off_t>(o));
             }
           }
+          // EFAULT: the kernel could not reach guest memory (the client truncated its file).
+          if (n < 0 && errno == EFAULT) return done(kDataTransferError);
           if (n != static_cast<ssize_t>(total)) return done(toGuest ? kUnrecoveredRead : kWriteFault);
         }
         if (!toGuest && !ns->writeCache && ::fdatasync(ns->fd) < 0) return done(kWriteFault);
@@ -989,7 +1000,7 @@ bool NvmeEngine::ProcessSqOnce(NvmeSq& sq) {
     work = true;
     if (!sqe) {
       // The SQ itself is not in mapped memory: nothing to complete against; raise a fatal event.
-      uint8_t ev[4] = {0, 0xff, static_cast<uint8_t>(sq.qid & 0xff), static_cast<uint8_t>(sq.qid >> 8)};
+      uint8_t ev[4] = {0, kEventSqNotMapped, static_cast<uint8_t>(sq.qid & 0xff), static_cast<uint8_t>(sq.qid >> 8)};
       Upcall(kUpcallEvent, sq.qid, ev, 4);
       continue;
     }
@@ -1038,6 +1049,16 @@ bool NvmeEngine::PollOnce() {
     for (int i = 1; i < pollLimit_; i++)
       if (sqs_[i].live && cqs_[sqs_[i].cqid].live) work |= ProcessSq(sqs_[i]);
     RaiseIrqs(!work);
+  }
+  // Client memory went away under one of this thread's accesses (queues, data, shadow
+  // doorbells): the controller cannot trust its queues any more. One event per new fault;
+  // TypeScript sets CSTS.CFS.
+  uint64_t faults = GuestFaultCount();
+  if (faults != faultsSeen_) {
+    faultsSeen_ = faults;
+    uint8_t ev[4] = {0, kEventClientMemoryFault, 0, 0};
+    Upcall(kUpcallEvent, 0, ev, 4);
+    work = true;
   }
   return work;
 }

@@ -136,6 +136,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
     NvmeEngine& e_;
   };
 
+  uint64_t faultsSeen_ = 0;  // the engine thread's GuestFaultCount() last reported
   DmaTable* dma_;
   Napi::ObjectReference dmaRef_;
   Napi::ObjectReference doorbellRef_;

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "common.h"
+#include "guest-fault.h"
 
 namespace vnvme {
 
@@ -25,8 +26,16 @@ bool AddOverflows(uint64_t a, uint64_t b) { return a + b < a; }
 // ---------------------------------------------------------------------------------- Mapping
 
 Mapping::~Mapping() {
+  UnregisterGuestMemory(guestSlot);
   if (base) ::munmap(base, length);
 }
+
+void Mapping::GuardAsGuestMemory() {
+  if (guestSlot >= 0 || !base) return;
+  guestSlot = RegisterGuestMemory(base, length);
+}
+
+bool Mapping::Faulted() const { return GuestMemoryFaulted(guestSlot); }
 
 std::unique_ptr<Mapping> Mapping::Map(int fd, uint64_t offset, uint64_t size, int prot, int* err) {
   if (size == 0 || AddOverflows(offset, size)) {
@@ -188,7 +197,7 @@ Napi::Function DmaTable::Init(Napi::Env env) {
                       InstanceMethod("markDirty", &DmaTable::MarkDirtyJs)});
 }
 
-DmaTable::DmaTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DmaTable>(info) {}
+DmaTable::DmaTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DmaTable>(info) { InstallGuestFaultHandler(); }
 
 DmaTable* DmaTable::Unwrap(Napi::Value v) {
   if (!v.IsObject()) return nullptr;
@@ -214,7 +223,7 @@ void DmaTable::MarkDirty(DmaRegion& r, uint64_t iova, uint64_t len) {
 
 uint8_t* DmaTable::Translate(uint64_t iova, uint64_t len, int access) {
   DmaRegion* r = Find(iova, len);
-  if (!r || !r->map) return nullptr;
+  if (!r || !r->map || r->map->Faulted()) return nullptr;
   if ((access & kRead) && !(r->prot & 1)) return nullptr;
   if ((access & kWrite) && !(r->prot & 2)) return nullptr;
   if (access & kWrite) MarkDirty(*r, iova, len);
@@ -237,6 +246,7 @@ Napi::Value DmaTable::MapRegion(const Napi::CallbackInfo& info) {
     int err = 0;
     m = Mapping::Map(static_cast<int>(fd), offset, size, mprot, &err);
     if (!m) ThrowErrno(env, err, "DMA map: mmap");
+    m->GuardAsGuestMemory();
   }
   std::unique_lock<std::shared_mutex> g(lock_);
   // Disjoint regions: only the first one starting at or after iova and the one before it
@@ -305,9 +315,14 @@ Napi::Value DmaTable::Read(const Napi::CallbackInfo& info) {
   std::shared_lock<std::shared_mutex> g(lock_);
   DmaRegion* r = Find(iova, len);
   if (!r) ThrowErrno(env, EFAULT, "DMA read outside mapped memory");
+  if (r->map && r->map->Faulted()) ThrowErrno(env, EFAULT, "DMA read: the client truncated this memory");
   if (!r->map) ThrowErrno(env, ENXIO, "DMA region has no shared mapping");
   if (!(r->prot & 1)) ThrowErrno(env, EACCES, "DMA region is not readable");
-  return Napi::Buffer<uint8_t>::Copy(env, r->map->data + (iova - r->iova), len);
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, len);
+  uint64_t faults = GuestFaultCount();
+  std::memcpy(out.Data(), r->map->data + (iova - r->iova), len);
+  if (GuestFaultCount() != faults) ThrowErrno(env, EFAULT, "DMA read: the client's memory went away (file truncated)");
+  return out;
 }
 
 Napi::Value DmaTable::Write(const Napi::CallbackInfo& info) {
@@ -319,10 +334,13 @@ Napi::Value DmaTable::Write(const Napi::CallbackInfo& info) {
   std::shared_lock<std::shared_mutex> g(lock_);
   DmaRegion* r = Find(iova, b.Length());
   if (!r) ThrowErrno(env, EFAULT, "DMA write outside mapped memory");
+  if (r->map && r->map->Faulted()) ThrowErrno(env, EFAULT, "DMA write: the client truncated this memory");
   if (!r->map) ThrowErrno(env, ENXIO, "DMA region has no shared mapping");
   if (!(r->prot & 2)) ThrowErrno(env, EACCES, "DMA region is not writable");
   MarkDirty(*r, iova, b.Length());
+  uint64_t faults = GuestFaultCount();
   std::memcpy(r->map->data + (iova - r->iova), b.Data(), b.Length());
+  if (GuestFaultCount() != faults) ThrowErrno(env, EFAULT, "DMA write: the client's memory went away (file truncated)");
   return env.Undefined();
 }
 
@@ -339,6 +357,7 @@ Napi::Value DmaTable::Check(const Napi::CallbackInfo& info) {
   if (!r) s = "unmapped";
   else if (((access & kRead) && !(r->prot & 1)) || ((access & kWrite) && !(r->prot & 2))) s = "denied";
   else if (!r->map) s = "nofd";
+  else if (r->map->Faulted()) s = "unmapped";  // truncated by the client: gone, as far as DMA goes
   return Napi::String::New(info.Env(), s);
 }
 

@@ -21,7 +21,12 @@ struct Mapping {
   size_t length = 0;      // what was mapped (page-aligned start included)
   uint8_t* data = nullptr;  // first byte the user asked for
   size_t size = 0;          // bytes the user asked for
+  int guestSlot = -1;       // client memory: its slot in the SIGBUS guard (guest-fault.h)
   ~Mapping();
+  // Registers the mapping as client memory, which the client may truncate under us.
+  void GuardAsGuestMemory();
+  // Client memory whose file was truncated under us (now zero pages): no access may use it.
+  bool Faulted() const;
   static std::unique_ptr<Mapping> Map(int fd, uint64_t offset, uint64_t size, int prot, int* err);
 };
 

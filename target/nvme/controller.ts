@@ -368,6 +368,9 @@ export class NvmeController implements PciDeviceModel {
         if (info === 0xff) {
           this.log.error('I/O submission queue memory is not mapped: controller fatal status', { qid });
           this.csts |= CSTS_CFS;
+        } else if (info === 0xfe) {
+          this.log.error('the client truncated guest memory it had mapped: controller fatal status; the command failed with Data Transfer Error');
+          this.csts |= CSTS_CFS;
         } else this.asyncEvent(AsyncEvent.TYPE_ERROR, info, 0x01);
       }
     } catch (err) {

@@ -4,6 +4,8 @@ import { mkdtempSync, mkdirSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBdev } from '../../target/bdev/file.js';
+import { MallocBdev } from '../../target/bdev/malloc.js';
+import type { Bdev } from '../../target/bdev/bdev.js';
 import { NvmeEndpoint } from '../../target/nvme/endpoint.js';
 import { NvmeDriver, type QueuePair } from '../../harness/initiator/nvme-driver.js';
 
@@ -11,20 +13,22 @@ export interface Pair {
   dir: string;
   a: NvmeEndpoint;
   b: NvmeEndpoint;
-  bdevs: FileBdev[];
+  bdevs: Bdev[];
   close(): Promise<void>;
 }
 
-export async function makePair(o: { v1?: boolean; doorbells?: 'mapped' | 'message'; blocks?: number; blocksB?: number } = {}): Promise<Pair> {
+export async function makePair(o: { v1?: boolean; doorbells?: 'mapped' | 'message'; blocks?: number; blocksB?: number; malloc?: boolean } = {}): Promise<Pair> {
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-migt-'));
   const uuid = '6a1e3b1c-7a5e-4c2e-9d41-0c1d2e3f4a5b';
   const eps: NvmeEndpoint[] = [];
-  const bdevs: FileBdev[] = [];
+  const bdevs: Bdev[] = [];
   for (const name of ['A', 'B']) {
     const file = join(dir, `disk${name === 'B' && o.blocksB ? 'B' : ''}.img`);
     writeFileSync(file, Buffer.alloc(0), { flag: 'a' });
     truncateSync(file, 512 * (name === 'B' && o.blocksB ? o.blocksB : (o.blocks ?? 8192)));
-    const bdev = await FileBdev.open({ name: `d${name}`, filename: file, uuid });
+    const bdev: Bdev = o.malloc
+      ? new MallocBdev({ name: `d${name}`, blockSize: 512, numBlocks: o.blocks ?? 8192, uuid })
+      : await FileBdev.open({ name: `d${name}`, filename: file, uuid });
     bdevs.push(bdev);
     const traddr = join(dir, name);
     mkdirSync(traddr);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { native } from '../../native/index.js';
 import { VfioUserClient } from '../../harness/initiator/vfio-user-client.js';
 import * as W from '../../target/vfio-user/wire.js';
 import { driverWithQueue, makePair, writeRead } from '../migration/pair.js';
@@ -23,7 +24,7 @@ async function settle(): Promise<{ heap: number; rss: number }> {
   return { heap: m.heapUsed, rss: m.rss };
 }
 
-test('20,000 connect/handshake/disconnect cycles return their memory; I/O still works after', async () => {
+test('20,000 connect/handshake/disconnect cycles return their memory; I/O still works after', async (t) => {
   const pair = await makePair();
   try {
     const cycle = async (i: number): Promise<void> => {
@@ -47,7 +48,10 @@ test('20,000 connect/handshake/disconnect cycles return their memory; I/O still 
     // Leaking, this was +2100 B/connection of heap and +100 MiB of RSS; fixed, ~80 B and ~4 MiB
     // (allocator noise). The bounds leave room for noise and none for a per-connection leak.
     assert.ok(perConn < 400, `heap grew ${perConn.toFixed(0)} B per connection`);
-    assert.ok(rssMiB < 40, `RSS grew ${rssMiB.toFixed(1)} MiB over ${n} connections`);
+    // Under ASan freed memory sits in its quarantine (256 MiB) before reuse, so RSS says nothing
+    // about leaks there; the heap bound above and LeakSanitizer do.
+    if (native.sanitized) t.diagnostic(`ASan build: RSS bound not applied (RSS +${rssMiB.toFixed(1)} MiB, quarantine)`);
+    else assert.ok(rssMiB < 40, `RSS grew ${rssMiB.toFixed(1)} MiB over ${n} connections`);
     const { drv, q } = await driverWithQueue(pair.a);
     try {
       await writeRead(drv, q, 0, 0x3c);
