@@ -6,7 +6,7 @@ import { native, UPCALL_ADMIN_DOORBELL, UPCALL_COMMAND, UPCALL_EVENT, type Nativ
 import type { PciDeviceModel, BarSpec, PciFunction } from '../pci/function.js';
 import type { DeviceContext, Logger } from '../vfio-user/device.js';
 import { IrqIndex, WireError, Errno } from '../vfio-user/wire.js';
-import { AsyncEvent, CC_EN, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MASK, NvmeError, Reg, Status, statusName } from './constants.js';
+import { AsyncEvent, CC_EN, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MASK, LogPage, NvmeError, Reg, Status, statusName } from './constants.js';
 import { FeatureState } from './features.js';
 import { ErrorLog } from './logs.js';
 import { executeAdmin } from './admin.js';
@@ -70,9 +70,13 @@ export class NvmeController implements PciDeviceModel {
   readonly cqs = new Map<number, QueueInfo & { vector: number; ien: boolean }>();
   /** Outstanding Asynchronous Event Request command ids. */
   aers: number[] = [];
-  /** Events waiting for an AER: dw0 values. */
+  /**
+   * Events waiting for an AER (dw0 values): at most one per (event type, log page), so the
+   * queue is bounded however often an event recurs (NVMe Base 2.0 5.2: one report until the
+   * host reads the log page; what happened meanwhile is in the log).
+   */
   pendingEvents: number[] = [];
-  /** Event types masked until the host reads the log page (type -> log id). */
+  /** Event types reported and masked until the host reads their log page with RAE=0. */
   maskedEventTypes = new Set<number>();
   changedNamespaces: number[] = [];
   namespaces = new Map<number, NamespaceView>();
@@ -324,7 +328,7 @@ export class NvmeController implements PciDeviceModel {
     }
     const exists = isCq ? this.cqs.has(qid) : this.sqs.has(qid);
     if (!exists) {
-      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_REGISTER, 0x01);
+      this.doorbellError(AsyncEvent.ERROR_INVALID_DOORBELL_REGISTER);
       return;
     }
     this.io.doorbell(index, value);
@@ -333,7 +337,7 @@ export class NvmeController implements PciDeviceModel {
   private adminSqTail(v: number): void {
     const a = this.admin!;
     if (v >= a.sqSize) {
-      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_VALUE, 0x01);
+      this.doorbellError(AsyncEvent.ERROR_INVALID_DOORBELL_VALUE);
       return;
     }
     a.sqTail = v;
@@ -343,7 +347,7 @@ export class NvmeController implements PciDeviceModel {
   private adminCqHead(v: number): void {
     const a = this.admin!;
     if (v >= a.cqSize) {
-      this.asyncEvent(AsyncEvent.TYPE_ERROR, AsyncEvent.ERROR_INVALID_DOORBELL_VALUE, 0x01);
+      this.doorbellError(AsyncEvent.ERROR_INVALID_DOORBELL_VALUE);
       return;
     }
     a.cqHead = v;
@@ -371,7 +375,7 @@ export class NvmeController implements PciDeviceModel {
         } else if (info === 0xfe) {
           this.log.error('the client truncated guest memory it had mapped: controller fatal status; the command failed with Data Transfer Error');
           this.csts |= CSTS_CFS;
-        } else this.asyncEvent(AsyncEvent.TYPE_ERROR, info, 0x01);
+        } else this.doorbellError(info);
       }
     } catch (err) {
       this.log.error('upcall failed', { error: (err as Error).message });
@@ -478,10 +482,21 @@ export class NvmeController implements PciDeviceModel {
 
   // ------------------------------------------------------------------ asynchronous events
 
+  /**
+   * An invalid doorbell write (Error event, info 00h register / 01h value): an entry in the
+   * Error Information log (not tied to a command: SQID, CID FFFFh) and the event for log 01h.
+   */
+  private doorbellError(info: number): void {
+    if (!this.admin) return;
+    this.errorLog.record({ sqid: 0xffff, cid: 0xffff, status: 0, paramLocation: 0xffff, lba: 0n, nsid: 0xffffffff });
+    this.asyncEvent(AsyncEvent.TYPE_ERROR, info, LogPage.ERROR);
+  }
+
+  /** Raises an event; one already waiting for the same type and log page absorbs it. */
   asyncEvent(type: number, info: number, logPage: number): void {
     if (!this.admin) return;
-    const dw0 = type | (info << 8) | (logPage << 16);
-    this.pendingEvents.push(dw0);
+    const dw0 = (type | (info << 8) | (logPage << 16)) >>> 0;
+    if (!this.pendingEvents.some((e) => (e & 7) === type && ((e >>> 16) & 0xff) === logPage)) this.pendingEvents.push(dw0);
     this.deliverEvents();
   }
 
@@ -495,11 +510,15 @@ export class NvmeController implements PciDeviceModel {
     }
   }
 
-  /** Reading a log page (RAE=0) re-enables events of the type it reports. */
+  /**
+   * Reading a log page with RAE=0 clears its events: the types it reports are unmasked, and
+   * events still waiting for that page are dropped, since the host has just read what they
+   * would report (as QEMU's nvme_clear_events).
+   */
   logPageRead(logId: number): void {
-    for (const t of [...this.maskedEventTypes]) {
-      if ((t === AsyncEvent.TYPE_ERROR && logId === 0x01) || (t === AsyncEvent.TYPE_SMART && logId === 0x02) || (t === AsyncEvent.TYPE_NOTICE && logId === 0x04)) this.maskedEventTypes.delete(t);
-    }
+    const clears = (t: number) => (t === AsyncEvent.TYPE_ERROR && logId === LogPage.ERROR) || (t === AsyncEvent.TYPE_SMART && logId === LogPage.SMART) || (t === AsyncEvent.TYPE_NOTICE && logId === LogPage.CHANGED_NS_LIST);
+    for (const t of [...this.maskedEventTypes]) if (clears(t)) this.maskedEventTypes.delete(t);
+    this.pendingEvents = this.pendingEvents.filter((e) => !(clears(e & 7) && ((e >>> 16) & 0xff) === logId));
     this.deliverEvents();
   }
 
