@@ -49,7 +49,7 @@ export class TargetProcess {
 
   /** Starts the daemon with its RPC socket in `workDir` and waits until RPC answers. */
   static async start(workDir: string, extraArgs: readonly string[] = []): Promise<TargetProcess> {
-    mkdirSync(workDir, { recursive: true });
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
     const rpcSocket = join(workDir, 'rpc.sock');
     const logFile = join(workDir, 'target.log');
     const fd = openSync(logFile, 'w');
@@ -88,7 +88,7 @@ export class TargetProcess {
     const bdev = `${spec.name}-malloc`;
     const nqn = `nqn.2019-07.io.spdk:${spec.name}`;
     const dir = join(this.workDir, spec.name);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // a listener directory: ours alone (listener-dir.ts)
     const numBlocks = (spec.sizeMiB * 2 ** 20) / blockSize;
     await this.call('bdev_malloc_create', { name: bdev, block_size: blockSize, num_blocks: numBlocks });
     await this.call('nvmf_create_subsystem', { nqn, serial_number: spec.serial, model_number: spec.model, allow_any_host: true });

@@ -17,7 +17,8 @@ import { MethodTable } from './rpc/method.js';
 import { bdevMethods } from './rpc/methods/bdev.js';
 import { frameworkMethods } from './rpc/methods/framework.js';
 import { nvmfMethods } from './rpc/methods/nvmf.js';
-import { loadDefaultEndpointFactory } from './nvmf/transport.js';
+import type { EndpointFactory } from './nvmf/transport.js';
+import { startVfioUserEndpoint } from './nvme/endpoint.js';
 import { socketAnswers } from './nvmf/target.js';
 
 export const DEFAULT_RPC_SOCKET = '/var/tmp/spdk.sock';
@@ -35,6 +36,8 @@ export interface DaemonOptions {
   handleSignals?: boolean;
   /** Start in the STARTUP state, as nvmf_tgt --wait-for-rpc, until framework_start_init. */
   waitForRpc?: boolean;
+  /** What a listener serves (the NVMe controller over vfio-user unless a test passes its own). */
+  endpointFactory?: EndpointFactory;
 }
 
 export interface SavedConfig {
@@ -64,7 +67,7 @@ export class TargetDaemon {
     const bdevs = new BdevRegistry();
     const ctx = {
       bdevs,
-      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf')),
+      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), opts.endpointFactory ?? startVfioUserEndpoint),
       bdevOptions: {},
       log: this.log,
       kill: (sig: string) => this.onSignal(sig),
@@ -78,7 +81,6 @@ export class TargetDaemon {
 
   static async start(opts: DaemonOptions = {}): Promise<TargetDaemon> {
     const d = new TargetDaemon(opts);
-    await loadDefaultEndpointFactory(d.log);
     d.lock = await SocketLock.acquire(`${d.rpcSocket}.lock`, d.rpcSocket);
     try {
       await d.removeStaleSocket();

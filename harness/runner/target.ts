@@ -52,7 +52,7 @@ export class ScenarioTarget {
     /** Environment additions for the daemon (VNVME_MIGRATION_V1=1 for Oracle's QEMU). */
     private readonly env: Record<string, string> = {},
   ) {
-    mkdirSync(workDir, { recursive: true });
+    mkdirSync(workDir, { recursive: true, mode: 0o700 });
     this.rpcSocket = join(workDir, 'spdk.sock');
     this.logFile = join(logDir, `${label}.log`);
     this.rpcLog = join(logDir, `${label}-rpc.log`);
@@ -137,7 +137,7 @@ export class ScenarioTarget {
     await this.ensureTransport();
     const nqn = `nqn.2019-07.io.spdk:${o.name}`;
     const dir = join(this.workDir, o.name);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // a listener directory: ours alone (listener-dir.ts)
     await this.rpc('nvmf_create_subsystem', nqn, '-a', '-s', o.serial, '-d', o.model);
     for (const b of o.bdevs) await this.rpc('nvmf_subsystem_add_ns', nqn, b);
     await this.rpc('nvmf_subsystem_add_listener', nqn, '-t', 'VFIOUSER', '-a', dir, '-s', '0');

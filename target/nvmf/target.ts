@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { errnoError, internalError, invalidParams, RpcError, INVALID_PARAMS } from '../rpc/errors.js';
 import { DISCOVERY_NQN, ListenAddress, Namespace, Subsystem, SubsystemOptions } from './subsystem.js';
 import {
-  getEndpointFactory,
+  type EndpointFactory,
   resolveTransportOptions,
   VfioUserTransport,
   VfioUserTransportOptions,
@@ -58,6 +58,8 @@ export class NvmfTarget {
   constructor(
     readonly bdevs: BdevRegistry,
     readonly log: Logger,
+    /** Creates the vfio-user endpoint of each listener (target/nvme/endpoint.ts in the daemon). */
+    private readonly endpointFactory: EndpointFactory,
   ) {}
 
   subsystem(nqn: string): Subsystem {
@@ -184,11 +186,9 @@ export class NvmfTarget {
     // A cntrl socket left by a dead target is replaced; one that answers belongs to a live one.
     if (await socketAnswers(join(dir, 'cntrl')))
       throw errnoError('EADDRINUSE', `another process is serving ${join(dir, 'cntrl')}; stop it or choose another directory`);
-    const factory = getEndpointFactory();
-    if (!factory) throw internalError('no vfio-user endpoint implementation is registered in this target');
     let endpoint;
     try {
-      endpoint = await factory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user') });
+      endpoint = await this.endpointFactory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user') });
     } catch (err) {
       if (err instanceof RpcError) throw err;
       throw internalError(`failed to listen on ${a.traddr}/cntrl: ${err instanceof Error ? err.message : String(err)}`);

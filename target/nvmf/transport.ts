@@ -1,7 +1,6 @@
-// The VFIOUSER transport: its options (nvmf_create_transport), and the pluggable endpoint a
-// listener creates at DIR/cntrl. The vfio-user server and NVMe controller provide the real
-// endpoint through setEndpointFactory(); this module only knows the interface.
-import { pathToFileURL } from 'node:url';
+// The VFIOUSER transport: its options (nvmf_create_transport), and the interface of the
+// endpoint a listener creates at DIR/cntrl. The implementation (target/nvme/endpoint.ts) is
+// handed to NvmfTarget by whoever composes the target (the daemon; tests pass their own).
 import type { Logger } from '../log.js';
 import type { Subsystem } from './subsystem.js';
 
@@ -95,19 +94,6 @@ export interface EndpointOptions {
 
 export type EndpointFactory = (opts: EndpointOptions) => Promise<ControllerEndpoint>;
 
-let factory: EndpointFactory | undefined;
-
-/** Registers the implementation listeners use; returns the previous one (tests restore it). */
-export function setEndpointFactory(f: EndpointFactory | undefined): EndpointFactory | undefined {
-  const prev = factory;
-  factory = f;
-  return prev;
-}
-
-export function getEndpointFactory(): EndpointFactory | undefined {
-  return factory;
-}
-
 /** Normalises user options into the transport's effective ones. */
 export function resolveTransportOptions(given: Partial<VfioUserTransportOptions>): VfioUserTransportOptions {
   const o: VfioUserTransportOptions = { ...VFIOUSER_DEFAULTS, ...given, trtype: 'VFIOUSER' };
@@ -122,39 +108,4 @@ export class VfioUserTransport {
     /** The options as given, for save_config. */
     readonly given: Record<string, unknown>,
   ) {}
-}
-
-/**
- * Where the real endpoint may live, and the export names it may have. The vfio-user server
- * and NVMe controller register themselves by exporting one of these; until then listeners
- * fail with a clear error (tests register their own factory).
- */
-const ENDPOINT_MODULES = ['../nvme/endpoint.js', '../nvme/index.js', '../vfio-user/endpoint.js'];
-const ENDPOINT_EXPORTS = ['startVfioUserEndpoint', 'createControllerEndpoint', 'endpointFactory'];
-
-/** Registers the default endpoint factory if none is set; returns whether one is available. */
-export async function loadDefaultEndpointFactory(log?: Logger): Promise<boolean> {
-  if (factory) return true;
-  // VNVME_ENDPOINT_MODULE (an absolute path or file URL) overrides, for tests and experiments.
-  const override = process.env.VNVME_ENDPOINT_MODULE;
-  const candidates = override ? [override.startsWith('/') ? pathToFileURL(override).href : override] : ENDPOINT_MODULES;
-  for (const mod of candidates) {
-    let m: Record<string, unknown>;
-    try {
-      m = (await import(mod)) as Record<string, unknown>;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code !== 'ERR_MODULE_NOT_FOUND') log?.warn(`loading ${mod} failed`, { err: String(err) });
-      continue;
-    }
-    for (const name of ENDPOINT_EXPORTS) {
-      if (typeof m[name] === 'function') {
-        factory = m[name] as EndpointFactory;
-        log?.debug('vfio-user endpoint factory', { module: mod, export: name });
-        return true;
-      }
-    }
-  }
-  log?.warn('no vfio-user endpoint implementation found; nvmf_subsystem_add_listener will fail');
-  return false;
 }

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { SavedConfig, TargetDaemon } from '../../target/daemon.js';
 import { Logger } from '../../target/log.js';
 import { JsonValueScanner } from '../../target/rpc/jsonrpc.js';
-import { setEndpointFactory } from '../../target/nvmf/transport.js';
 import { endpointFactory } from './stub-endpoint.js';
 
 export interface TestTarget {
@@ -20,12 +19,11 @@ export interface TestTarget {
 
 /** A target on a temporary socket; listeners use the stub endpoint unless `realEndpoint`. */
 export async function startTarget(opts: { config?: string | SavedConfig; realEndpoint?: boolean } = {}): Promise<TestTarget> {
-  setEndpointFactory(opts.realEndpoint ? undefined : endpointFactory);
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-rpc-'));
   const sock = join(dir, 'spdk.sock');
   const logs: string[] = [];
   const log = Logger.create({ level: 'info', sink: { write: (l) => logs.push(l) } });
-  const daemon = await TargetDaemon.start({ rpcSocket: sock, log, config: opts.config });
+  const daemon = await TargetDaemon.start({ rpcSocket: sock, log, config: opts.config, endpointFactory: opts.realEndpoint ? undefined : endpointFactory });
   return {
     daemon,
     dir,

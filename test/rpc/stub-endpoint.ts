@@ -1,6 +1,5 @@
 // A stand-in vfio-user endpoint for RPC tests: a UNIX socket at DIR/cntrl that accepts and
 // counts connections, so listener plumbing can be tested without the NVMe controller.
-// Also loadable by a spawned target through VNVME_ENDPOINT_MODULE.
 import { createServer, Socket } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { ControllerEndpoint, EndpointOptions } from '../../target/nvmf/transport.js';
