@@ -511,14 +511,13 @@ export class NvmeController implements PciDeviceModel {
   }
 
   /**
-   * Reading a log page with RAE=0 clears its events: the types it reports are unmasked, and
-   * events still waiting for that page are dropped, since the host has just read what they
-   * would report (as QEMU's nvme_clear_events).
+   * Reading a log page with RAE=0 unmasks the event type it reports; an event of that type
+   * that arrived while masked (coalesced into one) is then reported to the next AER.
    */
   logPageRead(logId: number): void {
-    const clears = (t: number) => (t === AsyncEvent.TYPE_ERROR && logId === LogPage.ERROR) || (t === AsyncEvent.TYPE_SMART && logId === LogPage.SMART) || (t === AsyncEvent.TYPE_NOTICE && logId === LogPage.CHANGED_NS_LIST);
-    for (const t of [...this.maskedEventTypes]) if (clears(t)) this.maskedEventTypes.delete(t);
-    this.pendingEvents = this.pendingEvents.filter((e) => !(clears(e & 7) && ((e >>> 16) & 0xff) === logId));
+    for (const t of [...this.maskedEventTypes]) {
+      if ((t === AsyncEvent.TYPE_ERROR && logId === LogPage.ERROR) || (t === AsyncEvent.TYPE_SMART && logId === LogPage.SMART) || (t === AsyncEvent.TYPE_NOTICE && logId === LogPage.CHANGED_NS_LIST)) this.maskedEventTypes.delete(t);
+    }
     this.deliverEvents();
   }
 
