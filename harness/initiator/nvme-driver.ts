@@ -243,7 +243,10 @@ export class NvmeDriver {
     this.write(q.sqIova + BigInt(64 * q.sqTail), sqe);
     q.sqTail = (q.sqTail + 1) % q.size;
     const p = new Promise<Cqe>((resolve, reject) => {
+      const entry = { timer: undefined as unknown as NodeJS.Timeout, reject };
+      this.pendingCommands.add(entry);
       const t = setTimeout(() => {
+        this.pendingCommands.delete(entry);
         const what = `command ${cid} (opcode 0x${sqe[0]!.toString(16)}) on queue ${q.qid} timed out after ${timeoutMs} ms`;
         if (q.qid === 0) {
           q.waiting.delete(cid);
@@ -257,8 +260,10 @@ export class NvmeDriver {
           (e: Error) => reject(new Error(`${what}; Abort failed: ${e.message}`)),
         );
       }, timeoutMs);
+      entry.timer = t;
       q.waiting.set(cid, (c) => {
         clearTimeout(t);
+        this.pendingCommands.delete(entry);
         resolve(c);
       });
     });
@@ -408,7 +413,15 @@ export class NvmeDriver {
     return this.submit(q, sqe);
   }
 
+  /** Commands submitted and not completed: close() fails them instead of leaving timers behind. */
+  private readonly pendingCommands = new Set<{ timer: NodeJS.Timeout; reject: (e: Error) => void }>();
+
   close(): void {
+    for (const c of this.pendingCommands) {
+      clearTimeout(c.timer);
+      c.reject(new Error('driver closed with the command outstanding'));
+    }
+    this.pendingCommands.clear();
     if (this.pollTimer) clearImmediate(this.pollTimer);
     if (this.irq) {
       for (const w of this.irq.watchers) w.close();
