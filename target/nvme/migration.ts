@@ -3,7 +3,7 @@
 // on the destination, resume. The migration protocols (target/migration/) call these.
 import type { EngineMigrationState } from '../../native/index.js';
 import type { PciFunction } from '../pci/function.js';
-import { decodeDeviceState, encodeDeviceState, RecordError, type DeviceState, type QueueRecord } from '../migration/device-state.js';
+import { decodeDeviceState, encodeDeviceState, RecordError, type DeviceState, type QueueRecord } from './device-state.js';
 import type { MigratableDevice } from '../migration/migration.js';
 import type { NvmeController } from './controller.js';
 

@@ -3,7 +3,7 @@
 // with a clear reason.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeDeviceState, encodeDeviceState, RecordError, RECORD_HEADER_SIZE, type DeviceState } from '../../target/migration/device-state.js';
+import { decodeDeviceState, encodeDeviceState, RecordError, RECORD_HEADER_SIZE, type DeviceState } from '../../target/nvme/device-state.js';
 import { crc32 } from '../../target/migration/record.js';
 
 export function sampleState(): DeviceState {

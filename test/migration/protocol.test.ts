@@ -6,7 +6,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as W from '../../target/vfio-user/wire.js';
 import { MigState } from '../../target/migration/state-machine.js';
-import { RECORD_HEADER_SIZE } from '../../target/migration/device-state.js';
+import { RECORD_HEADER_SIZE } from '../../target/nvme/device-state.js';
 import { VfioUserClient, VfioUserError } from '../../harness/initiator/vfio-user-client.js';
 import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
 import { MigrationChannel, migrateDriver } from '../../harness/initiator/migration.js';

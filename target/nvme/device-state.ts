@@ -14,8 +14,8 @@
 // decodeDeviceState() checks magic, version, sizes, CRC, that every section is present
 // exactly once and fully consumed, and the internal references (an SQ's CQ exists, heads
 // and tails lie inside their queues, vectors inside the MSI-X table).
-import { ByteReader, ByteWriter, RecordError, crc32 } from './record.js';
-import type { AdminQueue } from '../nvme/controller.js';
+import { ByteReader, ByteWriter, RecordError, crc32 } from '../migration/record.js';
+import type { AdminQueue } from './controller.js';
 
 export { RecordError };
 
