@@ -32,7 +32,17 @@ export const Check = z.object({
   area: z.string(),
   /** "NVMe Base 2.0 5.17.2.1" etc., or "" when the check is not a spec rule. */
   section: z.string(),
+  /** UNH-IOL style requirement level; informational is their FYI. */
   level: z.enum(['mandatory', 'optional', 'informational']).default('mandatory'),
+  /** True when the check's definition named no level and 'mandatory' was assumed (the coverage map lists these). */
+  levelDefaulted: z.boolean().optional(),
+  /**
+   * Stable across runs: "<scenario>/<check id>", the same for every --repeat iteration, so a
+   * check's history and a diff of two runs can follow it (a repeated id within one scenario
+   * iteration gets "~2", "~3"). Filled in by the writer (reports/write.ts); older reports lack it
+   * and readers derive it the same way (checkUids).
+   */
+  uid: z.string().optional(),
   verdict: Verdict,
   message: z.string().optional(),
   durationMs: z.number().nonnegative(),
@@ -162,4 +172,37 @@ export function overallVerdict(s: Summary): Verdict {
   if (s.fail > 0) return 'fail';
   if (s.pass > 0) return 'pass';
   return 'skip';
+}
+
+/** "<scenario>/<check id>" for every check, a repeated id within one scenario result suffixed "~2", "~3". */
+export function checkUids(s: Pick<ScenarioResult, 'name' | 'checks'>): string[] {
+  const seen = new Map<string, number>();
+  return s.checks.map((c) => {
+    const base = `${s.name}/${c.id}`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    return n === 1 ? base : `${base}~${n}`;
+  });
+}
+
+/** The report with every check's uid filled in (existing ones kept). */
+export function withCheckUids<R extends Pick<Report, 'scenarios'>>(r: R): R {
+  return {
+    ...r,
+    scenarios: r.scenarios.map((s) => {
+      const uids = checkUids(s);
+      return { ...s, checks: s.checks.map((c, i) => ({ ...c, uid: c.uid ?? uids[i]! })) };
+    }),
+  };
+}
+
+/** Check verdict counts across every scenario of a run (the scenario counts are Summary). */
+export function checkCounts(r: Pick<Report, 'scenarios'>): Summary {
+  const s: Summary = { total: 0, pass: 0, fail: 0, error: 0, skip: 0 };
+  for (const sc of r.scenarios)
+    for (const c of sc.checks) {
+      s.total++;
+      s[c.verdict]++;
+    }
+  return s;
 }

@@ -9,6 +9,7 @@ import { consoleProgress } from '../progress.js';
 import { consoleLive, summaryTable } from './live.js';
 import { machineProbe } from './needs.js';
 import { runScenarios } from './runner.js';
+import { fmtRatio, perfRatios } from '../../reports/perf.js';
 import type { ScenarioEntry } from './scenario.js';
 import { loadCatalog } from '../../scenarios/index.js';
 
@@ -124,7 +125,9 @@ export async function main(argv: string[]): Promise<number> {
   const s = report.summary;
   process.stdout.write(`\n${summaryTable(report.scenarios)}\n\n`);
   process.stdout.write(`${s.total} scenario runs: ${s.pass} passed, ${s.fail} failed, ${s.error} errors, ${s.skip} skipped — ${report.verdict.toUpperCase()} in ${(report.durationMs / 1000).toFixed(1)} s\n`);
-  process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\nall runs: ${join(o.reportDir, 'index.html')}\n`);
+  const ratios = report.scenarios.flatMap((sc) => perfRatios(sc.metrics).map((p) => `  ${sc.name}: ${p.name} (${p.unit}, ${p.better} is better): ours ${Math.round(p.ours * 10) / 10}, ${p.baselineSeries} ${Math.round(p.baseline * 10) / 10} -> ${fmtRatio(p.ratio)}`));
+  if (ratios.length) process.stdout.write(`ours vs baseline:\n${ratios.join('\n')}\n\n`);
+  process.stdout.write(`report: ${written.html}\n        ${written.json}\n        ${written.junit}\n        ${written.summary}\nall runs: ${join(o.reportDir, 'index.html')} (viewer: npx vnvme report serve ${o.reportDir})\n`);
   if (abort.signal.aborted) return 130;
   return s.fail > 0 || s.error > 0 ? 1 : 0;
 }

@@ -185,7 +185,7 @@ export class ScenarioContext {
       message = err instanceof Skip ? err.reason : (err as Error).message ?? String(err);
       if (verdict === 'error') rec.note(`harness error: ${(err as Error).stack ?? message}`);
     }
-    const c: Check = { id, title: meta.title, area: meta.area, section: meta.section ?? '', level: meta.level ?? 'mandatory', verdict, message, durationMs: Date.now() - t0, evidence: rec.evidence };
+    const c: Check = { id, title: meta.title, area: meta.area, section: meta.section ?? '', level: meta.level ?? 'mandatory', ...(meta.level === undefined ? { levelDefaulted: true } : {}), verdict, message, durationMs: Date.now() - t0, evidence: rec.evidence };
     this.checks.push(c);
     this.o.events.check(c);
     return verdict === 'pass';

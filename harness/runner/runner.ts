@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { overallVerdict, REPORT_SCHEMA_ID, summarize, type Check, type Environment, type Report, type ScenarioResult } from '../../reports/report-schema.js';
 import { writeReport, type WrittenReport } from '../../reports/write.js';
 import { writeRunsIndex } from '../../reports/index-html.js';
+import { writeRunsJson } from '../../reports/runs-index.js';
 import type { GuestParts } from '../guest/parts.js';
 import type { LiveState } from './context.js';
 import type { LiveDisplay } from './live.js';
@@ -304,6 +305,12 @@ export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
     writeRunsIndex(o.reportDir);
   } catch (err) {
     o.live.line(`could not update ${join(o.reportDir, 'index.html')}: ${(err as Error).message}`);
+  }
+  // runs/index.json: what the viewer's Runs page reads (vnvme report serve|build).
+  try {
+    writeRunsJson(o.reportDir);
+  } catch (err) {
+    o.live.line(`could not update ${join(o.reportDir, 'index.json')}: ${(err as Error).message}`);
   }
   return { report, written };
 }
