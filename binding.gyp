@@ -12,6 +12,8 @@
         "native/guest-fault.cc",
         "native/eventfd.cc",
         "native/engine.cc",
+        "native/nvme-data.cc",
+        "native/nvme-data-binding.cc",
         "native/engine-migration.cc",
         "native/perf.cc"
       ],

@@ -13,6 +13,8 @@ Napi::Value EventfdAdopt(const Napi::CallbackInfo& info);
 Napi::Function InitFdWatcher(Napi::Env env);
 Napi::Function InitNvmeEngine(Napi::Env env);
 Napi::Value RunPerf(const Napi::CallbackInfo& info);
+Napi::Value WalkDataJs(const Napi::CallbackInfo& info);
+Napi::Object NvmeConstants(Napi::Env env);
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Listener", Listener::Init(env));
@@ -29,6 +31,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("memfdSealSize", Napi::Function::New(env, MemfdSealSize));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd));
   exports.Set("runPerf", Napi::Function::New(env, RunPerf));
+  exports.Set("walkData", Napi::Function::New(env, WalkDataJs));
+  exports.Set("constants", NvmeConstants(env));
   exports.Set("eventfdCreate", Napi::Function::New(env, EventfdCreate));
   exports.Set("eventfdSignal", Napi::Function::New(env, EventfdSignal));
   exports.Set("eventfdConsume", Napi::Function::New(env, EventfdConsume));

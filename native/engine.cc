@@ -16,43 +16,10 @@ namespace vnvme {
 
 namespace {
 
-constexpr uint32_t kPage = 4096;  // CC.MPS = 0: the only memory page size we advertise
-constexpr uint32_t kMaxSegments = 4096;  // bounds a PRP/SGL walk (MDTS 1 MiB = 257 pages)
-constexpr uint32_t kMaxSglDescriptors = 4096;
-
-// NVMe status (CQE DW3 bits 31:17 without the phase): SC 7:0, SCT 10:8, DNR 14.
-constexpr uint16_t kDnr = 1u << 14;
-constexpr uint16_t Sc(uint16_t sct, uint16_t sc, bool dnr = true) {
-  return static_cast<uint16_t>((sct << 8) | sc | (dnr ? kDnr : 0));
-}
-constexpr uint16_t kSuccess = 0;
-constexpr uint16_t kInvalidOpcode = Sc(0, 0x01);
-constexpr uint16_t kInvalidField = Sc(0, 0x02);
-constexpr uint16_t kDataTransferError = Sc(0, 0x04, false);
-constexpr uint16_t kInternalError = Sc(0, 0x06, false);
-constexpr uint16_t kInvalidNamespace = Sc(0, 0x0b);
-constexpr uint16_t kInvalidSglSegment = Sc(0, 0x0d);
-constexpr uint16_t kInvalidSglCount = Sc(0, 0x0e);
-constexpr uint16_t kSglLengthInvalid = Sc(0, 0x0f);
-constexpr uint16_t kSglTypeInvalid = Sc(0, 0x11);
-constexpr uint16_t kInvalidPrpOffset = Sc(0, 0x13);
-constexpr uint16_t kSglOffsetInvalid = Sc(0, 0x16);
-constexpr uint16_t kLbaOutOfRange = Sc(0, 0x80);
-constexpr uint16_t kWriteFault = Sc(2, 0x80, false);
-constexpr uint16_t kUnrecoveredRead = Sc(2, 0x81, false);
-constexpr uint16_t kCompareFailure = Sc(2, 0x85);
-
-// Event info bytes the engine reports beyond the spec's (Error event information 00h-05h).
-constexpr uint8_t kEventSqNotMapped = 0xff;        // an SQ entry lies outside mapped memory
-constexpr uint8_t kEventClientMemoryFault = 0xfe;  // client memory faulted (file truncated)
-
-enum UpcallKind { kUpcallCommand = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
-
 struct UpcallData {
   int kind;
   uint16_t qid;
-  uint8_t bytes[64];
-  size_t len;
+  std::vector<uint8_t> bytes;
 };
 
 inline uint32_t Le32(const uint8_t* p) {
@@ -65,119 +32,27 @@ inline uint64_t Le64(const uint8_t* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
+inline void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+inline void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
-struct Seg {
-  uint8_t* p;  // nullptr for a bit bucket (read data discarded)
-  uint32_t len;
+// Guest memory as the engine's walks see it: the DMA table, under its lock (held by PollOnce).
+// Native namespaces need a local pointer for every data segment; a namespace served by a
+// TypeScript bdev also takes memory shared without an fd (TypeScript moves that data by
+// DMA_READ/DMA_WRITE messages). Lists are always read here, so they need an fd.
+class TableView : public GuestView {
+ public:
+  TableView(DmaTable* t, bool pointerless) : t_(t), pointerless_(pointerless) {}
+  bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
+    *p = t_->Translate(iova, len, access);
+    return *p != nullptr || (pointerless_ && t_->Accessible(iova, len, access));
+  }
+  const uint8_t* List(uint64_t iova, uint64_t len) override { return t_->Translate(iova, len, DmaTable::kRead); }
+
+ private:
+  DmaTable* t_;
+  bool pointerless_;
 };
-
-// Builds the data segments of a command from PRP1/PRP2 (NVMe Base 4.1 "PRP").
-uint16_t WalkPrp(DmaTable* dma, uint64_t prp1, uint64_t prp2, uint64_t len, int access, std::vector<Seg>& segs) {
-  if (prp1 & 3) return kInvalidPrpOffset;
-  uint32_t first = static_cast<uint32_t>(std::min<uint64_t>(len, kPage - (prp1 & (kPage - 1))));
-  uint8_t* p = dma->Translate(prp1, first, access);
-  if (!p) return kDataTransferError;
-  segs.push_back({p, first});
-  uint64_t left = len - first;
-  if (left == 0) return kSuccess;
-  if (left <= kPage) {
-    if (prp2 & (kPage - 1)) return kInvalidPrpOffset;
-    p = dma->Translate(prp2, left, access);
-    if (!p) return kDataTransferError;
-    segs.push_back({p, static_cast<uint32_t>(left)});
-    return kSuccess;
-  }
-  // PRP2 points at a PRP list; its last entry chains to the next list page.
-  if (prp2 & 7) return kInvalidPrpOffset;
-  uint64_t list = prp2;
-  // Each list page carries at least one data entry before its chain pointer, so a transfer of
-  // len bytes visits at most len/4096 + 1 list pages; a looping chain (a list whose only entry
-  // points at itself) ends in Data Transfer Error instead of spinning the engine thread.
-  const uint64_t max_lists = len / kPage + 1;
-  uint64_t lists = 0;
-  while (left > 0) {
-    if (++lists > max_lists) return kDataTransferError;
-    uint32_t entries = (kPage - (list & (kPage - 1))) / 8;
-    const uint8_t* lp = dma->Translate(list, entries * 8ull, DmaTable::kRead);
-    if (!lp) return kDataTransferError;
-    for (uint32_t i = 0; i < entries && left > 0; i++) {
-      uint64_t e = Le64(lp + 8 * i);
-      if (i == entries - 1 && left > kPage) {  // chain pointer
-        if (e & 7) return kInvalidPrpOffset;
-        list = e;
-        break;
-      }
-      if (e & (kPage - 1)) return kInvalidPrpOffset;
-      uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(left, kPage));
-      p = dma->Translate(e, n, access);
-      if (!p) return kDataTransferError;
-      if (segs.size() >= kMaxSegments) return kInvalidField;
-      segs.push_back({p, n});
-      left -= n;
-    }
-  }
-  return kSuccess;
-}
-
-// Builds segments from an SGL (NVMe Base 4.3): data block, bit bucket, segment, last segment.
-uint16_t WalkSgl(DmaTable* dma, const uint8_t* sgl1, uint64_t len, int access, bool isRead, std::vector<Seg>& segs) {
-  uint8_t desc[16];
-  std::memcpy(desc, sgl1, 16);
-  const uint8_t* list = nullptr;
-  uint32_t listCount = 0, listIdx = 0;
-  uint64_t have = 0;
-  bool lastSegmentSeen = false;
-  for (uint32_t guard = 0; guard < kMaxSglDescriptors; guard++) {
-    uint8_t type = desc[15] >> 4, subtype = desc[15] & 0xf;
-    uint64_t addr = Le64(desc);
-    uint32_t dlen = Le32(desc + 8);
-    if (subtype != 0) return kSglTypeInvalid;  // only "address" subtype
-    switch (type) {
-      case 0x0: {  // data block
-        if (dlen > 0 && have < len) {
-          uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(dlen, len - have));
-          uint8_t* p = dma->Translate(addr, n, access);
-          if (!p) return kDataTransferError;
-          if (segs.size() >= kMaxSegments) return kInvalidSglCount;
-          segs.push_back({p, n});
-        }
-        have += dlen;
-        break;
-      }
-      case 0x1: {  // bit bucket: only meaningful for reads
-        if (!isRead) return kSglTypeInvalid;
-        if (have < len) {
-          uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(dlen, len - have));
-          segs.push_back({nullptr, n});
-        }
-        have += dlen;
-        break;
-      }
-      case 0x2:    // segment
-      case 0x3: {  // last segment
-        if (list && listIdx != listCount) return kInvalidSglSegment;  // must be the last descriptor
-        if (lastSegmentSeen) return kInvalidSglSegment;
-        if (dlen == 0 || dlen % 16) return kInvalidSglCount;
-        if (addr & 3) return kSglOffsetInvalid;
-        list = dma->Translate(addr, dlen, DmaTable::kRead);
-        if (!list) return kDataTransferError;
-        listCount = dlen / 16;
-        listIdx = 0;
-        if (type == 0x3) lastSegmentSeen = true;
-        break;
-      }
-      default:
-        return kSglTypeInvalid;
-    }
-    if (!list || listIdx >= listCount) break;
-    std::memcpy(desc, list + 16 * listIdx, 16);
-    listIdx++;
-    uint8_t nt = desc[15] >> 4;
-    if (lastSegmentSeen && (nt == 0x2 || nt == 0x3)) return kInvalidSglSegment;
-  }
-  if (have < len) return kSglLengthInvalid;
-  return kSuccess;
-}
 
 }  // namespace
 
@@ -625,8 +500,11 @@ Napi::Value NvmeEngine::QueueState(const Napi::CallbackInfo& info) {
 // ---------------------------------------------------------------------------------- engine thread
 
 void NvmeEngine::Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len) {
-  auto* d = new UpcallData{kind, qid, {}, std::min<size_t>(len, 64)};
-  if (data) std::memcpy(d->bytes, data, d->len);
+  Upcall(kind, qid, std::vector<uint8_t>(data, data + len));
+}
+
+void NvmeEngine::Upcall(int kind, uint16_t qid, std::vector<uint8_t> bytes) {
+  auto* d = new UpcallData{kind, qid, std::move(bytes)};
   stats_.upcalls++;
   napi_status st = tsfn_.NonBlockingCall(d, [](Napi::Env env, Napi::Function fn, UpcallData* u) {
     std::unique_ptr<UpcallData> owned(u);
@@ -634,7 +512,7 @@ void NvmeEngine::Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len)
     // an exception must never escape into libuv (std::terminate), so it is dropped.
     if (env == nullptr || fn.IsEmpty()) return;
     try {
-      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, owned->bytes, owned->len);
+      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, owned->bytes.data(), owned->bytes.size());
       fn.Call({Napi::Number::New(env, owned->kind), Napi::Number::New(env, owned->qid), b});
     } catch (const Napi::Error&) {
     }
@@ -751,21 +629,60 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
   };
   bool known = opc == 0x00 || opc == 0x01 || opc == 0x02 || opc == 0x05 || opc == 0x08 || opc == 0x09;
   NvmeNs* ns = (nsid >= 1 && nsid <= ns_.size() && ns_[nsid - 1].kind != NvmeNs::kNone) ? &ns_[nsid - 1] : nullptr;
-  // Anything we do not serve natively goes to TypeScript: unknown opcodes, fused commands,
-  // namespaces whose bdev works in TypeScript (error injection, delay).
-  if (!known || fuse || (ns && ns->kind == NvmeNs::kUpcall) || (!ns && opc == 0x00 && nsid == 0xffffffff)) {
-    sq.inflight++;
-    Upcall(kUpcallCommand, sq.qid, sqe, 64);
-    return;
-  }
-  if (!ns) return done(kInvalidNamespace);
-  if (psdt == 3) return done(kInvalidField);
   uint64_t slba = Le64(sqe + 40);
   uint32_t cdw12 = Le32(sqe + 48);
   uint32_t nlb = (cdw12 & 0xffff) + 1;
-  uint32_t bs = 1u << ns->blockShift;
+  // Every I/O command is validated and its data walked here, whoever serves it. A namespace
+  // whose bdev works in TypeScript (error injection, delay) then gets a bdev operation: the
+  // opcode, LBA range and the segments (or DSM ranges) found here, completed by complete().
+  auto handUp = [&](const std::vector<Segment>* segs, const uint8_t* ranges, uint32_t nranges, uint64_t len, uint8_t flags) {
+    uint32_t count = segs ? static_cast<uint32_t>(segs->size()) : nranges;
+    std::vector<uint8_t> rec(kBdevOpHeaderSize + kBdevOpEntrySize * static_cast<size_t>(count), 0);
+    uint8_t* r = rec.data();
+    r[0] = opc;
+    r[1] = flags;
+    Put16(r + 2, cid);
+    Put32(r + 4, nsid);
+    Put64(r + 8, opc == 0x09 || nsid == 0xffffffff ? 0 : slba);
+    Put32(r + 16, opc == 0x09 || opc == 0x00 ? 0 : nlb);
+    Put32(r + 20, count);
+    Put64(r + 24, len);
+    Put16(r + 32, sq.qid);
+    for (uint32_t i = 0; i < count; i++) {
+      uint8_t* e = r + kBdevOpHeaderSize + kBdevOpEntrySize * i;
+      if (segs) {
+        const Segment& g = (*segs)[i];
+        Put64(e, g.iova);
+        Put32(e + 8, g.len);
+        Put32(e + 12, g.bucket ? 1 : 0);
+      } else {  // DSM range: starting LBA, length in blocks
+        Put64(e, Le64(ranges + 16 * i + 8));
+        Put32(e + 8, Le32(ranges + 16 * i + 4));
+      }
+    }
+    sq.inflight++;
+    Upcall(kUpcallBdevOp, sq.qid, std::move(rec));
+  };
+  if (!known) return done(kInvalidOpcode);
+  if (fuse) return done(kInvalidField);  // no fused operations (Identify FUSES = 0)
+  if (!ns && opc == 0x00 && nsid == 0xffffffff) {
+    // Flush of every namespace (NVMe Base 2.0 7.1): file namespaces here, TypeScript bdevs up.
+    bool anyUpcall = false;
+    for (NvmeNs& n : ns_) {
+      if (n.kind == NvmeNs::kFile && ::fdatasync(n.fd) < 0) return done(kWriteFault);
+      if (n.kind == NvmeNs::kUpcall) anyUpcall = true;
+    }
+    stats_.otherCmds++;
+    stats_.flushes++;
+    if (anyUpcall) return handUp(nullptr, nullptr, 0, 0, 0);
+    return done(kSuccess);
+  }
+  if (!ns) return done(kInvalidNamespace);
+  if (psdt == 3) return done(kInvalidField);
+  const bool upcall = ns->kind == NvmeNs::kUpcall;
   switch (opc) {
     case 0x00: {  // Flush
+      if (upcall) return handUp(nullptr, nullptr, 0, 0, 0);
       stats_.otherCmds++;
       stats_.flushes++;
       nsStats_[nsid].flushOps++;
@@ -779,16 +696,16 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
       uint64_t len = static_cast<uint64_t>(nlb) << ns->blockShift;
       if (mdtsBytes_ && len > mdtsBytes_) return done(kInvalidField);
       bool toGuest = opc == 0x02;
-      static thread_local std::vector<Seg> segs;
+      static thread_local std::vector<Segment> segs;
       segs.clear();
-      int access = toGuest ? DmaTable::kWrite : DmaTable::kRead;
-      uint16_t st = psdt == 0 ? WalkPrp(dma_, Le64(sqe + 24), Le64(sqe + 32), len, access, segs)
-                              : WalkSgl(dma_, sqe + 24, len, access, toGuest, segs);
+      TableView view(dma_, upcall);
+      uint16_t st = WalkData(view, sqe, len, toGuest ? kAccessWrite : kAccessRead, toGuest, true, segs);
       if (st) return done(st);
+      if (upcall) return handUp(&segs, nullptr, 0, len, 0);
       uint64_t off = slba << ns->blockShift;
       if (opc == 0x05) {
         stats_.otherCmds++;
-        for (const Seg& s : segs) {
+        for (const Segment& s : segs) {
           bool differ;
           if (ns->kind == NvmeNs::kMemory) differ = std::memcmp(ns->mem->data + off, s.p, s.len) != 0;
           else if (ns->kind == NvmeNs::kNull) {
@@ -807,7 +724,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
       }
       if (ns->kind == NvmeNs::kMemory) {
         uint8_t* b = ns->mem->data + off;
-        for (const Seg& s : segs) {
+        for (const Segment& s : segs) {
           if (toGuest) {
             if (s.p) std::memcpy(s.p, b, s.len);
           } else {
@@ -817,14 +734,14 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
         }
       } else if (ns->kind == NvmeNs::kNull) {
         if (toGuest)
-          for (const Seg& s : segs)
+          for (const Segment& s : segs)
             if (s.p) std::memset(s.p, 0, s.len);
       } else {
         // File: one preadv/pwritev straight between the file and guest memory.
         static thread_local std::vector<iovec> iov;
         iov.clear();
         uint64_t o = off;
-        for (const Seg& s : segs) {
+        for (const Segment& s : segs) {
           if (!s.p) {  // bit bucket: flush what we have and skip
             if (!iov.empty()) {
               ssize_t n = ::preadv(ns->fd, iov.data(), static_cast<int>(iov.size()), static_cast<off_t>(o));
@@ -886,6 +803,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
     case 0x08: {  // Write Zeroes
       if (slba >= ns->blocks || nlb > ns->blocks - slba) return done(kLbaOutOfRange);
       uint64_t off = slba << ns->blockShift, len = static_cast<uint64_t>(nlb) << ns->blockShift;
+      if (upcall) return handUp(nullptr, nullptr, 0, len, 0);
       stats_.zeroes++;
       nsStats_[nsid].zeroesOps++;
       if (ns->kind == NvmeNs::kMemory) std::memset(ns->mem->data + off, 0, len);
@@ -900,21 +818,20 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
         }
         if (!ns->writeCache && ::fdatasync(ns->fd) < 0) return done(kWriteFault);
       }
-      (void)bs;
       return done(kSuccess);
     }
     case 0x09: {  // Dataset Management: ranges in a 4 KiB-max buffer
       uint32_t nr = (Le32(sqe + 40) & 0xff) + 1;
       uint32_t attrs = Le32(sqe + 44);
       uint64_t len = 16ull * nr;
-      static thread_local std::vector<Seg> segs;
+      static thread_local std::vector<Segment> segs;
       segs.clear();
-      uint16_t st = psdt == 0 ? WalkPrp(dma_, Le64(sqe + 24), Le64(sqe + 32), len, DmaTable::kRead, segs)
-                              : WalkSgl(dma_, sqe + 24, len, DmaTable::kRead, false, segs);
+      TableView view(dma_, false);  // the ranges are read here, so they need an fd even for TypeScript bdevs
+      uint16_t st = WalkData(view, sqe, len, kAccessRead, false, true, segs);
       if (st) return done(st);
       uint8_t ranges[16 * 256];
       size_t at = 0;
-      for (const Seg& s : segs) {
+      for (const Segment& s : segs) {
         std::memcpy(ranges + at, s.p, s.len);
         at += s.len;
       }
@@ -923,6 +840,7 @@ void NvmeEngine::Execute(NvmeSq& sq, const uint8_t* sqe) {
         uint64_t rlen = Le32(ranges + 16 * i + 4), rslba = Le64(ranges + 16 * i + 8);
         if (rslba > ns->blocks || rlen > ns->blocks - rslba) return done(kLbaOutOfRange);
       }
+      if (upcall) return (attrs & (1u << 2)) ? handUp(nullptr, ranges, nr, 0, kBdevOpDeallocate) : done(kSuccess);
       stats_.otherCmds++;
       if (attrs & (1u << 2)) nsStats_[nsid].unmapOps++;
       if (attrs & (1u << 2)) {  // AD: deallocate; reads return zeroes afterwards (DLFEAT)

@@ -16,8 +16,25 @@
 #include <vector>
 
 #include "memory.h"
+#include "nvme-data.h"
 
 namespace vnvme {
+
+// Upcall kinds (engine thread -> TypeScript); the addon exports them as constants.upcall.
+enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
+
+// A bdev operation for a namespace served by a TypeScript bdev, validated and walked here:
+//   opcode u8 @0, flags u8 @1 (kBdevOpDeallocate), cid u16 @2, nsid u32 @4, slba u64 @8,
+//   nlb u32 @16, count u32 @20, bytes u64 @24, sqid u16 @32; then `count` 16-byte entries @40:
+//   data segments {iova u64, len u32, flags u32 (bit 0 bit bucket)} for Read/Write/Compare,
+//   ranges {slba u64, nlb u32, 0 u32} for Dataset Management. native/index.ts decodes it.
+constexpr size_t kBdevOpHeaderSize = 40;
+constexpr size_t kBdevOpEntrySize = 16;
+constexpr uint8_t kBdevOpDeallocate = 1;
+
+// Event info bytes the engine reports beyond the spec's (Error event information 00h-05h).
+constexpr uint8_t kEventSqNotMapped = 0xff;        // an SQ entry lies outside mapped memory
+constexpr uint8_t kEventClientMemoryFault = 0xfe;  // client memory faulted (file truncated)
 
 struct NvmeSq {
   bool live = false;
@@ -121,6 +138,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine> {
   void DrainCompletions();
   uint32_t ReadDoorbell(uint32_t index);
   void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
+  void Upcall(int kind, uint16_t qid, std::vector<uint8_t> bytes);
   void PauseThread();
   void ResumeThread();
   // Pauses the engine thread for a scope: every way out (a return, a throw from argument

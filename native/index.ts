@@ -119,10 +119,6 @@ export interface EngineMigrationState {
   /** Admin SQ tail / CQ head TypeScript has processed (restoreQueues; default adminDoorbells). */
   adminSeen?: [number, number];
 }
-/** Upcall kinds from the engine thread. */
-export const UPCALL_COMMAND = 1;
-export const UPCALL_ADMIN_DOORBELL = 2;
-export const UPCALL_EVENT = 3;
 
 export interface PerfConfig {
   memory: NativeSharedMemory;
@@ -187,10 +183,95 @@ export interface NativeAddon {
   /** Throws EINVAL unless `fd` is an eventfd; makes it non-blocking (interrupt fds from a client). */
   eventfdAdopt(fd: number): void;
   sanitized: boolean;
+  /**
+   * The one data-pointer walker (native/nvme-data.h) for a command's PRPs or SGL. Lists in
+   * memory shared without an fd come from `pages`; when one is missing, `need` says which, and
+   * the caller asks again with it added (target/nvme/transfer.ts does).
+   */
+  walkData(
+    table: NativeDmaTable,
+    sqe: Buffer,
+    length: number,
+    toHost: boolean,
+    allowSgl: boolean,
+    pages?: [bigint, Buffer][],
+  ): { status: number; segments: { iova: bigint; len: number; bucket: boolean }[]; need?: { iova: bigint; len: number } };
+  /** Numbers both sides of the boundary use, from their one home in native/. */
+  constants: NativeConstants;
+}
+
+export interface NativeConstants {
+  /** NVMe statuses the engine completes with (SC | SCT << 8 | DNR << 14). */
+  status: Record<
+    | 'SUCCESS'
+    | 'INVALID_OPCODE'
+    | 'INVALID_FIELD'
+    | 'DATA_TRANSFER_ERROR'
+    | 'INTERNAL_ERROR'
+    | 'INVALID_NAMESPACE'
+    | 'INVALID_SGL_SEGMENT_DESCRIPTOR'
+    | 'INVALID_NUMBER_OF_SGL_DESCRIPTORS'
+    | 'DATA_SGL_LENGTH_INVALID'
+    | 'SGL_DESCRIPTOR_TYPE_INVALID'
+    | 'INVALID_PRP_OFFSET'
+    | 'SGL_OFFSET_INVALID'
+    | 'LBA_OUT_OF_RANGE'
+    | 'WRITE_FAULT'
+    | 'UNRECOVERED_READ_ERROR'
+    | 'COMPARE_FAILURE',
+    number
+  >;
+  /** Upcall kinds from the engine thread. */
+  upcall: { BDEV_OP: number; ADMIN_DOORBELL: number; EVENT: number; ERROR: number };
+  /** Event info bytes beyond the spec's, in kind EVENT upcalls. */
+  event: { SQ_NOT_MAPPED: number; CLIENT_MEMORY_FAULT: number };
+  bdevOp: { HEADER_SIZE: number; ENTRY_SIZE: number; DEALLOCATE: number };
+}
+
+/** A validated I/O command for a namespace served by a TypeScript bdev (upcall BDEV_OP). */
+export interface BdevOp {
+  opcode: number;
+  cid: number;
+  sqid: number;
+  nsid: number;
+  slba: bigint;
+  nlb: number;
+  /** Bytes the command transfers (Read/Write/Compare) or zeroes (Write Zeroes). */
+  bytes: number;
+  /** Data segments in guest memory (Read, Write, Compare). */
+  segments: { iova: bigint; len: number; bucket: boolean }[];
+  /** Dataset Management: the ranges to deallocate (only sent when AD is set). */
+  ranges: { slba: bigint; nlb: number }[];
 }
 
 const path = process.env.VNVME_NATIVE ? resolve(root, process.env.VNVME_NATIVE) : resolve(root, 'build/Release/vnvme.node');
 export const native: NativeAddon = require(path) as NativeAddon;
+
+/** Decodes a BDEV_OP upcall record (layout in native/engine.h). */
+export function decodeBdevOp(b: Buffer): BdevOp {
+  const { HEADER_SIZE, ENTRY_SIZE } = native.constants.bdevOp;
+  if (b.length < HEADER_SIZE) throw new Error(`bdev op record of ${b.length} bytes`);
+  const opcode = b[0]!;
+  const count = b.readUInt32LE(20);
+  if (b.length < HEADER_SIZE + ENTRY_SIZE * count) throw new Error(`bdev op record: ${count} entries in ${b.length} bytes`);
+  const op: BdevOp = {
+    opcode,
+    cid: b.readUInt16LE(2),
+    nsid: b.readUInt32LE(4),
+    slba: b.readBigUInt64LE(8),
+    nlb: b.readUInt32LE(16),
+    bytes: Number(b.readBigUInt64LE(24)),
+    sqid: b.readUInt16LE(32),
+    segments: [],
+    ranges: [],
+  };
+  for (let i = 0; i < count; i++) {
+    const at = HEADER_SIZE + ENTRY_SIZE * i;
+    if (opcode === 0x09) op.ranges.push({ slba: b.readBigUInt64LE(at), nlb: b.readUInt32LE(at + 8) });
+    else op.segments.push({ iova: b.readBigUInt64LE(at), len: b.readUInt32LE(at + 8), bucket: (b.readUInt32LE(at + 12) & 1) !== 0 });
+  }
+  return op;
+}
 
 /** The errno a native call failed with (positive), or undefined for other errors. */
 export function errnoOf(err: unknown): number | undefined {

@@ -230,6 +230,14 @@ uint8_t* DmaTable::Translate(uint64_t iova, uint64_t len, int access) {
   return r->map->data + (iova - r->iova);
 }
 
+bool DmaTable::Accessible(uint64_t iova, uint64_t len, int access) {
+  DmaRegion* r = Find(iova, len);
+  if (!r || (r->map && r->map->Faulted())) return false;
+  if ((access & kRead) && !(r->prot & 1)) return false;
+  if ((access & kWrite) && !(r->prot & 2)) return false;
+  return true;
+}
+
 // map(fd | -1, fileOffset, iova, size, prot). Throws with errno EEXIST on overlap.
 Napi::Value DmaTable::MapRegion(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -74,6 +74,9 @@ class DmaTable : public Napi::ObjectWrap<DmaTable> {
   // Returns a pointer to [iova, iova+len) if it lies inside one fd-backed region allowing
   // `access`; nullptr otherwise. Caller holds lock() shared. Marks pages dirty for writes.
   uint8_t* Translate(uint64_t iova, uint64_t len, int access);
+  // True if [iova, iova+len) lies inside one region allowing `access`, with an fd or without
+  // (message-based DMA); false for a region the client truncated. Caller holds lock() shared.
+  bool Accessible(uint64_t iova, uint64_t len, int access);
   std::shared_mutex& lock() { return lock_; }
   bool logging() const { return dirtyPageShift_ != 0; }
 

@@ -3,7 +3,7 @@
 // NvmeError with the status the spec names.
 import { AdminOpcode, AsyncEvent, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
 import type { NvmeController } from './controller.js';
-import { commandSegments, gather, scatter } from './data.js';
+import { commandSegments, gather, scatter } from './transfer.js';
 import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, nvmControllerData } from './identify.js';
 import { featureDataBytes } from './features.js';
 import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';

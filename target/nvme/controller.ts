@@ -1,8 +1,8 @@
 // The NVMe controller model: BAR0 registers and doorbells, the CC.EN/CSTS.RDY handshake,
 // shutdown and reset, the admin queue (processed here, in TypeScript), asynchronous events,
 // and the native engine that serves the I/O queues. Admin commands live in admin.ts,
-// TypeScript-served I/O in io.ts, identify/features/logs in their own modules.
-import { native, UPCALL_ADMIN_DOORBELL, UPCALL_COMMAND, UPCALL_EVENT, type NativeEngine, type NativeSharedMemory } from '../../native/index.js';
+// the bdev adapter for TypeScript bdevs in io.ts, identify/features/logs in their own modules.
+import { decodeBdevOp, native, type NativeEngine, type NativeSharedMemory } from '../../native/index.js';
 import type { PciDeviceModel, BarSpec, PciFunction } from '../pci/function.js';
 import type { DeviceContext, Logger } from '../vfio-user/device.js';
 import { IrqIndex, WireError, Errno } from '../vfio-user/wire.js';
@@ -10,7 +10,7 @@ import { AsyncEvent, CC_EN, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MA
 import { FeatureState } from './features.js';
 import { ErrorLog } from './logs.js';
 import { executeAdmin } from './admin.js';
-import { executeIo } from './io.js';
+import { executeBdevOp } from './io.js';
 import type { ControllerIdentity, NamespaceView } from './model.js';
 
 export interface ControllerOptions {
@@ -25,8 +25,8 @@ export interface ControllerOptions {
 
 export const BAR0_SIZE = 0x4000;
 const ADMIN_VECTOR = 0;
-/** native/engine.cc kUpcallError: a command the engine failed, for the Error Information log. */
-const UPCALL_ERROR = 4;
+const UPCALL = native.constants.upcall;
+const ENGINE_EVENT = native.constants.event;
 
 /** The admin queue pair as the controller runs it (also the migration record's shape). */
 export interface AdminQueue {
@@ -357,22 +357,22 @@ export class NvmeController implements PciDeviceModel {
   private onUpcall(kind: number, qid: number, data: Buffer): void {
     this.upcallsSeen++;
     try {
-      if (kind === UPCALL_ADMIN_DOORBELL) {
+      if (kind === UPCALL.ADMIN_DOORBELL) {
         if (!this.admin) return;
         const tail = data.readUInt32LE(0) & 0xffff;
         const head = data.readUInt32LE(4) & 0xffff;
         if (head !== this.admin.cqHead) this.adminCqHead(head);
         if (tail !== this.admin.sqTail) this.adminSqTail(tail);
-      } else if (kind === UPCALL_COMMAND) {
-        void executeIo(this, qid, data);
-      } else if (kind === UPCALL_ERROR) {
+      } else if (kind === UPCALL.BDEV_OP) {
+        void executeBdevOp(this, decodeBdevOp(data));
+      } else if (kind === UPCALL.ERROR) {
         this.errorLog.record({ sqid: qid, cid: data.readUInt16LE(0), status: data.readUInt16LE(2), paramLocation: 0xffff, lba: data.readBigUInt64LE(8), nsid: data.readUInt32LE(4) });
-      } else if (kind === UPCALL_EVENT) {
+      } else if (kind === UPCALL.EVENT) {
         const info = data[1]!;
-        if (info === 0xff) {
+        if (info === ENGINE_EVENT.SQ_NOT_MAPPED) {
           this.log.error('I/O submission queue memory is not mapped: controller fatal status', { qid });
           this.csts |= CSTS_CFS;
-        } else if (info === 0xfe) {
+        } else if (info === ENGINE_EVENT.CLIENT_MEMORY_FAULT) {
           this.log.error('the client truncated guest memory it had mapped: controller fatal status; the command failed with Data Transfer Error');
           this.csts |= CSTS_CFS;
         } else this.doorbellError(info);
@@ -570,6 +570,11 @@ export class NvmeController implements PciDeviceModel {
       st.num_write_zeroes_ops += d('writeZeroesOps');
       this.folded.set(n.nsid, cur);
     }
+  }
+
+  /** The namespace's bdev works in TypeScript: the engine hands its commands up as bdev ops. */
+  servedInTypeScript(n: NamespaceView): boolean {
+    return n.bdev.nativeBacking() === null;
   }
 
   pushNamespace(n: NamespaceView): void {

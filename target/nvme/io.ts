@@ -1,14 +1,16 @@
-// I/O commands served in TypeScript: namespaces whose bdev works here (error injection,
-// delay), opcodes the engine does not know, and fused commands. Completions go back down to
-// the engine, which posts them in order with its own.
+// The bdev adapter: I/O commands on namespaces whose bdev works in TypeScript (error injection,
+// delay, any future TypeScript bdev). The engine has already validated each command (opcode,
+// namespace, LBA range, MDTS, data pointer) and walked its data: what arrives is a bdev
+// operation with its segments, the same request shape for every such bdev. Completions go
+// back down to the engine, which posts them in order with its own.
 import { BdevIoError } from '../bdev/bdev.js';
+import type { BdevOp } from '../../native/index.js';
 import { IoOpcode, NvmeError, Status, statusName } from './constants.js';
 import type { NvmeController } from './controller.js';
-import { commandSegments, gather, scatter } from './data.js';
+import { gather, scatter } from './transfer.js';
 
-export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): Promise<void> {
-  const cid = sqe.readUInt16LE(2);
-  const nsid = sqe.readUInt32LE(4);
+export async function executeBdevOp(c: NvmeController, op: BdevOp): Promise<void> {
+  const { sqid, cid, nsid } = op;
   const key = `${sqid}:${cid}`;
   // Fetched just before its SQ was deleted (the upcall raced Delete I/O SQ): nothing to post.
   if (!c.sqs.has(sqid)) return;
@@ -16,10 +18,8 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
   const entry = { abort: (how: 'requested' | 'dropped') => void (aborted ??= how) };
   c.inflightIo.set(key, entry);
   let st: number = Status.SUCCESS;
-  let lba = 0n;
   try {
-    lba = sqe.readBigUInt64LE(40);
-    await run(c, sqe, () => aborted !== null);
+    await run(c, op, () => aborted !== null);
   } catch (err) {
     if (err instanceof NvmeError) st = err.status;
     else if (err instanceof BdevIoError) st = (err.status.sct << 8) | err.status.sc;
@@ -34,7 +34,7 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
   if (aborted) st = Status.ABORT_REQUESTED;
   if (st !== Status.SUCCESS) {
     c.log.debug('I/O command failed', { sqid, cid, status: statusName(st) });
-    c.errorLog.record({ sqid, cid, status: st, paramLocation: 0xffff, lba, nsid });
+    c.errorLog.record({ sqid, cid, status: st, paramLocation: 0xffff, lba: op.slba, nsid });
     if (((st >> 8) & 7) === 2) c.jsStats.mediaErrors++;
   }
   try {
@@ -44,69 +44,43 @@ export async function executeIo(c: NvmeController, sqid: number, sqe: Buffer): P
   }
 }
 
-async function run(c: NvmeController, sqe: Buffer, aborted: () => boolean): Promise<void> {
-  const opc = sqe[0]!;
-  const fuse = sqe[1]! & 3;
-  if (fuse) throw new NvmeError(Status.INVALID_FIELD, 'fused operations are not supported (FUSES = 0)');
-  if (![IoOpcode.FLUSH, IoOpcode.READ, IoOpcode.WRITE, IoOpcode.COMPARE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM].includes(opc as 0))
-    throw new NvmeError(Status.INVALID_OPCODE, `I/O opcode 0x${opc.toString(16)}`);
-  const nsid = sqe.readUInt32LE(4);
-  if (opc === IoOpcode.FLUSH && nsid === 0xffffffff) {
-    for (const ns of c.namespaces.values()) await ns.bdev.flush();
+async function run(c: NvmeController, op: BdevOp, aborted: () => boolean): Promise<void> {
+  if (op.opcode === IoOpcode.FLUSH && op.nsid === 0xffffffff) {
+    // The engine flushed its own namespaces; these are the TypeScript bdevs'.
+    for (const ns of c.namespaces.values()) if (c.servedInTypeScript(ns)) await ns.bdev.flush();
     return;
   }
-  const ns = c.namespaces.get(nsid);
-  if (!ns) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+  const ns = c.namespaces.get(op.nsid);
+  if (!ns) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${op.nsid}`); // removed meanwhile
   const dma = c.ctx?.dma;
   if (!dma) throw new NvmeError(Status.DATA_TRANSFER_ERROR, 'no client memory');
-  const slba = sqe.readBigUInt64LE(40);
-  const nlb = (sqe.readUInt32LE(48) & 0xffff) + 1;
-  const inRange = () => {
-    if (slba >= ns.blocks || BigInt(nlb) > ns.blocks - slba) throw new NvmeError(Status.LBA_OUT_OF_RANGE);
-  };
-  switch (opc) {
+  switch (op.opcode) {
     case IoOpcode.FLUSH:
       return ns.bdev.flush();
-    case IoOpcode.READ:
-    case IoOpcode.WRITE:
+    case IoOpcode.READ: {
+      const data = await ns.bdev.read(op.slba, op.nlb);
+      if (aborted()) return;
+      await scatter(dma, op.segments, data);
+      c.jsStats.readCommands++;
+      c.jsStats.readBytes += BigInt(op.bytes);
+      return;
+    }
+    case IoOpcode.WRITE: {
+      await ns.bdev.write(op.slba, await gather(dma, op.segments));
+      c.jsStats.writeCommands++;
+      c.jsStats.writeBytes += BigInt(op.bytes);
+      return;
+    }
     case IoOpcode.COMPARE: {
-      inRange();
-      const len = nlb * ns.blockSize;
-      if (len > 4096 << c.opts.identity.mdts) throw new NvmeError(Status.INVALID_FIELD, 'transfer exceeds MDTS');
-      const segs = await commandSegments(dma, sqe, len, opc === IoOpcode.READ, true);
-      if (opc === IoOpcode.READ) {
-        const data = await ns.bdev.read(slba, nlb);
-        if (aborted()) return;
-        await scatter(dma, segs, data);
-        c.jsStats.readCommands++;
-        c.jsStats.readBytes += BigInt(len);
-      } else if (opc === IoOpcode.WRITE) {
-        const data = await gather(dma, segs);
-        await ns.bdev.write(slba, data);
-        c.jsStats.writeCommands++;
-        c.jsStats.writeBytes += BigInt(len);
-      } else {
-        const [host, media] = [await gather(dma, segs), await ns.bdev.read(slba, nlb)];
-        if (!host.equals(media)) throw new NvmeError(Status.COMPARE_FAILURE);
-      }
+      const [host, media] = [await gather(dma, op.segments), await ns.bdev.read(op.slba, op.nlb)];
+      if (!host.equals(media)) throw new NvmeError(Status.COMPARE_FAILURE);
       return;
     }
     case IoOpcode.WRITE_ZEROES:
-      inRange();
-      return ns.bdev.writeZeroes(slba, nlb);
-    case IoOpcode.DSM: {
-      const nr = (sqe.readUInt32LE(40) & 0xff) + 1;
-      const ad = (sqe.readUInt32LE(44) & 4) !== 0;
-      const ranges = await gather(dma, await commandSegments(dma, sqe, 16 * nr, false, true));
-      const list: [bigint, number][] = [];
-      for (let i = 0; i < nr; i++) {
-        const n = ranges.readUInt32LE(16 * i + 4);
-        const s = ranges.readBigUInt64LE(16 * i + 8);
-        if (s > ns.blocks || BigInt(n) > ns.blocks - s) throw new NvmeError(Status.LBA_OUT_OF_RANGE);
-        list.push([s, n]);
-      }
-      if (ad) for (const [s, n] of list) if (n) await ns.bdev.unmap(s, n);
+      return ns.bdev.writeZeroes(op.slba, op.nlb);
+    case IoOpcode.DSM:
+      for (const r of op.ranges) if (r.nlb) await ns.bdev.unmap(r.slba, r.nlb);
       return;
-    }
   }
+  throw new NvmeError(Status.INVALID_OPCODE, `bdev op 0x${op.opcode.toString(16)}`);
 }
