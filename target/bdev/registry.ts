@@ -1,7 +1,7 @@
 // The named bdevs of one target, as SPDK's bdev layer keeps them: unique names, claims by
 // stacked bdevs and namespaces, creation order (save_config replays it) and teardown.
 import { Bdev } from './bdev.js';
-import { errnoError } from '../rpc/errors.js';
+import { TargetError } from '../errors.js';
 
 export interface BdevConfigEntry {
   method: string;
@@ -27,7 +27,7 @@ export class BdevRegistry {
   /** The bdev, or -ENODEV naming it. */
   get(name: string): Bdev {
     const e = this.entries.get(name);
-    if (!e) throw errnoError('ENODEV', `bdev '${name}' does not exist`);
+    if (!e) throw new TargetError('not_found', 'ENODEV', `bdev '${name}' does not exist`, { type: 'bdev', name });
     return e.bdev;
   }
 
@@ -45,7 +45,7 @@ export class BdevRegistry {
 
   /** Fails with -EEXIST when the name is taken; call before building the bdev. */
   checkFree(name: string): void {
-    if (this.entries.has(name)) throw errnoError('EEXIST', `bdev '${name}' already exists`);
+    if (this.entries.has(name)) throw new TargetError('exists', 'EEXIST', `bdev '${name}' already exists`, { type: 'bdev', name });
   }
 
   add(bdev: Bdev, config: BdevConfigEntry): void {
@@ -60,8 +60,8 @@ export class BdevRegistry {
   /** Claims a bdev for exclusive use; -EBUSY if someone else holds it. */
   claim(name: string, owner: string): Bdev {
     const e = this.entries.get(name);
-    if (!e) throw errnoError('ENODEV', `bdev '${name}' does not exist`);
-    if (e.claimedBy !== undefined) throw errnoError('EBUSY', `bdev '${name}' is already claimed by ${e.claimedBy}`);
+    if (!e) throw new TargetError('not_found', 'ENODEV', `bdev '${name}' does not exist`, { type: 'bdev', name });
+    if (e.claimedBy !== undefined) throw new TargetError('busy', 'EBUSY', `bdev '${name}' is already claimed by ${e.claimedBy}`, { type: 'bdev', name });
     e.claimedBy = owner;
     return e.bdev;
   }
@@ -78,8 +78,8 @@ export class BdevRegistry {
    */
   async delete(name: string, kinds: string[]): Promise<void> {
     const e = this.entries.get(name);
-    if (!e || !kinds.includes(e.config.method)) throw errnoError('ENODEV', `no ${kinds.join('/').replace(/_create/g, '')} bdev named '${name}'`);
-    if (e.claimedBy !== undefined) throw errnoError('EBUSY', `bdev '${name}' is in use by ${e.claimedBy}`);
+    if (!e || !kinds.includes(e.config.method)) throw new TargetError('not_found', 'ENODEV', `no ${kinds.join('/').replace(/_create/g, '')} bdev named '${name}'`, { type: 'bdev', name });
+    if (e.claimedBy !== undefined) throw new TargetError('busy', 'EBUSY', `bdev '${name}' is in use by ${e.claimedBy}`, { type: 'bdev', name });
     this.entries.delete(name);
     if (e.bdev.baseBdev) this.release(e.bdev.baseBdev, `bdev '${name}'`);
     await e.bdev.close();

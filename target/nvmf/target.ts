@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { connect } from 'node:net';
 import type { BdevRegistry } from '../bdev/registry.js';
 import type { Logger } from '../log.js';
-import { errnoError, internalError, invalidParams, RpcError, INVALID_PARAMS } from '../rpc/errors.js';
+import { invalid, TargetError } from '../errors.js';
 import { DISCOVERY_NQN, ListenAddress, Namespace, Subsystem, SubsystemOptions } from './subsystem.js';
 import {
   type EndpointFactory,
@@ -19,11 +19,11 @@ import { listenerDirectoryProblem } from './listener-dir.js';
 
 /** NQN rules (NVMe Base spec 4.7): at most 223 bytes, "nqn.yyyy-mm.reverse-domain:..." or a UUID NQN. */
 export function checkNqn(nqn: string): void {
-  if (Buffer.byteLength(nqn) > 223) throw invalidParams(`NQN '${nqn}' is longer than 223 bytes`);
+  if (Buffer.byteLength(nqn) > 223) throw invalid(`NQN '${nqn}' is longer than 223 bytes`);
   if (nqn === DISCOVERY_NQN) return;
   if (/^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(nqn)) return;
   if (!/^nqn\.\d{4}-\d{2}\.[^:]+(:.+)?$/.test(nqn))
-    throw invalidParams(`NQN '${nqn}' is not of the form nqn.yyyy-mm.reverse.domain:name`);
+    throw invalid(`NQN '${nqn}' is not of the form nqn.yyyy-mm.reverse.domain:name`);
 }
 
 export interface NamespaceRequest {
@@ -43,9 +43,13 @@ export interface ListenerRequest {
   anaState?: string;
 }
 
+function unknownSubsystem(nqn: string): TargetError {
+  return new TargetError('not_found', 'ENOENT', `subsystem '${nqn}' does not exist`, { type: 'subsystem', name: nqn });
+}
+
 function hexId(s: string, bytes: number, what: string): string {
   const h = s.replace(/-/g, '');
-  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(h)) throw invalidParams(`${what} '${s}' is not ${bytes} bytes of hex`);
+  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(h)) throw invalid(`${what} '${s}' is not ${bytes} bytes of hex`);
   return h.toUpperCase();
 }
 
@@ -64,37 +68,37 @@ export class NvmfTarget {
 
   subsystem(nqn: string): Subsystem {
     const s = this.subsystems.get(nqn);
-    if (!s) throw new RpcError(INVALID_PARAMS, `Subsystem with NQN '${nqn}' not found`);
+    if (!s) throw unknownSubsystem(nqn);
     return s;
   }
 
   createTransport(trtype: string, given: Partial<VfioUserTransportOptions> & Record<string, unknown>): void {
-    if (trtype.toUpperCase() !== 'VFIOUSER') throw invalidParams(`transport type '${trtype}' is not supported (only VFIOUSER)`);
-    if (this.transports.has('VFIOUSER')) throw internalError("Transport type 'VFIOUSER' already exists");
+    if (trtype.toUpperCase() !== 'VFIOUSER') throw invalid(`transport type '${trtype}' is not supported (only VFIOUSER)`);
+    if (this.transports.has('VFIOUSER')) throw new TargetError('exists', 'EEXIST', 'transport VFIOUSER already exists', { type: 'transport', name: 'VFIOUSER' });
     const o = resolveTransportOptions(given);
-    if (o.max_queue_depth < 2 || o.max_queue_depth > 65536) throw invalidParams(`max_queue_depth ${o.max_queue_depth} must be 2..65536`);
-    if (o.max_aq_depth < 2 || o.max_aq_depth > 4096) throw invalidParams(`max_aq_depth ${o.max_aq_depth} must be 2..4096`);
+    if (o.max_queue_depth < 2 || o.max_queue_depth > 65536) throw invalid(`max_queue_depth ${o.max_queue_depth} must be 2..65536`);
+    if (o.max_aq_depth < 2 || o.max_aq_depth > 4096) throw invalid(`max_aq_depth ${o.max_aq_depth} must be 2..4096`);
     if (o.max_io_qpairs_per_ctrlr < 1 || o.max_io_qpairs_per_ctrlr + 1 > VFIOUSER_MAX_QPAIRS_PER_CTRLR)
-      throw invalidParams(`max_io_qpairs_per_ctrlr ${o.max_io_qpairs_per_ctrlr} must be 1..${VFIOUSER_MAX_QPAIRS_PER_CTRLR - 1}`);
+      throw invalid(`max_io_qpairs_per_ctrlr ${o.max_io_qpairs_per_ctrlr} must be 1..${VFIOUSER_MAX_QPAIRS_PER_CTRLR - 1}`);
     this.transports.set('VFIOUSER', new VfioUserTransport(o, { trtype: 'VFIOUSER', ...given }));
     this.log.notice('transport created', { trtype: 'VFIOUSER', ...given });
   }
 
   getTransports(trtype?: string): Record<string, unknown>[] {
     const list = [...this.transports.values()].filter((t) => !trtype || t.trtype === trtype.toUpperCase());
-    if (trtype && list.length === 0) throw errnoError('EINVAL', `transport '${trtype}' does not exist`);
+    if (trtype && list.length === 0) throw new TargetError('not_found', 'EINVAL', `transport '${trtype}' does not exist`, { type: 'transport', name: trtype });
     return list.map((t) => ({ ...t.options }));
   }
 
   createSubsystem(o: SubsystemOptions): void {
     checkNqn(o.nqn);
-    if (o.nqn === DISCOVERY_NQN || this.subsystems.has(o.nqn)) throw internalError(`Unable to create subsystem ${o.nqn}: it already exists`);
+    if (o.nqn === DISCOVERY_NQN || this.subsystems.has(o.nqn)) throw new TargetError('exists', 'EEXIST', `subsystem ${o.nqn} already exists`, { type: 'subsystem', name: o.nqn });
     if (Buffer.byteLength(o.serialNumber) > 20 || !/^[\x20-\x7e]*$/.test(o.serialNumber))
-      throw invalidParams(`serial number '${o.serialNumber}' must be at most 20 printable ASCII characters`);
+      throw invalid(`serial number '${o.serialNumber}' must be at most 20 printable ASCII characters`);
     if (Buffer.byteLength(o.modelNumber) > 40 || !/^[\x20-\x7e]*$/.test(o.modelNumber))
-      throw invalidParams(`model number '${o.modelNumber}' must be at most 40 printable ASCII characters`);
+      throw invalid(`model number '${o.modelNumber}' must be at most 40 printable ASCII characters`);
     if (o.minCntlid < 1 || o.maxCntlid > 0xffef || o.minCntlid > o.maxCntlid)
-      throw invalidParams(`Invalid cntlid range [${o.minCntlid}-${o.maxCntlid}]`);
+      throw invalid(`Invalid cntlid range [${o.minCntlid}-${o.maxCntlid}]`);
     this.subsystems.set(o.nqn, new Subsystem(o));
     this.log.notice('subsystem created', { nqn: o.nqn });
   }
@@ -111,18 +115,18 @@ export class NvmfTarget {
   addNamespace(nqn: string, req: NamespaceRequest): number {
     const s = this.subsystem(nqn);
     const nsid = req.nsid ?? s.freeNsid();
-    if (nsid === undefined) throw invalidParams(`subsystem ${nqn} already has its maximum of ${s.options.maxNamespaces} namespaces`);
-    if (!Number.isInteger(nsid) || nsid < 1 || nsid > 0xfffffffe) throw invalidParams(`NSID ${nsid} must be 1..4294967294`);
+    if (nsid === undefined) throw invalid(`subsystem ${nqn} already has its maximum of ${s.options.maxNamespaces} namespaces`);
+    if (!Number.isInteger(nsid) || nsid < 1 || nsid > 0xfffffffe) throw invalid(`NSID ${nsid} must be 1..4294967294`);
     if (s.options.maxNamespaces && nsid > s.options.maxNamespaces)
-      throw invalidParams(`NSID ${nsid} exceeds max_namespaces ${s.options.maxNamespaces} of ${nqn}`);
-    if (s.namespaces.has(nsid)) throw invalidParams(`NSID ${nsid} is already in use in ${nqn}`);
+      throw invalid(`NSID ${nsid} exceeds max_namespaces ${s.options.maxNamespaces} of ${nqn}`);
+    if (s.namespaces.has(nsid)) throw invalid(`NSID ${nsid} is already in use in ${nqn}`);
     const nguid = req.nguid !== undefined ? hexId(req.nguid, 16, 'nguid') : undefined;
     const eui64 = req.eui64 !== undefined ? hexId(req.eui64, 8, 'eui64') : undefined;
     if (req.uuid !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(req.uuid))
-      throw invalidParams(`uuid '${req.uuid}' is not an RFC 4122 UUID`);
+      throw invalid(`uuid '${req.uuid}' is not an RFC 4122 UUID`);
     const bdev = this.bdevs.get(req.bdev_name);
     const holder = this.bdevs.claimedBy(req.bdev_name);
-    if (holder !== undefined) throw errnoError('EBUSY', `bdev '${req.bdev_name}' is already in use by ${holder}`);
+    if (holder !== undefined) throw new TargetError('busy', 'EBUSY', `bdev '${req.bdev_name}' is already in use by ${holder}`, { type: 'bdev', name: req.bdev_name });
     this.bdevs.claim(req.bdev_name, nsOwner(nqn, nsid));
     const ns: Namespace = {
       nsid,
@@ -144,7 +148,7 @@ export class NvmfTarget {
   removeNamespace(nqn: string, nsid: number): void {
     const s = this.subsystem(nqn);
     const ns = s.namespaces.get(nsid);
-    if (!ns) throw invalidParams(`namespace ${nsid} does not exist in ${nqn}`);
+    if (!ns) throw invalid(`namespace ${nsid} does not exist in ${nqn}`);
     s.namespaces.delete(nsid);
     this.bdevs.release(ns.bdev.name, nsOwner(nqn, nsid));
     s.notifyNamespacesChanged();
@@ -163,40 +167,40 @@ export class NvmfTarget {
   async addListener(nqn: string, req: ListenerRequest): Promise<void> {
     const s = this.subsystem(nqn);
     const a = req.address;
-    if (a.trtype.toUpperCase() !== 'VFIOUSER') throw invalidParams(`trtype '${a.trtype}' is not supported (only VFIOUSER)`);
+    if (a.trtype.toUpperCase() !== 'VFIOUSER') throw invalid(`trtype '${a.trtype}' is not supported (only VFIOUSER)`);
     const transport = this.transports.get('VFIOUSER');
-    if (!transport) throw invalidParams('transport VFIOUSER has not been created (run nvmf_create_transport -t VFIOUSER first)');
+    if (!transport) throw invalid('transport VFIOUSER has not been created (run nvmf_create_transport -t VFIOUSER first)');
     const dir = resolve(a.traddr);
     let st;
     try {
       st = statSync(dir);
     } catch {
-      throw errnoError('ENOENT', `listener directory '${a.traddr}' does not exist`);
+      throw new TargetError('not_found', 'ENOENT', `listener directory '${a.traddr}' does not exist`);
     }
-    if (!st.isDirectory()) throw errnoError('ENOTDIR', `listener address '${a.traddr}' is not a directory`);
+    if (!st.isDirectory()) throw new TargetError('not_found', 'ENOTDIR', `listener address '${a.traddr}' is not a directory`);
     const unsafe = listenerDirectoryProblem(dir);
-    if (unsafe) throw errnoError('EACCES', unsafe);
+    if (unsafe) throw new TargetError('denied', 'EACCES', unsafe);
     try {
       accessSync(dir, fsc.W_OK | fsc.X_OK);
     } catch {
-      throw errnoError('EACCES', `listener directory '${a.traddr}' is not writable`);
+      throw new TargetError('denied', 'EACCES', `listener directory '${a.traddr}' is not writable`);
     }
     const dup = this.findListener(dir);
-    if (dup) throw errnoError('EEXIST', `'${a.traddr}' is already a listener of ${dup.subsystem.nqn}`);
+    if (dup) throw new TargetError('exists', 'EEXIST', `'${a.traddr}' is already a listener of ${dup.subsystem.nqn}`);
     // A cntrl socket left by a dead target is replaced; one that answers belongs to a live one.
     if (await socketAnswers(join(dir, 'cntrl')))
-      throw errnoError('EADDRINUSE', `another process is serving ${join(dir, 'cntrl')}; stop it or choose another directory`);
+      throw new TargetError('busy', 'EADDRINUSE', `another process is serving ${join(dir, 'cntrl')}; stop it or choose another directory`);
     let endpoint;
     try {
       endpoint = await this.endpointFactory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user') });
     } catch (err) {
-      if (err instanceof RpcError) throw err;
-      throw internalError(`failed to listen on ${a.traddr}/cntrl: ${err instanceof Error ? err.message : String(err)}`);
+      if (err instanceof TargetError) throw err;
+      throw new TargetError('failed', 'EIO', `failed to listen on ${a.traddr}/cntrl: ${err instanceof Error ? err.message : String(err)}`);
     }
     // The subsystem may have been deleted while the endpoint started.
     if (this.subsystems.get(nqn) !== s) {
       await endpoint.close();
-      throw new RpcError(INVALID_PARAMS, `Subsystem with NQN '${nqn}' not found`);
+      throw unknownSubsystem(nqn);
     }
     s.listeners.push({
       address: { trtype: 'VFIOUSER', traddr: a.traddr, trsvcid: a.trsvcid, adrfam: a.adrfam },
@@ -211,7 +215,7 @@ export class NvmfTarget {
     const s = this.subsystem(nqn);
     const want = resolve(a.traddr);
     const index = s.listeners.findIndex((l) => l.address.trtype.toUpperCase() === a.trtype.toUpperCase() && resolve(l.address.traddr) === want);
-    if (index < 0) throw invalidParams(`subsystem ${nqn} has no ${a.trtype} listener at '${a.traddr}'`);
+    if (index < 0) throw invalid(`subsystem ${nqn} has no ${a.trtype} listener at '${a.traddr}'`);
     const [l] = s.listeners.splice(index, 1);
     await l.endpoint.close();
     this.log.notice('listener removed', { nqn, traddr: a.traddr });

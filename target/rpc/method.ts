@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import type { Logger } from '../log.js';
 import type { ConnectionInfo, JsonRpcRequest } from './jsonrpc.js';
-import { INVALID_STATE, invalidParams, METHOD_NOT_FOUND, RpcError } from './errors.js';
+import { TargetError } from '../errors.js';
+import { INVALID_STATE, invalidParams, METHOD_NOT_FOUND, RpcError, rpcErrorOf } from './errors.js';
 
 export type RpcState = 'startup' | 'runtime';
 
@@ -156,8 +157,13 @@ export class MethodTable<C> {
     const params = decodeParams(m as RpcMethod<unknown>, raw, this.log);
     const run = async () => {
       this.log.debug('RPC call', { method: m.name, params: raw });
-      // Methods log under their area (bdev, nvmf, framework...), so -L bdev selects them.
-      return m.handler(params, { ...this.ctx, log: this.log.child(m.name.split('_')[0]), conn });
+      try {
+        // Methods log under their area (bdev, nvmf, framework...), so -L bdev selects them.
+        return await m.handler(params, { ...this.ctx, log: this.log.child(m.name.split('_')[0]), conn });
+      } catch (err) {
+        // The target's layers say what failed; the reply's code and text are chosen here.
+        throw err instanceof TargetError ? rpcErrorOf(err) : err;
+      }
     };
     if (m.readOnly) return run();
     const result = this.lock.then(run, run);
