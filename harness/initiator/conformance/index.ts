@@ -17,7 +17,10 @@ import { logCases } from './cases/logs.js';
 import { queueCases } from './cases/queues.js';
 import { ioCases } from './cases/io.js';
 import { eventCases } from './cases/events.js';
-import { moreCases } from './cases/more.js';
+import { formatCases } from './cases/format.js';
+import { interruptCases } from './cases/interrupts.js';
+import { statusCases } from './cases/status.js';
+import { vfioUserCases } from './cases/vfio-user.js';
 import { pciCases } from './cases/pci.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
@@ -41,7 +44,7 @@ const upcallVariants: ConformanceCase[] = ioCases
   }));
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...moreCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...formatCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */

@@ -2,8 +2,8 @@
 // I/O queues the case controls completely (sizes, shared CQs, raw doorbell values), the
 // controller's identify data, and a CaseContext that sends commands and records evidence.
 import { NvmeDriver, cmd, u32, type Cqe } from '../nvme-driver.js';
-import { Status, statusName } from '../../../target/nvme/constants.js';
 import type { NvmeEndpoint } from '../../../target/nvme/endpoint.js';
+import { ADMIN_COMMAND_NAMES, IO_COMMAND_NAMES, IoOpcode, Status, statusName } from './spec.js';
 import type { CommandEvidence, Evidence } from './types.js';
 
 export { cmd };
@@ -337,21 +337,11 @@ export class Session {
 export class CaseFailure extends Error {}
 export class CaseSkip extends Error {}
 
-const ADMIN_NAMES: Record<number, string> = {
-  0x00: 'Delete I/O SQ', 0x01: 'Create I/O SQ', 0x02: 'Get Log Page', 0x04: 'Delete I/O CQ', 0x05: 'Create I/O CQ', 0x06: 'Identify',
-  0x08: 'Abort', 0x09: 'Set Features', 0x0a: 'Get Features', 0x0c: 'Asynchronous Event Request', 0x0d: 'Namespace Management',
-  0x10: 'Firmware Commit', 0x11: 'Firmware Image Download', 0x15: 'Namespace Attachment', 0x18: 'Keep Alive', 0x7c: 'Doorbell Buffer Config', 0x80: 'Format NVM',
-};
-const IO_NAMES: Record<number, string> = {
-  0x00: 'Flush', 0x01: 'Write', 0x02: 'Read', 0x04: 'Write Uncorrectable', 0x05: 'Compare', 0x08: 'Write Zeroes', 0x09: 'Dataset Management',
-  0x0c: 'Verify', 0x0d: 'Reservation Register', 0x0e: 'Reservation Report',
-};
-
 const hex = (v: number | bigint) => `0x${v.toString(16)}`;
 
 function describe(sqe: Buffer, admin: boolean): { command: string; fields: string } {
   const opc = sqe[0]!;
-  const name = (admin ? ADMIN_NAMES : IO_NAMES)[opc] ?? 'reserved/unknown';
+  const name = (admin ? ADMIN_COMMAND_NAMES : IO_COMMAND_NAMES)[opc] ?? 'reserved/unknown';
   const parts: string[] = [];
   if (sqe[1]) parts.push(`flags=${hex(sqe[1])}`);
   const nsid = sqe.readUInt32LE(4);
@@ -561,4 +551,18 @@ export function pattern(bytes: number, seed: number): Buffer {
     b.writeUInt32LE(x, i);
   }
   return b;
+}
+
+/** Writes `data` at `slba` with PRPs the driver builds (known good): the data a case then checks. */
+export async function seed(t: CaseContext, slba: bigint, data: Buffer): Promise<void> {
+  const b = t.buf(data.length);
+  t.write(b, data);
+  t.ok(await t.io(t.rw(IoOpcode.WRITE, slba, data.length / t.ns.blockSize, b)), 'seed Write');
+}
+
+/** Reads `bytes` at `slba` with driver-built PRPs into a buffer filled with 5Ah first. */
+export async function readBack(t: CaseContext, slba: bigint, bytes: number): Promise<Buffer> {
+  const b = t.buf(bytes, 0x5a);
+  t.ok(await t.io(t.rw(IoOpcode.READ, slba, bytes / t.ns.blockSize, b)), 'read back');
+  return t.read(b, bytes);
 }

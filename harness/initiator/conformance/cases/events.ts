@@ -2,7 +2,7 @@
 // events (5.2 Figure 146, 3.1.24), Keep Alive (5.25), Doorbell Buffer Config (5.9), and
 // controller reset / shutdown / SQ deletion with commands in flight (3.6, 3.7, 5.6).
 import { MallocBdev } from '../../../../target/bdev/malloc.js';
-import { Status } from '../../../../target/nvme/constants.js';
+import { Status } from '../spec.js';
 import { GRANTED_QUEUES, IO_QUEUE_SIZE, cmd, pattern, type CaseContext, type Cqe } from '../session.js';
 import type { ConformanceCase } from '../types.js';
 import { logCmd } from './logs.js';

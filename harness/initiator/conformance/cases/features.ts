@@ -1,9 +1,11 @@
 // Get Features / Set Features (NVMe Base 2.0 sections 5.15, 5.27): every mandatory feature
 // read, written and read back, its default/saved/capabilities selections (SEL), saving,
 // invalid values, Number of Queues rules, reserved FIDs and SEL values.
-import { Status } from '../../../../target/nvme/constants.js';
+import { Status } from '../spec.js';
 import { cmd, type CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
+
+const BASE = 'NVMe Base 2.0';
 
 interface FeatureSpec {
   fid: number;
@@ -288,6 +290,20 @@ export const featureCaseList: ConformanceCase[] = [
       const r = t.buf(4096, 0);
       t.ok(await t.admin(cmd(0x0a, 0, { prp1: r, cdw10: 0x81 })), 'Get Host Identifier');
       t.eq(t.read(r, 8).toString('hex'), '0102030405060708', 'host identifier');
+    },
+  },
+  {
+    id: 'admin.features.interrupt-vector-config.admin-vector',
+    section: `${BASE} 5.27.1.8 (not for the Admin CQ), 5.27.1.9`,
+    title: 'The admin vector reports coalescing disabled',
+    procedure: 'Get Features Interrupt Vector Configuration for vector 0.',
+    expected: 'Success; IV = 0 and CD (bit 16) = 1: interrupt coalescing never applies to the Admin Completion Queue.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      const c = await t.admin(cmd(0x0a, 0, { cdw10: 0x09, cdw11: 0 }));
+      t.ok(c, 'Get Interrupt Vector Configuration vector 0');
+      t.eq(c.dw0 & 0xffff, 0, 'IV');
+      t.eq((c.dw0 >> 16) & 1, 1, 'CD of the admin vector');
     },
   },
 ];

@@ -1,7 +1,6 @@
 // Identify (NVMe Base 2.0 section 5.17): every CNS the Linux driver uses, NSID rules
 // (0, FFFFFFFFh, inactive, beyond NN), unsupported CNS values and the data pointer rules.
-import { Status } from '../../../../target/nvme/constants.js';
-import * as W from '../../../../target/vfio-user/wire.js';
+import { RegionIndex, Status } from '../spec.js';
 import { cmd, type CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
 
@@ -41,7 +40,7 @@ export const identifyCases: ConformanceCase[] = [
     async run(t: CaseContext) {
       const { c, data } = await identify(t, 1, 0);
       t.ok(c, 'Identify Controller');
-      const cfg = await t.drv.client.regionRead(W.RegionIndex.CONFIG, 0, 4);
+      const cfg = await t.drv.client.regionRead(RegionIndex.CONFIG, 0, 4);
       t.eq(data.readUInt16LE(0), cfg.readUInt16LE(0), 'VID vs PCI vendor ID');
       t.check((data[512]! & 0xf) <= 6 && data[512]! >> 4 >= 6, `SQES 0x${data[512]!.toString(16)} does not allow 64-byte SQEs`);
       t.check((data[513]! & 0xf) <= 4 && data[513]! >> 4 >= 4, `CQES 0x${data[513]!.toString(16)} does not allow 16-byte CQEs`);

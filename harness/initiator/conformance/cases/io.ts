@@ -1,14 +1,14 @@
 // The NVM command set on an I/O queue (NVM Command Set 1.0 section 3; NVMe Base 2.0 4.1 for
 // data pointers): PRP rules, SGL descriptor types, LBA range, MDTS, Write Zeroes, Dataset
-// Management, Compare, Flush, Format NVM, all with data checks.
-import { Status } from '../../../../target/nvme/constants.js';
-import { cmd, pattern, type CaseContext } from '../session.js';
+// Management, Compare, Flush, all with data checks. Format NVM is in format.ts.
+import { Status } from '../spec.js';
+import { cmd, pattern, readBack, seed, type CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
 
 const UNMAPPED = 0x7000000000n;
-const SGL_INVALID_SEGMENT = (0 << 8) | 0x0d;
-const SGL_LENGTH_INVALID = (0 << 8) | 0x0f;
-const SGL_TYPE_INVALID = (0 << 8) | 0x11;
+const SGL_INVALID_SEGMENT = Status.INVALID_SGL_SEGMENT_DESCRIPTOR;
+const SGL_LENGTH_INVALID = Status.DATA_SGL_LENGTH_INVALID;
+const SGL_TYPE_INVALID = Status.SGL_DESCRIPTOR_TYPE_INVALID;
 
 function rwRaw(t: CaseContext, opc: number, slba: bigint, blocks: number, prp1: bigint, prp2: bigint): Buffer {
   return cmd(opc, t.ns.nsid, { prp1, prp2, cdw10: Number(slba & 0xffffffffn), cdw11: Number(slba >> 32n), cdw12: blocks - 1 });
@@ -38,19 +38,6 @@ function segment(t: CaseContext, descs: Buffer[]): { addr: bigint; len: number }
 
 function needSgl(t: CaseContext): void {
   if ((t.ctrl.sgls & 3) === 0) t.skip('SGLs not supported (SGLS bits 1:0 = 0)');
-}
-
-/** Writes `data` at slba with PRPs the driver builds (known good), then returns it. */
-async function seed(t: CaseContext, slba: bigint, data: Buffer): Promise<void> {
-  const b = t.buf(data.length);
-  t.write(b, data);
-  t.ok(await t.io(t.rw(0x01, slba, data.length / t.ns.blockSize, b)), 'seed Write');
-}
-
-async function readBack(t: CaseContext, slba: bigint, bytes: number): Promise<Buffer> {
-  const b = t.buf(bytes, 0x5a);
-  t.ok(await t.io(t.rw(0x02, slba, bytes / t.ns.blockSize, b)), 'read back');
-  return t.read(b, bytes);
 }
 
 function io(id: string, title: string, section: string, procedure: string, expected: string, run: (t: CaseContext) => Promise<void>, level: 'mandatory' | 'optional' = 'mandatory'): ConformanceCase {
@@ -349,26 +336,5 @@ export const ioCases: ConformanceCase[] = [
     const r = await Promise.all(Array.from({ length: n }, (_, i) => t.q.submit(1, t.rw(0x02, BigInt(1024 + i * blocks), blocks, dst + BigInt(i * bs)))));
     r.forEach((c) => t.ok(c, 'Read'));
     t.check(t.read(dst, n * bs).equals(data), 'data mismatch');
-  }),
-  // ---------------------------------------------------------------- Format NVM
-  io('admin.format.namespace', 'Format NVM erases the namespace', `${BASE} 5.14`, 'If OACS bit 1: write a pattern; Format NVM with the current LBA format, SES=0; read.', 'Success; the blocks read zero (malloc namespaces are formatted to zeroes); Identify NSZE unchanged.', async (t: CaseContext) => {
-    if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported (OACS bit 1)');
-    await seed(t, 900n, pattern(4096, 61));
-    const c = await t.admin(cmd(0x80, t.ns.nsid, { cdw10: 0 }), 30000);
-    if ((c.status & 0x7ff) === (Status.INVALID_FORMAT & 0x7ff)) t.skip('this namespace cannot be formatted (not a malloc bdev)');
-    t.ok(c, 'Format NVM');
-    t.check((await readBack(t, 900n, 4096)).equals(Buffer.alloc(4096)), 'data survived the format');
-  }),
-  io('admin.format.bad-lbaf', 'Format NVM to a format that does not exist is rejected', `${BASE} 5.14`, 'Format NVM with LBAF = NLBAF+1.', 'Invalid Format.', async (t: CaseContext) => {
-    if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
-    const b = t.buf(4096);
-    await t.admin(cmd(0x06, t.ns.nsid, { prp1: b, cdw10: 0 }));
-    const nlbaf = t.read(b, 4096)[25]!;
-    if (nlbaf >= 15) t.skip('all 16 formats exist');
-    t.expect(await t.admin(cmd(0x80, t.ns.nsid, { cdw10: nlbaf + 1 })), Status.INVALID_FORMAT, `LBAF ${nlbaf + 1}`);
-  }),
-  io('admin.format.bad-nsid', 'Format NVM of an inactive NSID is rejected', `${BASE} 5.14`, 'Format NVM with NSID NN+1 (not an active namespace).', 'Invalid Namespace or Format (or Invalid Field).', async (t: CaseContext) => {
-    if (!(t.ctrl.oacs & 2)) t.skip('Format NVM not supported');
-    t.expect(await t.admin(cmd(0x80, Math.min(t.ctrl.nn + 1, 0xfffffffe), { cdw10: 0 })), [Status.INVALID_NAMESPACE, Status.INVALID_FIELD], 'Format inactive NSID');
   }),
 ];

@@ -1,8 +1,13 @@
 // Get Log Page (NVMe Base 2.0 section 5.16): the mandatory pages, offsets (alignment, beyond
-// the end, a read crossing the end), error log entries for failed commands, SMART counters.
-import { Status } from '../../../../target/nvme/constants.js';
+// the end, a read crossing the end), error log entries for failed commands, SMART counters,
+// the temperature threshold warning, the Changed Namespace List and RAE.
+import { MallocBdev } from '../../../../target/bdev/malloc.js';
+import { Status } from '../spec.js';
 import { cmd, pattern, type CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
+
+const BASE = 'NVMe Base 2.0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function logCmd(lid: number, bytes: number, prp1: bigint, f: { offset?: bigint; rae?: boolean; nsid?: number; prp2?: bigint } = {}): Buffer {
   const numd = bytes / 4 - 1;
@@ -325,6 +330,77 @@ export const logCases: ConformanceCase[] = [
     level: 'mandatory',
     async run(t: CaseContext) {
       t.expect(await t.admin(logCmd(0x02, 512, 0x7000000000n)), Status.DATA_TRANSFER_ERROR, 'SMART to unmapped memory');
+    },
+  },
+  {
+    id: 'admin.smart.temperature-threshold',
+    section: `${BASE} 5.27.1.4, 5.16.1.3 (Critical Warning bit 1), 5.2 (SMART / Health: Temperature Threshold)`,
+    title: 'Crossing the over-temperature threshold warns and raises a SMART / Health event',
+    procedure: 'Enable SMART temperature events (AEC bit 1); post an AER; set the composite over-temperature threshold below the current temperature; read SMART; restore the threshold; read SMART again.',
+    expected: 'The AER completes: type SMART/Health (1h), info 01h, log 02h; Critical Warning bit 1 is set while the threshold is crossed and clear after it is restored.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const smart = async () => {
+        const b = t.buf(512);
+        t.ok(await t.admin(logCmd(0x02, 512, b, { nsid: 0xffffffff })), 'SMART');
+        return t.read(b, 512);
+      };
+      const s0 = await smart();
+      const temp = s0.readUInt16LE(1);
+      t.note(`composite temperature ${temp} K`);
+      t.eq(s0[0]! & 2, 0, 'Critical Warning bit 1 before');
+      const old = await t.admin(cmd(0x0a, 0, { cdw10: 0x04, cdw11: 0 }));
+      t.ok(old, 'Get Temperature Threshold');
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x0b, cdw11: 1 << 1 })), 'Set AEC (temperature)');
+      const cid = t.drv.admin.nextCid;
+      const aer = t.adminPending(cmd(0x0c, 0), 2000);
+      await sleep(5);
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x04, cdw11: temp - 10 })), 'Set over-temperature threshold below the temperature');
+      const c = await aer;
+      t.check(c !== null, `no event completed AER ${cid}`);
+      t.eq(c.dw0 & 7, 1, 'event type (SMART / Health)');
+      t.eq((c.dw0 >> 8) & 0xff, 0x01, 'event info (Temperature Threshold)');
+      t.eq((c.dw0 >> 16) & 0xff, 0x02, 'log page');
+      t.eq((await smart())[0]! & 2, 2, 'Critical Warning bit 1 while crossed');
+      t.ok(await t.admin(cmd(0x09, 0, { cdw10: 0x04, cdw11: old.dw0 & 0xffff })), 'restore the threshold');
+      t.eq((await smart())[0]! & 2, 0, 'Critical Warning bit 1 after restoring');
+    },
+  },
+  {
+    id: 'admin.log.changed-ns-rae',
+    section: `${BASE} 5.16.1.5, 5.16 (RAE)`,
+    title: 'Changed Namespace List survives a RAE=1 read and is cleared by a RAE=0 read',
+    procedure: 'Attach a namespace (in-process target); read log 04h with RAE=1, again with RAE=0, then once more.',
+    expected: 'The first two reads list the NSID; the third is empty.',
+    level: 'optional',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      const ep = t.env.endpoint;
+      if (!ep) t.skip('needs the in-process target to change namespaces');
+      t.dirty();
+      const before = ep.opts.namespaces;
+      const used = new Set(before().map((n) => n.nsid));
+      let nsid = 1;
+      while (used.has(nsid)) nsid++;
+      const extra = new MallocBdev({ name: `ConformanceRae${nsid}`, blockSize: 512, numBlocks: 64 });
+      try {
+        ep.opts.namespaces = () => [...before(), { nsid, bdev: extra }];
+        ep.refreshNamespaces();
+        const read = async (rae: boolean) => {
+          const b = t.buf(4096, 0xaa);
+          t.ok(await t.admin(logCmd(0x04, 4096, b, { rae })), `log 04h RAE=${rae ? 1 : 0}`);
+          return t.read(b, 4).readUInt32LE(0);
+        };
+        t.eq(await read(true), nsid, 'after RAE=1 read');
+        t.eq(await read(false), nsid, 'RAE=0 read');
+        t.eq(await read(false), 0, 'after the RAE=0 read');
+      } finally {
+        ep.opts.namespaces = before;
+        ep.refreshNamespaces();
+        await extra.close();
+      }
     },
   },
 ];

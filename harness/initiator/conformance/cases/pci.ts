@@ -1,12 +1,12 @@
 // The PCI function as vfio-user exposes it (PROTOCOL.md section 5; vfio-user 1.0 region info):
 // capabilities the Linux nvme driver needs, MSI-X placement, and which parts of BAR0 are mmapped.
 import { native } from '../../../../native/index.js';
-import * as W from '../../../../target/vfio-user/wire.js';
+import { RegionIndex } from '../spec.js';
 import type { CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
 
 async function config(t: CaseContext): Promise<Buffer> {
-  return t.drv.client.regionRead(W.RegionIndex.CONFIG, 0, 256);
+  return t.drv.client.regionRead(RegionIndex.CONFIG, 0, 256);
 }
 
 function capabilities(cfg: Buffer): Map<number, number> {

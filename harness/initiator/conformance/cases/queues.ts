@@ -1,8 +1,11 @@
 // I/O queue management (NVMe Base 2.0 sections 5.3-5.6) and command dispatch rules: reserved
-// and unknown opcodes, admin opcodes on I/O queues and vice versa, fused operations, PSDT.
-import { Status } from '../../../../target/nvme/constants.js';
+// and unknown opcodes, admin opcodes on I/O queues and vice versa, fused operations, PSDT;
+// flow control (a full admin SQ, a CQ smaller than its SQ).
+import { Status } from '../spec.js';
 import { GRANTED_QUEUES, cmd, type CaseContext, type Cqe } from '../session.js';
 import type { ConformanceCase } from '../types.js';
+
+const BASE = 'NVMe Base 2.0';
 
 const createCq = (qid: number, size: number, cdw11: number, prp1: bigint) => cmd(0x05, 0, { prp1, cdw10: (((size - 1) & 0xffff) << 16) | qid, cdw11 });
 const createSq = (qid: number, size: number, cqid: number, prp1: bigint, pc = 1) => cmd(0x01, 0, { prp1, cdw10: (((size - 1) & 0xffff) << 16) | qid, cdw11: (cqid << 16) | pc });
@@ -220,4 +223,42 @@ export const queueCases: ConformanceCase[] = [
     const b = t.buf(t.ns.blockSize);
     for (const nsid of [0, Math.min(t.ctrl.nn + 1, 0xfffffffe), 0xffffffff]) t.expect(await t.io(t.rw(0x02, 0n, 1, b, { nsid })), Status.INVALID_NAMESPACE, `Read NSID ${nsid.toString(16)}h`);
   }),
+  {
+    id: 'admin.queue.admin-sq-full',
+    section: `${BASE} 4.1.2 (queue full), 3.1.24`,
+    title: 'An admin queue filled to size-1 entries completes them all',
+    procedure: 'Submit admin-queue-size - 1 Get Features commands before reaping any.',
+    expected: 'All complete successfully, each CID once.',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      const n = t.drv.admin.size - 1;
+      const all = await Promise.all(Array.from({ length: n }, () => t.drv.submit(t.drv.admin, cmd(0x0a, 0, { cdw10: 0x01 }))));
+      t.eq(new Set(all.map((c) => c.cid)).size, n, 'distinct CIDs');
+      for (const c of all) t.ok(c, 'Get Features');
+      t.note(`${n} admin commands in flight`);
+    },
+  },
+  {
+    id: 'admin.queues.cq-smaller-than-sq',
+    section: `${BASE} 4.1.2, 3.3.1.2 (Completion Queue full)`,
+    title: 'A CQ smaller than its SQ: the controller waits for CQ space',
+    procedure: 'Create CQ 2 with 4 entries and SQ 2 with 16; submit 15 Reads with one doorbell; reap as completions arrive.',
+    expected: 'All 15 complete exactly once (the controller never overwrites an unconsumed CQE).',
+    level: 'mandatory',
+    async run(t: CaseContext) {
+      t.ok(await t.createCq(2, 4), 'Create CQ 2 (4 entries)');
+      t.ok(await t.createSq(2, 2, 16), 'Create SQ 2 (16 entries)');
+      const b = t.buf(t.ns.blockSize);
+      const waits: Promise<Cqe>[] = [];
+      for (let i = 0; i < 15; i++) waits.push(t.q.wait(2, t.q.place(2, t.rw(0x02, BigInt(i), 1, b))));
+      t.q.ring(2);
+      for (const c of await Promise.all(waits)) t.ok(c, 'Read');
+      await t.q.settle(20);
+      t.eq(t.q.stray.length, 0, 'duplicate or unexpected completions');
+      for (const [op, q] of [[0x00, 2], [0x04, 2]] as const) {
+        t.ok(await t.admin(cmd(op, 0, { cdw10: q })), `Delete ${op ? 'CQ' : 'SQ'} 2`);
+        t.q.forget(op ? 'cq' : 'sq', q);
+      }
+    },
+  },
 ];

@@ -1,11 +1,14 @@
 // Controller registers (NVMe Base 2.0 section 3.1) and the initialization, reset and shutdown
-// handshakes (3.5, 3.6, 3.7) as the host sees them over vfio-user region accesses.
-import * as W from '../../../../target/vfio-user/wire.js';
-import { Status } from '../../../../target/nvme/constants.js';
+// handshakes (3.5, 3.6, 3.7) as the host sees them over vfio-user region accesses; NSSR when
+// unsupported; an admin SQ outside the memory map.
+import { Reg, RegionIndex, Status } from '../spec.js';
 import { cmd, type CaseContext } from '../session.js';
 import type { ConformanceCase } from '../types.js';
 
-const CAP = 0x00, VS = 0x08, CC = 0x14, CSTS = 0x1c, AQA = 0x24, ASQ = 0x28, ACQ = 0x30, CMBSZ = 0x3c;
+const BASE = 'NVMe Base 2.0';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const { CAP, VS, CC, CSTS, AQA, ASQ, ACQ, CMBSZ } = Reg;
 const CC_VALUE = (6 << 16) | (4 << 20) | 1;
 
 export const registerCases: ConformanceCase[] = [
@@ -17,7 +20,7 @@ export const registerCases: ConformanceCase[] = [
     expected: 'Class code 010802h; BAR0 a 64-bit memory BAR.',
     level: 'mandatory',
     async run(t: CaseContext) {
-      const cfg = await t.drv.client.regionRead(W.RegionIndex.CONFIG, 0, 64);
+      const cfg = await t.drv.client.regionRead(RegionIndex.CONFIG, 0, 64);
       t.eq(cfg.readUInt32LE(8) >>> 8, 0x010802, 'class code');
       const bar0 = cfg.readUInt32LE(0x10);
       t.eq(bar0 & 1, 0, 'BAR0 is memory');
@@ -370,6 +373,52 @@ export const registerCases: ConformanceCase[] = [
       const cur = await t.admin(cmd(0x0a, 0, { cdw10: 0x01 }));
       t.ok(cur, 'Get Features Arbitration');
       t.eq(cur.dw0, def.dw0, 'Arbitration after reset');
+    },
+  },
+  {
+    id: 'reg.nssr.unsupported',
+    section: `${BASE} 3.1.7 (NSSR), 3.1.1 (CAP.NSSRS)`,
+    title: 'NSSR writes have no effect when NVM Subsystem Reset is not supported',
+    procedure: 'If CAP.NSSRS = 0: write 4E564D65h ("NVMe") to NSSR; read CSTS; send Identify.',
+    expected: 'CSTS.RDY stays 1 and NSSRO stays 0; Identify completes.',
+    level: 'mandatory',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      if (t.drv.cap & (1n << 36n)) t.skip('CAP.NSSRS = 1: NVM Subsystem Reset supported');
+      t.dirty();
+      await t.setReg32(0x20, 0x4e564d65);
+      await sleep(10);
+      const csts = await t.reg32(0x1c);
+      t.eq(csts & 1, 1, 'CSTS.RDY after an NSSR write');
+      t.eq((csts >> 4) & 1, 0, 'CSTS.NSSRO');
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify after the NSSR write');
+    },
+  },
+  {
+    id: 'reg.cc.admin-sq-unmapped',
+    section: `${BASE} 3.1.6 (CSTS.CFS), 3.5.1`,
+    title: 'An admin SQ outside the memory map: controller fatal status, cleared by a reset',
+    procedure: 'Reset; program ASQ at an unmapped IOVA; enable; ring the admin SQ doorbell; read CSTS; reset and re-initialize properly.',
+    expected: 'CSTS.CFS=1 (or the command is simply not fetched); after CC.EN=0, CFS=0 and a proper initialization works.',
+    level: 'optional',
+    fresh: 'bare',
+    async run(t: CaseContext) {
+      t.dirty();
+      const a = t.drv.admin;
+      await t.drv.disable();
+      await t.drv.client.write64(0, 0x28, 0x7000000000n);
+      await t.drv.client.write64(0, 0x30, a.cqIova);
+      await t.setReg32(0x14, (6 << 16) | (4 << 20) | 1);
+      await t.waitCsts((v) => (v & 3) !== 0, 'CSTS after enable');
+      await t.doorbell(0, 1);
+      await sleep(30);
+      const csts = await t.reg32(0x1c);
+      t.note(`CSTS=0x${csts.toString(16)}`);
+      await t.setReg32(0x14, 0);
+      const after = await t.waitCsts((v) => (v & 1) === 0, 'CSTS.RDY after CC.EN=0');
+      t.eq(after & 2, 0, 'CSTS.CFS after the reset');
+      await t.s.enableAgain();
+      t.ok(await t.admin(cmd(0x06, 0, { prp1: t.buf(4096), cdw10: 1 })), 'Identify after recovery');
     },
   },
 ];
