@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JsonRpcClient } from '../target/rpc/client.js';
+import { JsonRpcClient } from './rpc/client.js';
 import { registerChild } from './teardown.js';
 
 export interface TargetController {

@@ -1,7 +1,11 @@
-// The initiator's I/O loop (`vnvme perf`): a thread that keeps QD commands in flight on one
-// I/O queue pair of our userspace driver, rings doorbells (mapped page or posted REGION_WRITE
-// messages), polls the CQ by phase tag and records latencies in a log-linear histogram. It
-// has to be faster than the target it measures, so nothing here goes through JavaScript.
+// Part of the initiator, not of the target: harness/initiator/perf.ts (`vnvme perf`) drives it,
+// and it sits in this addon only because the native code is built once for both sides.
+//
+// The initiator's I/O loop: a thread that keeps QD commands in flight on one I/O queue pair
+// of our userspace driver (harness/initiator/nvme-driver.ts), rings doorbells (mapped page or
+// posted REGION_WRITE messages), polls the CQ by phase tag and records latencies in a
+// log-linear histogram. It has to be faster than the target it measures, so nothing here goes
+// through JavaScript.
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>

@@ -20,8 +20,9 @@ import { nvmfMethods } from './rpc/methods/nvmf.js';
 import type { EndpointFactory } from './nvmf/transport.js';
 import { startVfioUserEndpoint } from './nvme/endpoint.js';
 import { socketAnswers } from './nvmf/target.js';
+import { DEFAULT_RPC_SOCKET } from './rpc/socket-path.js';
 
-export const DEFAULT_RPC_SOCKET = '/var/tmp/spdk.sock';
+export { DEFAULT_RPC_SOCKET };
 
 export interface DaemonOptions {
   rpcSocket?: string;

@@ -10,10 +10,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
 import { sleep } from './helpers.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { Command } from 'commander';
-import { register, runRpcCli } from '../../target/cli.js';
-import { COMMANDS } from '../../target/rpc/commands.js';
+import { register } from '../../target/cli.js';
+import { runRpcCli } from '../../harness/rpc/cli.js';
+import { COMMANDS } from '../../harness/rpc/commands.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'bin', 'vnvme.js');

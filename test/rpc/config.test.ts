@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JsonRpcClient, loadConfig, RpcClientError, saveConfig, SavedConfig } from '../../target/rpc/client.js';
+import { JsonRpcClient, loadConfig, RpcClientError, saveConfig, SavedConfig } from '../../harness/rpc/client.js';
 import { startTarget } from './helpers.js';
 
 const NQN = 'nqn.2019-07.io.spdk:cnode0';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { JsonRpcClient, RpcCallError } from '../../target/rpc/client.js';
+import { JsonRpcClient, RpcCallError } from '../../harness/rpc/client.js';
 import { startTarget } from './helpers.js';
 
 const NQN = 'nqn.2019-07.io.spdk:cnode0';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { startTarget } from './helpers.js';
 
 const NQN = 'nqn.2019-07.io.spdk:cnode0';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { JsonRpcClient, RpcCallError } from '../../target/rpc/client.js';
+import { JsonRpcClient, RpcCallError } from '../../harness/rpc/client.js';
 import { startTarget } from './helpers.js';
 
 const NQN = 'nqn.2019-07.io.spdk:cnode0';

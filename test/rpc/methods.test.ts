@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { TargetDaemon } from '../../target/daemon.js';
 import { Logger } from '../../target/log.js';
 import { join } from 'node:path';
-import { JsonRpcClient, RpcCallError, saveConfig } from '../../target/rpc/client.js';
+import { JsonRpcClient, RpcCallError, saveConfig } from '../../harness/rpc/client.js';
 import { startTarget, TestTarget } from './helpers.js';
 import { created } from './stub-endpoint.js';
 

@@ -8,8 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonValueScanner } from '../../target/rpc/jsonrpc.js';
-import { runRpcCli, runScript, shellSplit } from '../../target/cli.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { runRpcCli, runScript, shellSplit } from '../../harness/rpc/cli.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { RawConnection, startTarget, TestTarget } from './helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetDaemon } from '../../target/daemon.js';
 import { Logger } from '../../target/log.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { sleep } from './helpers.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetDaemon } from '../../target/daemon.js';
 import { Logger } from '../../target/log.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { groupId, userId } from '../../target/account-ids.js';
 import { parseSocketMode } from '../../target/rpc/socket-perms.js';
 import { sleep } from './helpers.js';

@@ -9,7 +9,7 @@ import { native } from '../../native/index.js';
 import { NvmeDriver } from '../../harness/initiator/nvme-driver.js';
 import { VfioUserClient } from '../../harness/initiator/vfio-user-client.js';
 import * as W from '../../target/vfio-user/wire.js';
-import { JsonRpcClient } from '../../target/rpc/client.js';
+import { JsonRpcClient } from '../../harness/rpc/client.js';
 import { openFds } from '../helpers/scratch-device.js';
 import { startTarget } from './helpers.js';
 

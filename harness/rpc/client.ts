@@ -4,7 +4,7 @@
 // plus save_config / load_config, which are client-side compositions (python/spdk/rpc/config.py).
 import { connect, Socket } from 'node:net';
 import { existsSync } from 'node:fs';
-import { JsonValueScanner } from './jsonrpc.js';
+import { JsonValueScanner } from '../../target/rpc/json-scanner.js';
 
 export class RpcClientError extends Error {}
 
