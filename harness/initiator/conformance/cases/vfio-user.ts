@@ -16,7 +16,7 @@ interface RegionWrite {
  * VFIO_USER_REGION_WRITE_MULTI request, from the vfio-user spec: wr_cnt u64 @0, then one entry
  * of 24 bytes a write: offset u64 @0, region u32 @8, count u32 @12, data[8] @16.
  */
-function regionWriteMulti(writes: RegionWrite[]): Buffer {
+export function regionWriteMulti(writes: RegionWrite[]): Buffer {
   const p = Buffer.alloc(8 + 24 * writes.length);
   p.writeBigUInt64LE(BigInt(writes.length), 0);
   writes.forEach((w, i) => {
