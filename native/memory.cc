@@ -11,78 +11,12 @@
 #include <mutex>
 
 #include "common.h"
-#include "guest-fault.h"
 
 namespace vnvme {
 
 namespace {
-uint64_t PageSize() {
-  static const uint64_t ps = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-  return ps;
-}
 bool AddOverflows(uint64_t a, uint64_t b) { return a + b < a; }
 }  // namespace
-
-// ---------------------------------------------------------------------------------- Mapping
-
-Mapping::~Mapping() {
-  UnregisterGuestMemory(guestSlot);
-  if (base) ::munmap(base, length);
-}
-
-void Mapping::GuardAsGuestMemory() {
-  if (guestSlot >= 0 || !base) return;
-  guestSlot = RegisterGuestMemory(base, length);
-}
-
-bool Mapping::Faulted() const { return GuestMemoryFaulted(guestSlot); }
-
-std::unique_ptr<Mapping> Mapping::Map(int fd, uint64_t offset, uint64_t size, int prot, int* err) {
-  if (size == 0 || AddOverflows(offset, size)) {
-    *err = EINVAL;
-    return nullptr;
-  }
-  struct stat st;
-  if (::fstat(fd, &st) < 0) {
-    *err = errno;
-    return nullptr;
-  }
-  // Only regular files (memfd, hugetlbfs, tmpfs, disk files) whose length covers the range:
-  // touching a page past EOF would raise SIGBUS in the target.
-  if (!S_ISREG(st.st_mode)) {
-    *err = EINVAL;
-    return nullptr;
-  }
-  if (offset + size > static_cast<uint64_t>(st.st_size)) {
-    *err = EINVAL;
-    return nullptr;
-  }
-  // hugetlbfs (QEMU's hugepage-backed guest RAM, MFD_HUGETLB memfds) maps only whole huge
-  // pages: align the file offset down and the length up to the filesystem's page size.
-  uint64_t ps = PageSize();
-  bool huge = false;
-  struct statfs sfs;
-  constexpr long kHugetlbfsMagic = 0x958458f6;
-  if (::fstatfs(fd, &sfs) == 0 && static_cast<long>(sfs.f_type) == kHugetlbfsMagic && sfs.f_bsize > 0) {
-    ps = static_cast<uint64_t>(sfs.f_bsize);
-    huge = true;
-  }
-  uint64_t start = offset & ~(ps - 1);
-  uint64_t delta = offset - start;
-  uint64_t len = delta + size;
-  if (huge) len = (len + ps - 1) & ~(ps - 1);  // hugetlbfs files are whole huge pages long
-  void* p = ::mmap(nullptr, len, prot, MAP_SHARED, fd, static_cast<off_t>(start));
-  if (p == MAP_FAILED) {
-    *err = errno;
-    return nullptr;
-  }
-  auto m = std::make_unique<Mapping>();
-  m->base = p;
-  m->length = len;
-  m->data = static_cast<uint8_t*>(p) + delta;
-  m->size = size;
-  return m;
-}
 
 // ---------------------------------------------------------------------------------- SharedMemory
 
@@ -197,45 +131,11 @@ Napi::Function DmaTable::Init(Napi::Env env) {
                       InstanceMethod("markDirty", &DmaTable::MarkDirtyJs)});
 }
 
-DmaTable::DmaTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DmaTable>(info) { InstallGuestFaultHandler(); }
+DmaTable::DmaTable(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DmaTable>(info) {}
 
 DmaTable* DmaTable::Unwrap(Napi::Value v) {
   if (!v.IsObject()) return nullptr;
   return Napi::ObjectWrap<DmaTable>::Unwrap(v.As<Napi::Object>());
-}
-
-DmaRegion* DmaTable::Find(uint64_t iova, uint64_t len) {
-  if (len == 0 || AddOverflows(iova, len)) return nullptr;
-  // The last region starting at or below iova is the only one that can hold it.
-  auto it = regions_.upper_bound(iova);
-  if (it == regions_.begin()) return nullptr;
-  --it;
-  if (iova - it->second.iova + len > it->second.size) return nullptr;
-  return &it->second;
-}
-
-void DmaTable::MarkDirty(DmaRegion& r, uint64_t iova, uint64_t len) {
-  if (!dirtyPageShift_ || !r.dirty) return;
-  uint64_t first = (iova - r.iova) >> dirtyPageShift_;
-  uint64_t last = (iova - r.iova + len - 1) >> dirtyPageShift_;
-  for (uint64_t p = first; p <= last; p++) r.dirty[p / 64].fetch_or(1ull << (p % 64), std::memory_order_relaxed);
-}
-
-uint8_t* DmaTable::Translate(uint64_t iova, uint64_t len, int access) {
-  DmaRegion* r = Find(iova, len);
-  if (!r || !r->map || r->map->Faulted()) return nullptr;
-  if ((access & kRead) && !(r->prot & 1)) return nullptr;
-  if ((access & kWrite) && !(r->prot & 2)) return nullptr;
-  if (access & kWrite) MarkDirty(*r, iova, len);
-  return r->map->data + (iova - r->iova);
-}
-
-bool DmaTable::Accessible(uint64_t iova, uint64_t len, int access) {
-  DmaRegion* r = Find(iova, len);
-  if (!r || (r->map && r->map->Faulted())) return false;
-  if ((access & kRead) && !(r->prot & 1)) return false;
-  if ((access & kWrite) && !(r->prot & 2)) return false;
-  return true;
 }
 
 // map(fd | -1, fileOffset, iova, size, prot). Throws with errno EEXIST on overlap.
@@ -246,72 +146,42 @@ Napi::Value DmaTable::MapRegion(const Napi::CallbackInfo& info) {
   uint64_t iova = ArgU64(info, 2, "iova");
   uint64_t size = ArgU64(info, 3, "size");
   uint32_t prot = static_cast<uint32_t>(ArgU64(info, 4, "prot")) & 3;
-  if (size == 0 || AddOverflows(iova, size)) ThrowErrno(env, EINVAL, "DMA map: bad range");
-  std::unique_ptr<Mapping> m;
-  if (fd >= 0) {
-    int mprot = ((prot & 1) ? PROT_READ : 0) | ((prot & 2) ? PROT_WRITE : 0);
-    if (mprot == 0) mprot = PROT_READ;
-    int err = 0;
-    m = Mapping::Map(static_cast<int>(fd), offset, size, mprot, &err);
-    if (!m) ThrowErrno(env, err, "DMA map: mmap");
-    m->GuardAsGuestMemory();
-  }
-  std::unique_lock<std::shared_mutex> g(lock_);
-  // Disjoint regions: only the first one starting at or after iova and the one before it
-  // can overlap [iova, iova + size).
-  auto next = regions_.lower_bound(iova);
-  if (next != regions_.end() && next->second.iova < iova + size)
-    ThrowErrno(env, EEXIST, "DMA map: overlaps an existing region");
-  if (next != regions_.begin()) {
-    const DmaRegion& prev = std::prev(next)->second;
-    if (prev.iova + prev.size > iova) ThrowErrno(env, EEXIST, "DMA map: overlaps an existing region");
-  }
-  DmaRegion r;
-  r.iova = iova;
-  r.size = size;
-  r.prot = prot;
-  r.map = std::move(m);
-  if (dirtyPageShift_) {
-    uint64_t pages = (size + (1ull << dirtyPageShift_) - 1) >> dirtyPageShift_;
-    r.dirtyWords = (pages + 63) / 64;
-    r.dirty.reset(new std::atomic<uint64_t>[r.dirtyWords]());
-  }
-  regions_.emplace_hint(next, iova, std::move(r));
+  if (fd > 0x7fffffff) ThrowErrno(env, EBADF, "DMA map: fd");
+  int err = map_.Map(fd < 0 ? -1 : static_cast<int>(fd), offset, iova, size, prot);
+  if (err == EEXIST) ThrowErrno(env, err, "DMA map: overlaps an existing region");
+  if (err) ThrowErrno(env, err, "DMA map");
   return env.Undefined();
 }
 
 // unmap(iova, size) -> true if an exactly matching region was removed.
 Napi::Value DmaTable::UnmapRegion(const Napi::CallbackInfo& info) {
-  uint64_t iova = ArgU64(info, 0, "iova");
-  uint64_t size = ArgU64(info, 1, "size");
-  std::unique_lock<std::shared_mutex> g(lock_);
-  auto it = regions_.find(iova);
-  if (it == regions_.end() || it->second.size != size) return Napi::Boolean::New(info.Env(), false);
-  regions_.erase(it);
-  return Napi::Boolean::New(info.Env(), true);
+  return Napi::Boolean::New(info.Env(), map_.Unmap(ArgU64(info, 0, "iova"), ArgU64(info, 1, "size")));
 }
 
 // count() -> number of regions.
 Napi::Value DmaTable::Count(const Napi::CallbackInfo& info) {
-  std::shared_lock<std::shared_mutex> g(lock_);
-  return Napi::Number::New(info.Env(), static_cast<double>(regions_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(map_.Count()));
 }
 
 // has(iova, size) -> true if a region is registered with exactly this range.
 Napi::Value DmaTable::Has(const Napi::CallbackInfo& info) {
-  uint64_t iova = ArgU64(info, 0, "iova");
-  uint64_t size = ArgU64(info, 1, "size");
-  std::shared_lock<std::shared_mutex> g(lock_);
-  auto it = regions_.find(iova);
-  return Napi::Boolean::New(info.Env(), it != regions_.end() && it->second.size == size);
+  return Napi::Boolean::New(info.Env(), map_.Has(ArgU64(info, 0, "iova"), ArgU64(info, 1, "size")));
 }
 
 Napi::Value DmaTable::UnmapAll(const Napi::CallbackInfo& info) {
-  std::unique_lock<std::shared_mutex> g(lock_);
-  size_t n = regions_.size();
-  regions_.clear();
-  return Napi::Number::New(info.Env(), static_cast<double>(n));
+  return Napi::Number::New(info.Env(), static_cast<double>(map_.UnmapAll()));
 }
+
+namespace {
+const char* AccessError(int err) {
+  switch (err) {
+    case EFAULT: return "outside mapped memory, or truncated by the client";
+    case ENXIO: return "DMA region has no shared mapping";
+    case EACCES: return "DMA region does not allow this access";
+    default: return "DMA access failed";
+  }
+}
+}  // namespace
 
 // read(iova, len) -> Buffer. Throws EFAULT outside mapped memory, ENXIO for regions
 // shared without an fd (the caller then uses DMA_READ messages).
@@ -320,16 +190,9 @@ Napi::Value DmaTable::Read(const Napi::CallbackInfo& info) {
   uint64_t iova = ArgU64(info, 0, "iova");
   uint64_t len = ArgU64(info, 1, "length");
   if (len > (64ull << 20)) ThrowErrno(env, E2BIG, "DMA read too large");
-  std::shared_lock<std::shared_mutex> g(lock_);
-  DmaRegion* r = Find(iova, len);
-  if (!r) ThrowErrno(env, EFAULT, "DMA read outside mapped memory");
-  if (r->map && r->map->Faulted()) ThrowErrno(env, EFAULT, "DMA read: the client truncated this memory");
-  if (!r->map) ThrowErrno(env, ENXIO, "DMA region has no shared mapping");
-  if (!(r->prot & 1)) ThrowErrno(env, EACCES, "DMA region is not readable");
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, len);
-  uint64_t faults = GuestFaultCount();
-  std::memcpy(out.Data(), r->map->data + (iova - r->iova), len);
-  if (GuestFaultCount() != faults) ThrowErrno(env, EFAULT, "DMA read: the client's memory went away (file truncated)");
+  int err = map_.Read(iova, len, out.Data());
+  if (err) ThrowErrno(env, err, std::string("DMA read: ") + AccessError(err));
   return out;
 }
 
@@ -338,17 +201,8 @@ Napi::Value DmaTable::Write(const Napi::CallbackInfo& info) {
   uint64_t iova = ArgU64(info, 0, "iova");
   if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "buffer expected");
   auto b = info[1].As<Napi::Buffer<uint8_t>>();
-  if (b.Length() == 0) return env.Undefined();
-  std::shared_lock<std::shared_mutex> g(lock_);
-  DmaRegion* r = Find(iova, b.Length());
-  if (!r) ThrowErrno(env, EFAULT, "DMA write outside mapped memory");
-  if (r->map && r->map->Faulted()) ThrowErrno(env, EFAULT, "DMA write: the client truncated this memory");
-  if (!r->map) ThrowErrno(env, ENXIO, "DMA region has no shared mapping");
-  if (!(r->prot & 2)) ThrowErrno(env, EACCES, "DMA region is not writable");
-  MarkDirty(*r, iova, b.Length());
-  uint64_t faults = GuestFaultCount();
-  std::memcpy(r->map->data + (iova - r->iova), b.Data(), b.Length());
-  if (GuestFaultCount() != faults) ThrowErrno(env, EFAULT, "DMA write: the client's memory went away (file truncated)");
+  int err = map_.Write(iova, b.Data(), b.Length());
+  if (err) ThrowErrno(env, err, std::string("DMA write: ") + AccessError(err));
   return env.Undefined();
 }
 
@@ -357,55 +211,39 @@ Napi::Value DmaTable::Check(const Napi::CallbackInfo& info) {
   uint64_t iova = ArgU64(info, 0, "iova");
   uint64_t len = ArgU64(info, 1, "length");
   int access = static_cast<int>(ArgU64(info, 2, "access"));
-  std::shared_lock<std::shared_mutex> g(lock_);
-  DmaRegion* r = Find(iova, len);
   const char* s = "ok";
-  // Permissions first: a region shared without an fd is still read-only or write-only, and
-  // a denied access must not reach the client as a DMA_READ/DMA_WRITE message.
-  if (!r) s = "unmapped";
-  else if (((access & kRead) && !(r->prot & 1)) || ((access & kWrite) && !(r->prot & 2))) s = "denied";
-  else if (!r->map) s = "nofd";
-  else if (r->map->Faulted()) s = "unmapped";  // truncated by the client: gone, as far as DMA goes
+  switch (map_.Check(iova, len, access)) {
+    case DmaMap::State::kOk: s = "ok"; break;
+    case DmaMap::State::kUnmapped: s = "unmapped"; break;
+    case DmaMap::State::kNoFd: s = "nofd"; break;
+    case DmaMap::State::kDenied: s = "denied"; break;
+  }
   return Napi::String::New(info.Env(), s);
 }
 
 Napi::Value DmaTable::List(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::shared_lock<std::shared_mutex> g(lock_);
-  Napi::Array a = Napi::Array::New(env, regions_.size());
-  uint32_t i = 0;
-  for (const auto& [start, r] : regions_) {
+  std::vector<DmaRegionInfo> l = map_.List();
+  Napi::Array a = Napi::Array::New(env, l.size());
+  for (size_t i = 0; i < l.size(); i++) {
     Napi::Object o = Napi::Object::New(env);
-    o.Set("iova", Napi::Number::New(env, static_cast<double>(start)));
-    o.Set("size", Napi::Number::New(env, static_cast<double>(r.size)));
-    o.Set("prot", r.prot);
-    o.Set("mapped", r.map != nullptr);
-    a.Set(i++, o);
+    o.Set("iova", Napi::Number::New(env, static_cast<double>(l[i].iova)));
+    o.Set("size", Napi::Number::New(env, static_cast<double>(l[i].size)));
+    o.Set("prot", l[i].prot);
+    o.Set("mapped", l[i].mapped);
+    a.Set(static_cast<uint32_t>(i), o);
   }
   return a;
 }
 
 // startDirtyLog(pageSize): every page the device writes from now on is recorded.
 Napi::Value DmaTable::StartDirtyLog(const Napi::CallbackInfo& info) {
-  uint64_t ps = ArgU64(info, 0, "pageSize");
-  if (ps < 512 || (ps & (ps - 1)) || ps > (1ull << 30)) ThrowErrno(info.Env(), EINVAL, "bad dirty page size");
-  std::unique_lock<std::shared_mutex> g(lock_);
-  dirtyPageShift_ = static_cast<unsigned>(__builtin_ctzll(ps));
-  for (auto& [start, r] : regions_) {
-    uint64_t pages = (r.size + ps - 1) / ps;
-    r.dirtyWords = (pages + 63) / 64;
-    r.dirty.reset(new std::atomic<uint64_t>[r.dirtyWords]());
-  }
+  if (map_.StartDirtyLog(ArgU64(info, 0, "pageSize"))) ThrowErrno(info.Env(), EINVAL, "bad dirty page size");
   return info.Env().Undefined();
 }
 
 Napi::Value DmaTable::StopDirtyLog(const Napi::CallbackInfo& info) {
-  std::unique_lock<std::shared_mutex> g(lock_);
-  dirtyPageShift_ = 0;
-  for (auto& [start, r] : regions_) {
-    r.dirty.reset();
-    r.dirtyWords = 0;
-  }
+  map_.StopDirtyLog();
   return info.Env().Undefined();
 }
 
@@ -417,44 +255,16 @@ Napi::Value DmaTable::DirtyBitmap(const Napi::CallbackInfo& info) {
   uint64_t size = ArgU64(info, 1, "size");
   uint64_t ps = ArgU64(info, 2, "pageSize");
   bool clear = info.Length() > 3 && info[3].ToBoolean();
-  std::shared_lock<std::shared_mutex> g(lock_);
-  if (!dirtyPageShift_) ThrowErrno(env, EINVAL, "dirty logging is not started");
-  if (ps != (1ull << dirtyPageShift_)) ThrowErrno(env, EINVAL, "page size differs from the logging page size");
-  if (size == 0 || AddOverflows(iova, size) || (iova & (ps - 1))) ThrowErrno(env, EINVAL, "bad bitmap range");
-  uint64_t pages = (size + ps - 1) / ps;
-  if (pages > (1ull << 31)) ThrowErrno(env, E2BIG, "bitmap too large");
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, ((pages + 63) / 64) * 8);
-  std::memset(out.Data(), 0, out.Length());
-  uint64_t* words = reinterpret_cast<uint64_t*>(out.Data());
-  // Only regions that can meet the range: from the one holding iova (or the next) onward.
-  auto from = regions_.upper_bound(iova);
-  if (from != regions_.begin()) --from;
-  for (auto it = from; it != regions_.end() && it->first < iova + size; ++it) {
-    DmaRegion& r = it->second;
-    if (!r.dirty) continue;
-    uint64_t lo = std::max(iova, r.iova), hi = std::min(iova + size, r.iova + r.size);
-    if (lo >= hi) continue;
-    for (uint64_t a = lo & ~(ps - 1); a < hi; a += ps) {
-      if (a < r.iova) continue;
-      uint64_t rp = (a - r.iova) >> dirtyPageShift_;
-      uint64_t bit = 1ull << (rp % 64);
-      uint64_t w = clear ? (r.dirty[rp / 64].fetch_and(~bit) & bit) : (r.dirty[rp / 64].load() & bit);
-      if (w) {
-        uint64_t op = (a - iova) >> dirtyPageShift_;
-        words[op / 64] |= 1ull << (op % 64);
-      }
-    }
-  }
-  return out;
+  std::vector<uint64_t> words;
+  int err = map_.DirtyBitmap(iova, size, ps, clear, words);
+  if (err == E2BIG) ThrowErrno(env, err, "bitmap too large");
+  if (err) ThrowErrno(env, err, "dirty bitmap: logging not started at this page size, or a bad range");
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(words.data()), words.size() * 8);
 }
 
 // markDirty(iova, len): for writes that reached guest memory by other paths.
 Napi::Value DmaTable::MarkDirtyJs(const Napi::CallbackInfo& info) {
-  uint64_t iova = ArgU64(info, 0, "iova");
-  uint64_t len = ArgU64(info, 1, "length");
-  std::shared_lock<std::shared_mutex> g(lock_);
-  DmaRegion* r = Find(iova, len);
-  if (r) MarkDirty(*r, iova, len);
+  map_.MarkDirtyRange(ArgU64(info, 0, "iova"), ArgU64(info, 1, "length"));
   return info.Env().Undefined();
 }
 

@@ -1,10 +1,12 @@
-// Memory the device touches: shared mappings of fds (doorbell page, the initiator's guest
-// memory) and the DMA map table of guest memory regions a vfio-user client registered.
+// Memory for JavaScript: shared mappings of fds (doorbell page, the initiator's guest memory)
+// and the DMA map table (dma-map.h) of guest memory regions a vfio-user client registered.
 //
 // Every access is bounds-checked against the mapping and, for DMA, against the region's
 // IOVA range and protection; nothing hands JavaScript a raw view of guest memory.
 #pragma once
 #include <napi.h>
+
+#include "dma-map.h"
 
 #include <atomic>
 #include <cstdint>
@@ -14,21 +16,6 @@
 #include <vector>
 
 namespace vnvme {
-
-// One mmap of an fd, unmapped when the object is destroyed.
-struct Mapping {
-  void* base = nullptr;   // what mmap returned
-  size_t length = 0;      // what was mapped (page-aligned start included)
-  uint8_t* data = nullptr;  // first byte the user asked for
-  size_t size = 0;          // bytes the user asked for
-  int guestSlot = -1;       // client memory: its slot in the SIGBUS guard (guest-fault.h)
-  ~Mapping();
-  // Registers the mapping as client memory, which the client may truncate under us.
-  void GuardAsGuestMemory();
-  // Client memory whose file was truncated under us (now zero pages): no access may use it.
-  bool Faulted() const;
-  static std::unique_ptr<Mapping> Map(int fd, uint64_t offset, uint64_t size, int prot, int* err);
-};
 
 class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
  public:
@@ -52,37 +39,16 @@ class SharedMemory : public Napi::ObjectWrap<SharedMemory> {
   std::unique_ptr<Mapping> map_;
 };
 
-// A guest memory region registered with DMA_MAP.
-struct DmaRegion {
-  uint64_t iova = 0;
-  uint64_t size = 0;
-  uint32_t prot = 0;  // bit0 read, bit1 write (vfio-user DMA_MAP flags)
-  std::unique_ptr<Mapping> map;  // null when the client shared no fd (message-based DMA)
-  std::unique_ptr<std::atomic<uint64_t>[]> dirty;  // one bit per page while logging
-  size_t dirtyWords = 0;
-};
-
-// The IOVA -> local memory table. The engine thread translates under a shared lock;
-// map/unmap take it exclusively, so an unmap never leaves a dangling pointer in use.
+// The DMA map table for JavaScript (the vfio-user server's DmaSpace); the table itself is plain
+// C++ (dma-map.h), shared with the engine through map().
 class DmaTable : public Napi::ObjectWrap<DmaTable> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit DmaTable(const Napi::CallbackInfo& info);
   static DmaTable* Unwrap(Napi::Value v);
-
-  enum Access { kRead = 1, kWrite = 2 };
-  // Returns a pointer to [iova, iova+len) if it lies inside one fd-backed region allowing
-  // `access`; nullptr otherwise. Caller holds lock() shared. Marks pages dirty for writes.
-  uint8_t* Translate(uint64_t iova, uint64_t len, int access);
-  // True if [iova, iova+len) lies inside one region allowing `access`, with an fd or without
-  // (message-based DMA); false for a region the client truncated. Caller holds lock() shared.
-  bool Accessible(uint64_t iova, uint64_t len, int access);
-  std::shared_mutex& lock() { return lock_; }
-  bool logging() const { return dirtyPageShift_ != 0; }
+  DmaMap& map() { return map_; }
 
  private:
-  DmaRegion* Find(uint64_t iova, uint64_t len);
-  void MarkDirty(DmaRegion& r, uint64_t iova, uint64_t len);
   Napi::Value MapRegion(const Napi::CallbackInfo& info);
   Napi::Value UnmapRegion(const Napi::CallbackInfo& info);
   Napi::Value UnmapAll(const Napi::CallbackInfo& info);
@@ -97,11 +63,7 @@ class DmaTable : public Napi::ObjectWrap<DmaTable> {
   Napi::Value DirtyBitmap(const Napi::CallbackInfo& info);
   Napi::Value MarkDirtyJs(const Napi::CallbackInfo& info);
 
-  std::shared_mutex lock_;
-  // Keyed by iova, non-overlapping: map, unmap and lookup are O(log n) however many regions
-  // a client registers (a hostile one may register tens of thousands).
-  std::map<uint64_t, DmaRegion> regions_;
-  unsigned dirtyPageShift_ = 0;      // 0 = not logging
+  DmaMap map_;
 };
 
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info);

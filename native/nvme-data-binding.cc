@@ -5,7 +5,7 @@
 #include <shared_mutex>
 
 #include "common.h"
-#include "engine.h"
+#include "nvme-engine.h"
 #include "memory.h"
 #include "nvme-data.h"
 
@@ -24,14 +24,14 @@ class ScriptView : public GuestView {
     const uint8_t* data;
     size_t len;
   };
-  ScriptView(DmaTable* t, std::vector<Page> pages) : t_(t), pages_(std::move(pages)) {}
+  ScriptView(DmaMap* t, std::vector<Page> pages) : t_(t), pages_(std::move(pages)) {}
   bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
     *p = nullptr;
     return t_->Accessible(iova, len, access);
   }
   const uint8_t* List(uint64_t iova, uint64_t len) override {
-    if (const uint8_t* p = t_->Translate(iova, len, DmaTable::kRead)) return p;
-    if (!t_->Accessible(iova, len, DmaTable::kRead)) return nullptr;
+    if (const uint8_t* p = t_->Translate(iova, len, DmaMap::kRead)) return p;
+    if (!t_->Accessible(iova, len, DmaMap::kRead)) return nullptr;
     for (const Page& pg : pages_)
       if (pg.iova == iova && pg.len >= len) return pg.data;
     if (!needLen_) {
@@ -43,7 +43,7 @@ class ScriptView : public GuestView {
   uint64_t needIova_ = 0, needLen_ = 0;
 
  private:
-  DmaTable* t_;
+  DmaMap* t_;
   std::vector<Page> pages_;
 };
 
@@ -75,11 +75,11 @@ Napi::Value WalkDataJs(const Napi::CallbackInfo& info) {
       pages.push_back({iova, b.Data(), b.Length()});
     }
   }
-  ScriptView view(t, std::move(pages));
+  ScriptView view(&t->map(), std::move(pages));
   std::vector<Segment> segs;
   uint16_t status;
   {
-    std::shared_lock<std::shared_mutex> g(t->lock());
+    std::shared_lock<std::shared_mutex> g(t->map().lock());
     status = WalkData(view, sqe, len, toHost ? kAccessWrite : kAccessRead, toHost, allowSgl, segs);
   }
   Napi::Object out = Napi::Object::New(env);

@@ -1,0 +1,254 @@
+// The NVMe I/O queue engine core, in plain C++ (no N-API): a thread that watches I/O submission
+// queue doorbells, fetches SQEs from guest memory, validates each command and walks its data
+// (nvme-data.h) against the DMA map (dma-map.h), moves data to and from malloc (memfd) or file
+// namespaces, posts completions with the phase tag and raises MSI-X through the vector's
+// eventfd. Admin queues, events and commands of namespaces whose bdev works in TypeScript go to
+// an EngineSink (an "upcall") and come back through Complete(). engine.cc binds it to N-API;
+// test/native/engine_test.cc drives it directly.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "dma-map.h"
+#include "nvme-data.h"
+
+namespace vnvme {
+
+// Upcall kinds (engine thread -> TypeScript); the addon exports them as constants.upcall.
+enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
+
+// A bdev operation for a namespace served by a TypeScript bdev, validated and walked here:
+//   opcode u8 @0, flags u8 @1 (kBdevOpDeallocate), cid u16 @2, nsid u32 @4, slba u64 @8,
+//   nlb u32 @16, count u32 @20, bytes u64 @24, sqid u16 @32; then `count` 16-byte entries @40:
+//   data segments {iova u64, len u32, flags u32 (bit 0 bit bucket)} for Read/Write/Compare,
+//   ranges {slba u64, nlb u32, 0 u32} for Dataset Management. native/index.ts decodes it.
+constexpr size_t kBdevOpHeaderSize = 40;
+constexpr size_t kBdevOpEntrySize = 16;
+constexpr uint8_t kBdevOpDeallocate = 1;
+
+// Event info bytes the engine reports beyond the spec's (Error event information 00h-05h).
+constexpr uint8_t kEventSqNotMapped = 0xff;        // an SQ entry lies outside mapped memory
+constexpr uint8_t kEventClientMemoryFault = 0xfe;  // client memory faulted (file truncated)
+
+// Where upcalls go (the N-API binding queues them to JavaScript; a test records them). Called
+// on the engine thread.
+class EngineSink {
+ public:
+  virtual ~EngineSink() = default;
+  virtual void Upcall(int kind, uint16_t qid, std::vector<uint8_t> bytes) = 0;
+};
+
+struct NvmeSq {
+  bool live = false;
+  uint16_t qid = 0, cqid = 0;
+  uint32_t size = 0;  // entries
+  uint64_t iova = 0;
+  uint32_t head = 0;
+  uint32_t inflight = 0;          // upcalls not yet completed
+  uint32_t badTail = UINT32_MAX;  // last invalid tail reported (one event per bad value)
+};
+
+struct NvmeCq {
+  bool live = false;
+  uint16_t qid = 0;
+  uint32_t size = 0;
+  uint64_t iova = 0;
+  uint32_t tail = 0;
+  uint32_t head = 0;
+  bool phase = true;
+  bool ien = false;
+  uint16_t vector = 0;
+  uint32_t sqRefs = 0;
+  bool irqDue = false;
+  uint32_t pendingCount = 0;
+  uint64_t pendingSince = 0;
+  uint32_t badHead = UINT32_MAX;  // last invalid head reported (one event per bad value)
+};
+
+struct NvmeNs {
+  enum Kind { kNone, kMemory, kFile, kNull, kUpcall } kind = kNone;
+  std::unique_ptr<Mapping> mem;
+  int fd = -1;
+  uint64_t blocks = 0;
+  uint32_t blockShift = 9;
+  bool writeCache = false;  // file: when off, writes are made durable before completion
+};
+
+// What a namespace is to the engine (setNamespace).
+struct NamespaceSpec {
+  NvmeNs::Kind kind = NvmeNs::kNone;
+  int fd = -1;  // memory: the memfd to map; file: the file (dup'ed)
+  uint64_t size = 0;
+  uint64_t blockSize = 512;
+  bool writeCache = false;
+};
+
+struct EngineStats {
+  std::atomic<uint64_t> readCmds{0}, writeCmds{0}, readBytes{0}, writeBytes{0}, otherCmds{0}, upcalls{0},
+      errors{0}, interrupts{0}, polls{0}, idleSleeps{0}, flushes{0}, unmapBytes{0}, zeroes{0};
+};
+
+// Per-namespace counters the engine keeps for bdev_get_iostat (read by the JS thread).
+struct NsStats {
+  std::atomic<uint64_t> readOps{0}, readBytes{0}, writeOps{0}, writeBytes{0}, unmapOps{0}, unmapBytes{0}, flushOps{0},
+      zeroesOps{0};
+};
+
+struct Completion {
+  uint16_t sqid, cid;
+  uint16_t status;  // SC | SCT<<8 | DNR<<14 (the CQE status field without the phase)
+  uint32_t dw0;
+};
+
+// Queues, doorbells and unposted completions, for live migration and debugging.
+struct EngineSnapshot {
+  struct Cq {
+    NvmeCq q;
+    uint32_t doorbell;
+  };
+  struct Sq {
+    NvmeSq q;
+    uint32_t doorbell;
+  };
+  std::vector<Cq> cqs;  // by qid
+  std::vector<Sq> sqs;
+  uint32_t adminTail = 0, adminHead = 0;
+  std::vector<Completion> completions;
+};
+
+// What Restore() rebuilds (a snapshot taken on the migration source).
+struct EngineRestore {
+  std::vector<EngineSnapshot::Cq> cqs;
+  std::vector<EngineSnapshot::Sq> sqs;
+  uint32_t adminTail = 0, adminHead = 0;
+  uint32_t seenTail = 0, seenHead = 0;  // what the admin queue's owner has processed
+  bool shadow = false;
+  uint64_t shadowDbs = 0, shadowEi = 0;
+  std::vector<Completion> completions;
+};
+
+class EngineCore {
+ public:
+  static constexpr int kMaxQueues = 1024;
+  static constexpr uint32_t kMaxNsid = 1024;
+  static constexpr size_t kMaxVectors = 2048;
+
+  EngineCore(DmaMap* dma, EngineSink* sink);
+  ~EngineCore();  // stops the thread
+  EngineCore(const EngineCore&) = delete;
+  EngineCore& operator=(const EngineCore&) = delete;
+
+  void Start();
+  void Stop();
+  // Pausing parks the engine thread outside any guest-memory access; queues, namespaces or
+  // DMA mappings then change, and Resume() lets it go on. Pauses nest.
+  void Pause();
+  void Resume();
+  // Pauses for a scope: every way out (a return, a throw) resumes, so pauses always balance.
+  class PauseGuard {
+   public:
+    explicit PauseGuard(EngineCore& e) : e_(e) { e_.Pause(); }
+    ~PauseGuard() { e_.Resume(); }
+    PauseGuard(const PauseGuard&) = delete;
+    PauseGuard& operator=(const PauseGuard&) = delete;
+
+   private:
+    EngineCore& e_;
+  };
+
+  // Queue management: 0 or an errno (EINVAL for ids/sizes/vectors the engine cannot hold,
+  // ENOENT for an SQ whose CQ does not exist). The admin command validated the spec's rules.
+  int CreateCq(uint64_t qid, uint64_t iova, uint64_t entries, uint64_t vector, bool ien);
+  int CreateSq(uint64_t qid, uint64_t cqid, uint64_t iova, uint64_t entries);
+  int DeleteSq(uint64_t qid);
+  int DeleteCq(uint64_t qid);
+  void ResetQueues();
+  // nullptr removes the namespace. 0 or an errno.
+  int SetNamespace(uint64_t nsid, const NamespaceSpec* spec);
+  int SetVectorFd(uint64_t vector, int fd);
+  // Message-mode doorbell write: index 2*qid (SQ tail) or 2*qid+1 (CQ head).
+  int Doorbell(uint64_t index, uint32_t value);
+  // Completes a command handed up as a bdev operation.
+  void Complete(const Completion& c);
+  // Mapped doorbells (a shared page of `bytes`, polled) or nullptr: message mode. 0 or EINVAL.
+  int SetDoorbellMemory(volatile uint32_t* page, size_t bytes, bool watchAdmin);
+  void SetMdts(uint32_t bytes) { mdtsBytes_ = bytes; }
+  void SetCoalescing(uint32_t thr, uint64_t time100us, std::vector<bool> vectorsWithoutCoalescing);
+  // Doorbell Buffer Config; off when !on.
+  void SetShadow(bool on, uint64_t dbs, uint64_t eventIdx);
+
+  const EngineStats& stats() const { return stats_; }
+  const NsStats* nsStats(uint64_t nsid) const { return nsid >= 1 && nsid <= kMaxNsid ? &nsStats_[nsid] : nullptr; }
+  EngineSnapshot Snapshot();
+  // Validates everything first: 0, or EINVAL with *why saying what is wrong (state unchanged).
+  int Restore(const EngineRestore& r, std::string* why);
+
+  // One polling pass (the engine thread's loop body). Tests may call it with the thread
+  // stopped. Returns true if it did work.
+  bool PollOnce();
+
+ private:
+  void Run();
+  bool ProcessSq(NvmeSq& sq);
+  bool ProcessSqOnce(NvmeSq& sq);
+  void WriteEventIdx(uint32_t index, uint32_t value);
+  void Execute(NvmeSq& sq, const uint8_t* sqe);
+  bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
+  void RaiseIrqs(bool idle);
+  void ScanStrayDoorbells();
+  void RememberStray(uint64_t index);
+  void DrainCompletions();
+  uint32_t ReadDoorbell(uint32_t index);
+  void Upcall(int kind, uint16_t qid, const uint8_t* data, size_t len);
+  void Upcall(int kind, uint16_t qid, std::vector<uint8_t> bytes);
+
+  DmaMap* dma_;
+  EngineSink* sink_;
+  uint64_t faultsSeen_ = 0;  // the engine thread's GuestFaultCount() last reported
+
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;        // wakes the engine
+  std::condition_variable pausedCv_;  // tells the caller the engine is paused
+  bool running_ = false;
+  bool stopRequested_ = false;
+  int pauseRequests_ = 0;
+  bool paused_ = false;
+  bool wake_ = false;
+  bool polling_ = false;  // mapped doorbells need polling; message mode sleeps until kicked
+
+  volatile uint32_t* doorbells_ = nullptr;  // mapped page (shared with the client) or own array
+  std::vector<uint32_t> ownDoorbells_;
+  // Mapped mode: the last value seen in the doorbell of each queue that does not exist, so a
+  // host write there is reported once as Invalid Doorbell Register.
+  std::vector<uint32_t> strayDoorbells_;
+  int queueLimit_ = kMaxQueues;  // qids below this have doorbells
+  int pollLimit_ = 1;            // one past the highest live qid (set while paused)
+  uint32_t lastAdminTail_ = 0, lastAdminHead_ = 0;
+  bool watchAdmin_ = false;
+
+  // Shadow doorbells (Doorbell Buffer Config): guest memory pages.
+  uint64_t shadowDbs_ = 0, shadowEi_ = 0;
+  bool shadow_ = false;
+
+  NvmeSq sqs_[kMaxQueues];
+  NvmeCq cqs_[kMaxQueues];
+  std::vector<NvmeNs> ns_;  // index nsid-1
+  std::vector<int> vectorFds_;
+  uint32_t mdtsBytes_ = 1u << 20;
+  uint32_t coalesceThr_ = 0;
+  uint64_t coalesceTimeNs_ = 0;
+  std::vector<bool> noCoalesce_;
+  std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
+  std::vector<uint8_t> bounce_;
+  EngineStats stats_;
+  std::unique_ptr<NsStats[]> nsStats_{new NsStats[kMaxNsid + 1]};
+};
+
+}  // namespace vnvme
