@@ -61,7 +61,10 @@ export function chartsFor(s: ScenarioResult): string[] {
   }
   const byGroup = new Map<string, Metric[]>();
   for (const m of s.metrics) if (m.group) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m]);
+  // Metrics that repeat the fio charts above (same job names) are not charted a second time.
+  const fioJobs = new Set(s.fio.map((r) => r.name));
   for (const [group, ms] of byGroup) {
+    if (fioJobs.size && ms.every((m) => fioJobs.has(m.name))) continue;
     const labels = [...new Set(ms.map((m) => m.name))];
     charts.push(barChart(labels.map((l) => ({ label: l, values: ms.filter((m) => m.name === l).map((m) => ({ series: m.series ?? s.name, value: m.value })) })), { title: group, unit: ms[0]?.unit ?? '' }));
   }
