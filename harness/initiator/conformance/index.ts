@@ -25,26 +25,8 @@ import { pciCases } from './cases/pci.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
-/**
- * The NVM command set cases again on a namespace served through the TypeScript bdev path
- * (target/nvme/data.ts, io.ts), which has its own copy of the PRP/SGL/range rules.
- */
-const upcallVariants: ConformanceCase[] = ioCases
-  .filter((c) => /^io\.(prp|sgl|lba|mdts|write-zeroes|dsm|compare|write-read)/.test(c.id))
-  .map((c) => ({
-    ...c,
-    id: `${c.id}.upcall`,
-    title: `${c.title} (namespace served in TypeScript)`,
-    procedure: `On the namespace served through the TypeScript bdev path: ${c.procedure}`,
-    applies: (env) => env.upcallNsid !== undefined,
-    async run(t: CaseContext) {
-      await t.useNamespace(t.env.upcallNsid!);
-      await c.run(t);
-    },
-  }));
-
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...upcallVariants, ...eventCases, ...formatCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...formatCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
