@@ -257,7 +257,7 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
   // Only a read that completed clears what it reported.
   if (!rae) {
     if (lid === LogPage.CHANGED_NS_LIST) c.changedNamespaces = [];
-    c.logPageRead(lid);
+    c.events.logPageRead(lid);
   }
 }
 
@@ -270,9 +270,8 @@ function maxTransferBytes(c: NvmeController): number {
 // ------------------------------------------------------------------ AER (0Ch), Abort (08h)
 
 function asyncEventRequest(c: NvmeController, sqe: Buffer): Result {
-  if (c.aers.length >= 4) throw new NvmeError(Status.ASYNC_EVENT_LIMIT_EXCEEDED);
-  c.aers.push(sqe.readUInt16LE(2));
-  queueMicrotask(() => c.deliverEvents());
+  c.events.request(sqe.readUInt16LE(2));
+  queueMicrotask(() => c.events.deliver());
   return 'deferred';
 }
 
@@ -280,13 +279,7 @@ function abort(c: NvmeController, sqe: Buffer): Result {
   const sqid = dw(sqe, 10) & 0xffff;
   const cid = dw(sqe, 10) >>> 16;
   if (sqid === 0) {
-    const i = c.aers.indexOf(cid);
-    if (i >= 0) {
-      c.aers.splice(i, 1);
-      c.postAdmin(cid, Status.ABORT_REQUESTED, 0);
-      return 0; // aborted
-    }
-    return 1;
+    return c.events.abort(cid) ? 0 : 1; // bit 0 clear: aborted
   }
   const inflight = c.inflightIo.get(`${sqid}:${cid}`);
   if (inflight) {

@@ -11,6 +11,7 @@ import { FeatureState } from './features.js';
 import { ErrorLog } from './logs.js';
 import { executeAdmin } from './admin.js';
 import { executeBdevOp } from './io.js';
+import { AsyncEventQueue } from './events.js';
 import type { ControllerIdentity, NamespaceView } from './model.js';
 
 export interface ControllerOptions {
@@ -68,16 +69,8 @@ export class NvmeController implements PciDeviceModel {
   /** I/O queues as the admin commands created them (the engine holds the live state). */
   readonly sqs = new Map<number, QueueInfo & { cqid: number }>();
   readonly cqs = new Map<number, QueueInfo & { vector: number; ien: boolean }>();
-  /** Outstanding Asynchronous Event Request command ids. */
-  aers: number[] = [];
-  /**
-   * Events waiting for an AER (dw0 values): at most one per (event type, log page), so the
-   * queue is bounded however often an event recurs (NVMe Base 2.0 5.2: one report until the
-   * host reads the log page; what happened meanwhile is in the log).
-   */
-  pendingEvents: number[] = [];
-  /** Event types reported and masked until the host reads their log page with RAE=0. */
-  maskedEventTypes = new Set<number>();
+  /** Asynchronous events: outstanding AERs, waiting events, masked types (events.ts). */
+  readonly events = new AsyncEventQueue((cid, status, dw0) => this.postAdmin(cid, status, dw0));
   changedNamespaces: number[] = [];
   namespaces = new Map<number, NamespaceView>();
   shadow: { dbs: bigint; ei: bigint } | null = null;
@@ -304,9 +297,7 @@ export class NvmeController implements PciDeviceModel {
     this.sqs.clear();
     this.cqs.clear();
     this.admin = null;
-    this.aers = [];
-    this.pendingEvents = [];
-    this.maskedEventTypes.clear();
+    this.events.reset();
     this.pendingAdminCqes = [];
     this.shadow = null;
     this.features.reset();
@@ -492,33 +483,10 @@ export class NvmeController implements PciDeviceModel {
     this.asyncEvent(AsyncEvent.TYPE_ERROR, info, LogPage.ERROR);
   }
 
-  /** Raises an event; one already waiting for the same type and log page absorbs it. */
+  /** Raises an event (while the admin queue exists); see AsyncEventQueue. */
   asyncEvent(type: number, info: number, logPage: number): void {
     if (!this.admin) return;
-    const dw0 = (type | (info << 8) | (logPage << 16)) >>> 0;
-    if (!this.pendingEvents.some((e) => (e & 7) === type && ((e >>> 16) & 0xff) === logPage)) this.pendingEvents.push(dw0);
-    this.deliverEvents();
-  }
-
-  deliverEvents(): void {
-    while (this.aers.length) {
-      const i = this.pendingEvents.findIndex((e) => !this.maskedEventTypes.has(e & 7));
-      if (i < 0) return;
-      const dw0 = this.pendingEvents.splice(i, 1)[0]!;
-      this.maskedEventTypes.add(dw0 & 7);
-      this.postAdmin(this.aers.shift()!, Status.SUCCESS, dw0);
-    }
-  }
-
-  /**
-   * Reading a log page with RAE=0 unmasks the event type it reports; an event of that type
-   * that arrived while masked (coalesced into one) is then reported to the next AER.
-   */
-  logPageRead(logId: number): void {
-    for (const t of [...this.maskedEventTypes]) {
-      if ((t === AsyncEvent.TYPE_ERROR && logId === LogPage.ERROR) || (t === AsyncEvent.TYPE_SMART && logId === LogPage.SMART) || (t === AsyncEvent.TYPE_NOTICE && logId === LogPage.CHANGED_NS_LIST)) this.maskedEventTypes.delete(t);
-    }
-    this.deliverEvents();
+    this.events.raise(type, info, logPage);
   }
 
   // ------------------------------------------------------------------ namespaces

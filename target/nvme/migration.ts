@@ -62,7 +62,7 @@ export class NvmeMigratable implements MigratableDevice {
       /* never attached */
     }
     c.flushAdminCqes();
-    c.deliverEvents();
+    c.events.deliver();
     c.kickAdmin();
   }
 
@@ -107,7 +107,7 @@ export class NvmeMigratable implements MigratableDevice {
       queues,
       completions: eng.completions.map((x) => ({ ...x })),
       shadow: c.shadow ? { ...c.shadow } : null,
-      events: { aers: [...c.aers], pending: [...c.pendingEvents], masked: [...c.maskedEventTypes], changedNamespaces: [...c.changedNamespaces] },
+      events: { ...c.events.snapshot(), changedNamespaces: [...c.changedNamespaces] },
       features: {
         arbitration: f.arbitration,
         powerManagement: f.powerManagement,
@@ -204,9 +204,7 @@ export class NvmeMigratable implements MigratableDevice {
       else c.sqs.set(q.qid, { qid: q.qid, size: q.size, iova: q.iova, cqid: q.cqid });
     }
     c.shadow = s.shadow ? { ...s.shadow } : null;
-    c.aers = [...s.events.aers];
-    c.pendingEvents = [...s.events.pending];
-    c.maskedEventTypes = new Set(s.events.masked);
+    c.events.restore(s.events);
     c.changedNamespaces = [...s.events.changedNamespaces];
     const f = c.features;
     const sf = s.features;

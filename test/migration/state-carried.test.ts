@@ -43,7 +43,7 @@ test('features, error log, SMART, AERs and config space arrive on the destinatio
     assert.equal(countersB.writeCommands, countersA.writeCommands, 'SMART host write commands continue');
     assert.equal(countersB.readCommands, countersA.readCommands);
     assert.ok(Math.abs(b.controller.bornAt - bornA) < 1000, 'power-on time continues (less the migration itself)');
-    assert.deepEqual(b.controller.aers.length, 1, 'the AER is outstanding on B');
+    assert.deepEqual(b.controller.events.outstanding, 1, 'the AER is outstanding on B');
     assert.equal(b.controller.opts.identity.serialNumber, a.controller.opts.identity.serialNumber);
     // I/O continues on B, and the AER completes there.
     await writeRead(drv, q, 8, 0x5d);

@@ -31,7 +31,7 @@ for (const mode of ['message', 'mapped'] as const) {
         c.postRegionWrite(BAR0, BAD_DOORBELL, u32(i & 0xffff));
         if (i % 5000 === 4999) {
           await c.read32(BAR0, 0x1c); // a read after posted writes sees them handled
-          assert.ok(f.ep.controller.pendingEvents.length <= 1, `${f.ep.controller.pendingEvents.length} events waiting after ${i + 1} writes`);
+          assert.ok(f.ep.controller.events.waiting <= 1, `${f.ep.controller.events.waiting} events waiting after ${i + 1} writes`);
         }
       }
       await c.read32(BAR0, 0x1c);
@@ -50,7 +50,7 @@ for (const mode of ['message', 'mapped'] as const) {
       const heapBefore = process.memoryUsage().heapUsed;
       const errorsBefore = c.errorLog.count;
       await flood(FLOOD);
-      assert.equal(c.pendingEvents.length, 1, 'the flood coalesced into one event');
+      assert.equal(c.events.waiting, 1, 'the flood coalesced into one event');
       assert.equal(c.errorLog.count - errorsBefore, BigInt(FLOOD), 'every write counted in the error count');
       assert.equal(c.errorLog.snapshot().length, 64, 'the log is a 64-entry ring');
       assert.ok(process.memoryUsage().heapUsed - heapBefore < 64 << 20, 'heap growth stays small');
@@ -64,13 +64,13 @@ for (const mode of ['message', 'mapped'] as const) {
       const isDoorbellError = (c: Cqe) => c.status === 0 && (c.dw0 & 7) === AsyncEvent.TYPE_ERROR && ((c.dw0 >> 8) & 0xff) === AsyncEvent.ERROR_INVALID_DOORBELL_REGISTER && ((c.dw0 >> 16) & 0xff) === 0x01;
       const first = await drv.adminCommand(cmd(0x0c, 0, {}));
       assert.ok(isDoorbellError(first), `first AER: Error / invalid doorbell register / log 01h, dw0 0x${first.dw0.toString(16)}`);
-      assert.equal(f.ep.controller.pendingEvents.length, 0);
+      assert.equal(f.ep.controller.events.waiting, 0);
 
       // Error events are masked until the log is read: a second flood is held as one event.
       const second = drv.adminCommand(cmd(0x0c, 0, {}));
       await flood(20_000);
       assert.equal(await settled(second, 200), false, 'masked: no second Error event while the log is unread');
-      assert.equal(f.ep.controller.pendingEvents.length, 1, 'the second flood is one waiting event');
+      assert.equal(f.ep.controller.events.waiting, 1, 'the second flood is one waiting event');
       await errorLog(true);
       assert.equal(await settled(second, 100), false, 'RAE=1 keeps the event type masked');
 
@@ -81,7 +81,7 @@ for (const mode of ['message', 'mapped'] as const) {
       assert.equal(log.readBigUInt64LE(63 * 64), count - 63n, 'the 64th entry is 63 errors older');
       assert.equal(await settled(second, 2000), true, 'the RAE=0 read unmasks: the waiting event is reported');
       assert.ok(isDoorbellError(await second));
-      assert.equal(f.ep.controller.pendingEvents.length, 0, 'the whole second flood was that one event');
+      assert.equal(f.ep.controller.events.waiting, 0, 'the whole second flood was that one event');
 
       // Masked again by that report: nothing is waiting, and a third AER waits for a new error.
       const third = drv.adminCommand(cmd(0x0c, 0, {}));
