@@ -22,6 +22,7 @@ function esc(s: string): string {
 /** 1234567 -> "1.23M"; keeps small numbers readable. */
 export function shortNumber(v: number): string {
   const a = Math.abs(v);
+  if (v === 0) return '0';
   if (a >= 1e9) return `${(v / 1e9).toFixed(2)}G`;
   if (a >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
   if (a >= 1e4) return `${(v / 1e3).toFixed(1)}k`;

@@ -728,7 +728,7 @@ export function stripAnsi(s: string): string {
       .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '')
       // eslint-disable-next-line no-control-regex
       .replace(/\x1b[@-Z\\-_]?/g, '')
-      .replace(/\r\n/g, '\n')
+      .replace(/\r+\n/g, '\n')
       .replace(/\r/g, '\n')
       // eslint-disable-next-line no-control-regex
       .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, '')

@@ -71,6 +71,18 @@ export async function coveragePage(idx: ViewerIndex, p: URLSearchParams): Promis
       ...['', 'mandatory', 'optional', 'informational'].map((v) => h('button', { class: level === v ? 'chip on' : 'chip', onclick: () => set('level', v) }, v ? LEVEL_LABEL[v as 'mandatory'] : 'all levels')),
       h('label', null, ' run: ', h('select', { onchange: (e: Event) => set('run', (e.target as HTMLSelectElement).value) }, ...idx.runs.slice(0, 50).map((r) => h('option', { value: r.id, selected: r.id === run.id }, `${r.id} (${r.verdict})`)))),
     ),
+    h(
+      'table',
+      { class: 'grid', id: 'coverage-docs' },
+      h('thead', null, h('tr', null, ...['document', 'sections', 'pass', 'fail', 'error', 'only skipped', 'gaps'].map((x) => h('th', null, x)))),
+      h(
+        'tbody',
+        null,
+        ...cov.docs.map((d) =>
+          h('tr', null, h('th', null, h('a', { href: `#${new URLSearchParams({ view: 'coverage', run: run.id }).toString()}`, onclick: (e: Event) => { e.preventDefault(); document.querySelector(`[data-doc="${CSS.escape(d.doc)}"]`)?.scrollIntoView(); } }, d.doc)), h('td', { class: 'n' }, d.sections.length), h('td', { class: 'n' }, d.counts.pass), h('td', { class: `n${d.counts.fail ? ' bad' : ''}` }, d.counts.fail), h('td', { class: `n${d.counts.error ? ' bad' : ''}` }, d.counts.error), h('td', { class: 'n' }, d.counts.skip), h('td', { class: 'n' }, cov.gaps.filter((g) => g.doc === d.doc).length)),
+        ),
+      ),
+    ),
     ...docs,
     h(
       'section',

@@ -67,11 +67,10 @@ export async function runsPage(idx: ViewerIndex, p: URLSearchParams): Promise<HT
     return h(
       'tr',
       { 'data-run': r.id, 'data-verdict': r.verdict },
-      h('td', { class: 'nowrap' }, fmtTime(r.startedAt)),
-      h('td', { class: 'runid' }, link({ view: 'run', run: r.id }, r.id)),
+      h('td', { class: 'runid' }, link({ view: 'run', run: r.id }, fmtTime(r.startedAt)), h('div', { class: 'dim' }, r.id)),
       h('td', null, badge(r.verdict)),
       h('td', { class: 'nowrap', title: `scenario runs: ${r.scenarios.pass} passed, ${r.scenarios.fail} failed, ${r.scenarios.error} errors, ${r.scenarios.skip} skipped` }, `${r.scenarios.pass}/${r.scenarios.fail}/${r.scenarios.error}/${r.scenarios.skip}`),
-      h('td', { class: 'nowrap' }, counts(r.checks)),
+      h('td', null, counts(r.checks)),
       h('td', null, h('code', { title: r.commit }, shortCommit(r.commit, r.dirty))),
       h('td', { class: 'nowrap', title: r.qemu?.description ?? '' }, qemuLabel(r)),
       h('td', { title: r.acceleratorDetail }, r.accelerator || '—'),
@@ -89,10 +88,14 @@ export async function runsPage(idx: ViewerIndex, p: URLSearchParams): Promise<HT
     h('div', { class: 'filters' }, ...selects, search, Object.keys(f).length ? h('a', { href: hashOf({ view: 'runs' }), class: 'clear' }, 'clear filters') : null),
     shown.length
       ? h(
+          'div',
+          { class: 'scroll' },
+          h(
           'table',
           { class: 'grid', id: 'runs-table' },
-          h('thead', null, h('tr', null, ...['started (UTC)', 'run', 'verdict', 'scenarios p/f/e/s', 'checks', 'commit', 'QEMU', 'accel', 'memory', 'guest kernel', 'duration', 'host', ''].map((t) => h('th', null, t)))),
+          h('thead', null, h('tr', null, ...['run (UTC start)', 'verdict', 'scenarios p/f/e/s', 'checks', 'commit', 'QEMU', 'accel', 'memory', 'guest kernel', 'duration', 'host', ''].map((t) => h('th', null, t)))),
           h('tbody', null, ...rows),
+          ),
         )
       : h('p', { class: 'empty' }, idx.runs.length ? 'No run matches these filters.' : 'No runs yet: `npm run scenario` writes one.'),
   );
