@@ -30,7 +30,40 @@ function cpuTicks(pid: number): number {
 }
 const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
-async function startTarget(dir: string, messageMode: boolean): Promise<{ proc: ChildProcess; traddr: string }> {
+interface Tree {
+  label: string;
+  bin: string;
+}
+
+function parseArgs(argv: string[]): { baseline?: string; rounds: number } {
+  let baseline: string | undefined;
+  let rounds = 0;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--baseline') baseline = argv[++i];
+    else if (a === '--rounds') rounds = Number(argv[++i]);
+    else if (a === '--help' || a === '-h') {
+      console.log(`usage: npm run bench -- [--baseline DIR] [--rounds N]
+
+  --baseline DIR  a built vnvme checkout (npm install done there) whose target runs beside
+                  ours in the same run, alternated A B A B, each row reported as a ratio
+                  ours/baseline with the run-to-run spread (e.g. git worktree add DIR <commit>)
+  --rounds N      alternations per target (default 1 alone, 3 with --baseline)
+  VNVME_BENCH_SECONDS  seconds per row (default 4)`);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  if (baseline && !existsSync(join(baseline, 'bin', 'vnvme.js'))) throw new Error(`--baseline ${baseline}: no bin/vnvme.js there; point it at a vnvme checkout`);
+  if (baseline && !existsSync(join(baseline, 'build', 'Release', 'vnvme.node'))) throw new Error(`--baseline ${baseline}: not built; run npm install there first`);
+  return { baseline, rounds: rounds > 0 ? Math.floor(rounds) : baseline ? 3 : 1 };
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function startTarget(bin: string, dir: string, messageMode: boolean): Promise<{ proc: ChildProcess; traddr: string }> {
   const sock = join(dir, 'spdk.sock');
   const proc = spawn(process.execPath, [bin, 'target', '-r', sock], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
@@ -39,7 +72,7 @@ async function startTarget(dir: string, messageMode: boolean): Promise<{ proc: C
     if (r.status !== 0) throw new Error(`rpc ${a[0]} failed: ${r.stderr}`);
   };
   const traddr = join(dir, 'vu');
-  mkdirSync(traddr);
+  mkdirSync(traddr, { mode: 0o700 });
   rpc('nvmf_create_transport', '-t', 'VFIOUSER', ...(messageMode ? ['-M'] : []));
   rpc('bdev_malloc_create', '512', '512', '-b', 'Malloc0');
   rpc('nvmf_create_subsystem', 'nqn.2019-07.io.spdk:cnode0', '-a', '-s', 'BENCH0');
@@ -48,14 +81,13 @@ async function startTarget(dir: string, messageMode: boolean): Promise<{ proc: C
   return { proc, traddr };
 }
 
-async function main(): Promise<void> {
+async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<string, number> | null): Promise<Row[]> {
   const rows: Row[] = [];
-  const idle: Record<string, number> = {};
-  for (const mode of ['mapped', 'message'] as const) {
-    const dir = mkdtempSync(join(tmpdir(), 'vnvme-bench-'));
-    const { proc, traddr } = await startTarget(dir, mode === 'message');
-    try {
-      const sock = join(traddr, 'cntrl');
+  const dir = mkdtempSync(join(tmpdir(), 'vnvme-bench-'));
+  const { proc, traddr } = await startTarget(tree.bin, dir, mode === 'message');
+  try {
+    const sock = join(traddr, 'cntrl');
+    if (idle) {
       // Idle: a client attached with queues, no I/O, for 2 s.
       const drv = await NvmeDriver.attach(sock);
       await drv.setNumberOfQueues(1);
@@ -65,35 +97,71 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 2000));
       idle[mode] = ((cpuTicks(proc.pid!) - t0) / HZ / 2) * 100;
       drv.close();
-      for (const workload of ['randread', 'randwrite'] as const) {
-        for (const qd of [1, 32]) {
-          process.stderr.write(`bench: ${mode} ${workload} QD${qd} (${seconds} s)...\n`);
-          const c0 = cpuTicks(proc.pid!);
-          const w0 = Date.now();
-          const r: PerfReport = await runPerf(sock, { queueDepth: qd, ioSize: 4096, workload, seconds });
-          const cpu = ((cpuTicks(proc.pid!) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
-          rows.push({ mode, workload, qd, iops: Math.round(r.iops), avgUs: +r.latencyUs.avg.toFixed(2), p99Us: +r.latencyUs.p99.toFixed(2), targetCpuPct: Math.round(cpu) });
+    }
+    for (const workload of ['randread', 'randwrite'] as const) {
+      for (const qd of [1, 32]) {
+        process.stderr.write(`bench: ${tree.label} ${mode} ${workload} QD${qd} (${seconds} s)...\n`);
+        const c0 = cpuTicks(proc.pid!);
+        const w0 = Date.now();
+        const r: PerfReport = await runPerf(sock, { queueDepth: qd, ioSize: 4096, workload, seconds });
+        const cpu = ((cpuTicks(proc.pid!) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
+        rows.push({ mode, workload, qd, iops: Math.round(r.iops), avgUs: +r.latencyUs.avg.toFixed(2), p99Us: +r.latencyUs.p99.toFixed(2), targetCpuPct: Math.round(cpu) });
+      }
+    }
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const trees: Tree[] = [{ label: 'ours', bin }];
+  if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js') });
+  const idle: Record<string, number> = {};
+  // samples[tree][row key] = one result per round; targets alternate A B, B A, A B ...
+  const samples = new Map<string, Map<string, Row[]>>(trees.map((t) => [t.label, new Map()]));
+  const key = (r: Row) => `${r.mode} ${r.workload} ${r.qd}`;
+  for (const mode of ['mapped', 'message'] as const) {
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = round % 2 ? [...trees].reverse() : trees;
+      for (const t of order) {
+        for (const r of await measure(t, mode, t.label === 'ours' && round === 0 ? idle : null)) {
+          const m = samples.get(t.label)!;
+          m.set(key(r), [...(m.get(key(r)) ?? []), r]);
         }
       }
-    } finally {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
     }
   }
+  // Each row: the median round of ours (and of the baseline); spread = (max - min) / median.
+  const ours = samples.get('ours')!;
+  const rows: Row[] = [...ours.values()].map((rs) => {
+    const m = median(rs.map((r) => r.iops));
+    return { ...rs.reduce((best, r) => (Math.abs(r.iops - m) < Math.abs(best.iops - m) ? r : best)), iops: Math.round(m) };
+  });
+  const spread = (rs: Row[]) => (rs.length > 1 ? (Math.max(...rs.map((r) => r.iops)) - Math.min(...rs.map((r) => r.iops))) / median(rs.map((r) => r.iops)) : NaN);
   const resultsDir = join(root, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
   const latest = join(resultsDir, 'latest.json');
   const prev: { rows: Row[] } | null = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) : null;
-  const run = { date: new Date().toISOString(), seconds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, idleTargetCpuPct: idle };
+  const base = samples.get('baseline');
+  const baseline = base
+    ? { tree: resolve(opts.baseline!), rows: [...base.entries()].map(([k, rs]) => ({ key: k, iops: Math.round(median(rs.map((r) => r.iops))), spread: spread(rs) })) }
+    : undefined;
+  const run = { date: new Date().toISOString(), seconds, rounds: opts.rounds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, spreads: Object.fromEntries([...ours.entries()].map(([k, rs]) => [k, spread(rs)])), idleTargetCpuPct: idle, baseline };
   const fmt = (n: number) => n.toLocaleString('en-US');
-  console.log(`\n4 KiB random I/O through the vnvme initiator (${seconds} s each; target in its own process)\n`);
-  console.log('| doorbells | workload  | QD | IOPS      | avg us | p99 us | target CPU | vs previous |');
-  console.log('|-----------|-----------|----|-----------|--------|--------|------------|-------------|');
+  console.log(`\n4 KiB random I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process)\n`);
+  const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
+  console.log(`| doorbells | workload  | QD | IOPS      | avg us | p99 us | target CPU | spread | vs previous |${baseline ? ' baseline IOPS | spread | ours/baseline |' : ''}`);
+  console.log(`|-----------|-----------|----|-----------|--------|--------|------------|--------|-------------|${baseline ? '---------------|--------|---------------|' : ''}`);
   for (const r of rows) {
     const p = prev?.rows.find((x) => x.mode === r.mode && x.workload === r.workload && x.qd === r.qd);
     const ratio = p ? `${(r.iops / p.iops).toFixed(2)}x` : 'n/a';
-    console.log(`| ${r.mode.padEnd(9)} | ${r.workload.padEnd(9)} | ${String(r.qd).padStart(2)} | ${fmt(r.iops).padStart(9)} | ${r.avgUs.toFixed(1).padStart(6)} | ${r.p99Us.toFixed(1).padStart(6)} | ${(r.targetCpuPct + '%').padStart(10)} | ${ratio.padStart(11)} |`);
+    const b = baseline?.rows.find((x) => x.key === key(r));
+    const tail = b ? ` ${fmt(b.iops).padStart(13)} | ${pct(b.spread).padStart(6)} | ${`${(r.iops / b.iops).toFixed(2)}x`.padStart(13)} |` : '';
+    console.log(`| ${r.mode.padEnd(9)} | ${r.workload.padEnd(9)} | ${String(r.qd).padStart(2)} | ${fmt(r.iops).padStart(9)} | ${r.avgUs.toFixed(1).padStart(6)} | ${r.p99Us.toFixed(1).padStart(6)} | ${(r.targetCpuPct + '%').padStart(10)} | ${pct(spread(ours.get(key(r))!)).padStart(6)} | ${ratio.padStart(11)} |${tail}`);
   }
   console.log(`\nIdle target with a client attached: mapped ${idle.mapped!.toFixed(1)}% CPU, message ${idle.message!.toFixed(1)}% CPU`);
   console.log('Reference bar (issue 3): SPDK vfio-user target ~0.8-1.1 M IOPS at QD32, ~0.5 M at QD1 on these 2-core machines.');
