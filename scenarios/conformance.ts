@@ -41,7 +41,9 @@ export const scenario = defineScenario({
   timeoutMs: 15 * 60_000,
   async run(ctx) {
     const { runConformance } = await import('../harness/initiator/conformance/index.js');
-    for (const mode of ['mapped', 'message'] as const) {
+    // Both modes, unless the run chose one (--doorbells): then that one, as every scenario.
+    const modes = ctx.settings.doorbells ? [ctx.settings.doorbells] : (['mapped', 'message'] as const);
+    for (const mode of modes) {
       ctx.step(`${mode} doorbells: start target`);
       const t = await ctx.target(`target-${mode}`);
       let socket = '';

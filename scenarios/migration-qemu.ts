@@ -65,7 +65,7 @@ export const scenario = defineScenario({
     const sockets: string[] = [];
     for (const t of targets) {
       await t.rpc('bdev_aio_create', file, 'Shared0', '512');
-      await t.rpc('nvmf_create_transport', '-t', 'VFIOUSER');
+      await t.rpc('nvmf_create_transport', ...ctx.transportArgs());
       await t.rpc('nvmf_create_subsystem', NQN, '-a', '-s', SERIAL, '-d', 'vnvme QEMU migration');
       await t.rpc('nvmf_subsystem_add_ns', NQN, 'Shared0', '-u', uuid);
       const dir = join(t.workDir, 'ep');

@@ -68,7 +68,7 @@ export const scenario = defineScenario({
     await ctx.check('restart.rpc', { title: 'the target restarts and takes the same configuration again', area: 'Harness', section: '' }, async (c) => {
       t.resetConfigState();
       await t.start();
-      await c.rpc(t, 'nvmf_create_transport', '-t', 'VFIOUSER');
+      await c.rpc(t, 'nvmf_create_transport', ...ctx.transportArgs());
       await c.rpc(t, bdevRpc[0]!, ...bdevRpc.slice(1));
       await c.rpc(t, 'nvmf_create_subsystem', exported.nqn, '-a', '-s', exported.serial, '-d', exported.model);
       await c.rpc(t, 'nvmf_subsystem_add_ns', exported.nqn, 'Aio0');

@@ -129,6 +129,9 @@ export class Guest {
       () => releaseGuestMemorySync(memory.reservation),
     );
     progress.step(`guest ${name}: ${accel.reason}; memory: ${memory.description}`);
+    // Until QEMU holds its hugepages, no other guest counts the free ones (memory.ts).
+    let qemuPid: number | undefined = 0;
+    void memory.settle(() => qemuPid);
 
     let baselineNvme: BaselineNvme | undefined;
     if (opts.baselineNvmeMiB) {
@@ -140,6 +143,7 @@ export class Guest {
     }
     for (const dev of opts.vfioUser ?? []) {
       if (!existsSync(dev.socket)) {
+        qemuPid = undefined;
         await releaseGuestMemory(memory.reservation);
         undoMemory();
         throw new QemuStartError('vfio-user-no-socket', `no vfio-user target is listening at ${dev.socket}: the socket file does not exist. Start the target first and pass the socket it created with --socket.`, '');
@@ -181,7 +185,11 @@ export class Guest {
       });
       closeSync(errFd);
       const pid = child.pid;
-      if (pid === undefined) throw new Error(`could not start QEMU (${opts.qemu.command})`);
+      if (pid === undefined) {
+        qemuPid = undefined;
+        throw new Error(`could not start QEMU (${opts.qemu.command})`);
+      }
+      qemuPid = pid;
       const unregisterChild = registerChild(pid, `QEMU for guest ${name}`);
       let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
       child.on('exit', (code, signal) => (exited = { code, signal }));
@@ -232,6 +240,7 @@ export class Guest {
         unregisterChild();
         const why = deadError() ?? (err as Error);
         if (why instanceof QemuStartError && why.kind === 'port-in-use' && attempt < 3) continue;
+        qemuPid = undefined;
         await releaseGuestMemory(memory.reservation);
         undoMemory();
         throw why;

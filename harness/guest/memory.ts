@@ -1,11 +1,14 @@
 // Guest RAM that a vfio-user server can map: QEMU passes the fds of fd-backed, shared RAM.
 // Default: 2 MiB hugepages on hugetlbfs (reserved and mounted by the harness when it can);
 // otherwise memfd with share=on. The choice, and why, is reported with every guest.
+// Guests booting at once (--jobs N) must not count the same free pages: a host lock is held from
+// the reservation until this guest's QEMU has taken its pages (settle), and around giving back.
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryBackend } from '../qemu/command-line.js';
 import { spawnSync } from 'node:child_process';
-import { run } from '../process.js';
+import { pidAlive, run } from '../process.js';
+import { acquireHostLock, acquireHostLockSync, type HostLock } from '../host-lock.js';
 
 export type MemoryPreference = 'auto' | 'hugepages' | 'memfd';
 
@@ -22,7 +25,16 @@ export interface GuestMemory {
   /** "hugetlbfs 2 MiB pages at /dev/hugepages" or "memfd (share=on): <why no hugepages>". */
   description: string;
   reservation: MemoryReservation;
+  /**
+   * Call once QEMU is being spawned, with a getter of its current pid (undefined once no QEMU
+   * will run): waits until QEMU holds its hugepages (or has been gone for 2 s, or 60 s pass),
+   * then lets the next guest count free pages. A QEMU restarted on another port keeps it armed.
+   */
+  settle(qemuPid: () => number | undefined): Promise<void>;
 }
+
+const HUGEPAGE_LOCK = 'hugepages';
+const RSVD = '/sys/kernel/mm/hugepages/hugepages-2048kB/resv_hugepages';
 
 const NR = '/proc/sys/vm/nr_hugepages';
 const FREE = '/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages';
@@ -46,6 +58,11 @@ export function hugepagesNeeded(memMiB: number): number {
   return Math.ceil(memMiB / 2);
 }
 
+/** Free 2 MiB pages that no mapping has reserved yet. */
+function availablePages(): number {
+  return readInt(FREE) - (existsSync(RSVD) ? readInt(RSVD) : 0);
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -54,7 +71,7 @@ async function tryHugepages(memMiB: number, runDir: string): Promise<GuestMemory
   if (!existsSync(FREE)) return 'the kernel has no 2 MiB hugepage pool';
   const need = hugepagesNeeded(memMiB);
   const reservation: MemoryReservation = { pagesAdded: 0 };
-  const free = readInt(FREE);
+  const free = availablePages();
   if (free < need) {
     if (!isRoot()) return `${free} free 2 MiB hugepages, ${need} needed, and only root can reserve more (echo N > ${NR})`;
     const before = readInt(NR);
@@ -66,15 +83,15 @@ async function tryHugepages(memMiB: number, runDir: string): Promise<GuestMemory
     }
     const after = readInt(NR);
     reservation.pagesAdded = after - before;
-    if (readInt(FREE) < need) {
-      await releaseGuestMemory(reservation);
+    if (availablePages() < need) {
+      await giveBack(reservation);
       return `asked the kernel for ${want} hugepages, got ${after} (memory too fragmented or too little free)`;
     }
   }
   let mountPoint = findHugetlbfsMount(readFileSync('/proc/mounts', 'utf8'));
   if (!mountPoint) {
     if (!isRoot()) {
-      await releaseGuestMemory(reservation);
+      await giveBack(reservation);
       return 'no hugetlbfs is mounted and only root can mount one';
     }
     mountPoint = join(runDir, 'hugepages');
@@ -82,7 +99,7 @@ async function tryHugepages(memMiB: number, runDir: string): Promise<GuestMemory
     try {
       await run('mount', ['-t', 'hugetlbfs', '-o', 'pagesize=2M', 'hugetlbfs', mountPoint]);
     } catch (err) {
-      await releaseGuestMemory(reservation);
+      await giveBack(reservation);
       return `mounting hugetlbfs failed: ${(err as Error).message.split('\n')[0]}`;
     }
     reservation.mountedByUs = mountPoint;
@@ -91,21 +108,68 @@ async function tryHugepages(memMiB: number, runDir: string): Promise<GuestMemory
     backend: { kind: 'hugetlbfs', mountPoint },
     description: `hugetlbfs, ${need} x 2 MiB pages at ${mountPoint}${reservation.pagesAdded ? ` (${reservation.pagesAdded} reserved by the harness)` : ''}`,
     reservation,
+    settle: async () => undefined,
   };
 }
 
+/** Resolves once `need` of the pages available before are taken (QEMU's prealloc), QEMU is gone, or after `timeoutMs`. */
+async function waitForPagesTaken(availableBefore: number, need: number, qemuPid: () => number | undefined, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let goneSince: number | undefined;
+  while (Date.now() < deadline && availablePages() > availableBefore - need) {
+    const pid = qemuPid();
+    if (pid === undefined) return;
+    if (pidAlive(pid)) goneSince = undefined;
+    else if ((goneSince ??= Date.now()) < Date.now() - 2_000) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const memfdMemory = (description: string): GuestMemory => ({ backend: { kind: 'memfd' }, description, reservation: { pagesAdded: 0 }, settle: async () => undefined });
+
 export async function prepareGuestMemory(memMiB: number, pref: MemoryPreference, runDir: string): Promise<GuestMemory> {
   if (pref !== 'memfd') {
-    const r = await tryHugepages(memMiB, runDir);
-    if (typeof r !== 'string') return r;
+    const lock: HostLock | undefined = existsSync(FREE) ? await acquireHostLock(HUGEPAGE_LOCK) : undefined;
+    let r: GuestMemory | string;
+    try {
+      r = await tryHugepages(memMiB, runDir);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+    if (typeof r !== 'string') {
+      const before = availablePages();
+      const need = hugepagesNeeded(memMiB);
+      let settled = false;
+      r.settle = async (pid) => {
+        if (settled) return;
+        settled = true;
+        try {
+          await waitForPagesTaken(before, need, pid);
+        } finally {
+          lock?.release();
+        }
+      };
+      return r;
+    }
+    lock?.release();
     if (pref === 'hugepages') throw new Error(`--memory hugepages: ${r}. Use --memory memfd (or auto) instead.`);
-    return { backend: { kind: 'memfd' }, description: `memfd (share=on); no hugepages: ${r}`, reservation: { pagesAdded: 0 } };
+    return memfdMemory(`memfd (share=on); no hugepages: ${r}`);
   }
-  return { backend: { kind: 'memfd' }, description: 'memfd (share=on), as requested', reservation: { pagesAdded: 0 } };
+  return memfdMemory('memfd (share=on), as requested');
 }
 
 /** The same, synchronously and with a lazy unmount: for process exit, when QEMU may still be dying. */
 export function releaseGuestMemorySync(res: MemoryReservation): void {
+  const lock = res.pagesAdded > 0 ? acquireHostLockSync(HUGEPAGE_LOCK) : undefined;
+  try {
+    giveBackSync(res);
+  } finally {
+    lock?.release();
+  }
+}
+
+function giveBackSync(res: MemoryReservation): void {
   if (res.mountedByUs) {
     spawnSync('umount', ['-l', res.mountedByUs], { stdio: 'ignore' });
     try {
@@ -128,6 +192,16 @@ export function releaseGuestMemorySync(res: MemoryReservation): void {
 
 /** Undoes a reservation: unmounts our hugetlbfs, gives back the pages we added. Idempotent. */
 export async function releaseGuestMemory(res: MemoryReservation): Promise<void> {
+  // The pool size is read, changed and written: not while another guest is counting pages.
+  const lock = res.pagesAdded > 0 ? await acquireHostLock(HUGEPAGE_LOCK, 30_000).catch(() => undefined) : undefined;
+  try {
+    await giveBack(res);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function giveBack(res: MemoryReservation): Promise<void> {
   if (res.mountedByUs) {
     const mp = res.mountedByUs;
     res.mountedByUs = undefined;

@@ -1,5 +1,5 @@
 // `npm run scenario [-- NAME... | --tag T | --list | --qemu PATH | --report-dir DIR | --repeat N |
-// --keep-going | --bail]`: runs scenarios (default: the `default`-tagged suite) and writes
+// --keep-going | --bail | --shard i/N | --jobs N|auto | --memory M | --doorbells D]`: runs scenarios (default: the `default`-tagged suite) and writes
 // reports/runs/<timestamp>-<id>/{report.json,junit.xml,report.html}. Exit status 0 only when
 // nothing failed or errored.
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { consoleProgress } from '../progress.js';
 import { consoleLive, summaryTable } from './live.js';
 import { machineProbe } from './needs.js';
 import { runScenarios } from './runner.js';
+import { parseJobs, parseShard, type Shard } from './shard.js';
 import { fmtRatio, perfRatios } from '../../reports/perf.js';
 import type { ScenarioEntry } from './scenario.js';
 import { loadCatalog } from '../../scenarios/index.js';
@@ -26,6 +27,27 @@ interface CliOptions {
   bail?: boolean;
   all?: boolean;
   timeoutScale: number;
+  shard?: Shard;
+  jobs: number;
+  memory?: 'auto' | 'hugepages' | 'memfd';
+  doorbells?: 'mapped' | 'message';
+}
+
+function oneOf<T extends string>(name: string, values: readonly T[]): (v: string) => T {
+  return (v) => {
+    if (!(values as readonly string[]).includes(v)) throw new InvalidArgumentError(`${name} is one of ${values.join(', ')} (got "${v}")`);
+    return v as T;
+  };
+}
+
+function commanderArg<T>(parse: (v: string) => T): (v: string) => T {
+  return (v) => {
+    try {
+      return parse(v);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
 }
 
 function positiveInt(v: string): number {
@@ -71,6 +93,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--keep-going', 'run every selected scenario whatever fails (the default; overrides --bail)')
     .option('--bail', 'stop after the first scenario that fails or errors; the rest are reported as skipped')
     .option('--timeout-scale <x>', 'multiply every time limit (slow machines)', (v: string) => Number(v), 1)
+    .option('--shard <i/N>', 'run only part i of N of the selected scenario runs (stable hash split; N machines with 1/N..N/N run the serial set)', commanderArg(parseShard))
+    .option('--jobs <n|auto>', 'scenario workers at once, each with its own target and guest (auto: half the cores)', commanderArg((v) => parseJobs(v)), 1)
+    .option('--memory <backend>', 'guest RAM for every guest that does not ask for one: auto (hugepages, else memfd), hugepages, memfd', oneOf('--memory', ['auto', 'hugepages', 'memfd'] as const))
+    .option('--doorbells <mode>', 'doorbells of every target: mapped (the shared page) or message (nvmf_create_transport -M)', oneOf('--doorbells', ['mapped', 'message'] as const))
     .exitOverride();
   program.parse(argv, { from: 'user' });
   const o = program.opts<CliOptions>();
@@ -105,6 +131,9 @@ export async function main(argv: string[]): Promise<number> {
     entries,
     reportDir: o.reportDir,
     repeat: o.repeat,
+    shard: o.shard,
+    jobs: o.jobs,
+    settings: { memory: o.memory, doorbells: o.doorbells },
     bail: o.bail === true && o.keepGoing !== true,
     qemu: o.qemu,
     timeoutScale: o.timeoutScale,

@@ -11,6 +11,7 @@ import { silentProgress, type Progress } from '../progress.js';
 import { fioRunFrom, parseFioJson } from './fio.js';
 import { CheckFailed, Skip, type Scenario } from './scenario.js';
 import { ScenarioTarget } from './target.js';
+import type { RunSettings } from './protocol.js';
 
 export interface CheckMeta {
   title: string;
@@ -102,6 +103,8 @@ export interface ContextOptions {
   parts: () => Promise<GuestParts>;
   events: ContextEvents;
   progress?: Progress;
+  /** --memory / --doorbells of the run. */
+  settings?: RunSettings;
 }
 
 export class ScenarioContext {
@@ -119,6 +122,7 @@ export class ScenarioContext {
   private readonly live: LiveState = { pids: [], logs: [] };
   readonly dir: string;
   readonly tmp: string;
+  readonly settings: RunSettings;
 
   constructor(
     readonly scenario: Scenario,
@@ -126,6 +130,7 @@ export class ScenarioContext {
   ) {
     this.dir = o.dir;
     this.tmp = o.tmp;
+    this.settings = o.settings ?? {};
     mkdirSync(o.dir, { recursive: true });
     mkdirSync(o.tmp, { recursive: true });
   }
@@ -208,12 +213,23 @@ export class ScenarioContext {
     this.publishLive();
   }
 
+  /** The run's doorbell mode (--doorbells; default mapped). */
+  get doorbells(): 'mapped' | 'message' {
+    return this.settings.doorbells ?? 'mapped';
+  }
+
+  /** `nvmf_create_transport` arguments for the run's doorbell mode: `-t VFIOUSER [-M]`. */
+  transportArgs(): string[] {
+    return ['-t', 'VFIOUSER', ...(this.doorbells === 'message' ? ['-M'] : [])];
+  }
+
   /** A new target daemon of this scenario's own, started and answering RPC. */
   async target(label = 'target', opts: { env?: Record<string, string> } = {}): Promise<ScenarioTarget> {
     const t = new ScenarioTarget(join(this.tmp, label), this.dir, (pid) => {
       this.live.pids.push(pid);
       this.publishLive();
     }, label, opts.env);
+    t.transportArgs = this.transportArgs();
     this.targets.push(t);
     this.live.logs.push({ name: `${label}.log`, path: t.logFile });
     await t.start();
@@ -229,7 +245,7 @@ export class ScenarioContext {
     const parts = await this.parts();
     const label = opts.label ?? 'guest';
     const name = opts.name ?? `sc-${this.scenario.name}-${label}-${process.pid}`;
-    const g = await Guest.start({ ...parts, memMiB: 1024, smp: 2, progress: this.progress, ...opts, name });
+    const g = await Guest.start({ ...parts, memMiB: 1024, smp: 2, progress: this.progress, ...(this.settings.memory ? { memory: this.settings.memory } : {}), ...opts, name });
     this.guests.push(g);
     this.live.pids.push(g.info.pid);
     this.live.logs.push({ name: `${label}-serial.log`, path: g.info.serialLog });

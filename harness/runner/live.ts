@@ -3,12 +3,16 @@
 // scrolling above it. Elsewhere (CI logs): plain lines, one per step and per result.
 import type { Check, ScenarioResult } from '../../reports/report-schema.js';
 
-export interface LiveDisplay {
-  begin(name: string, index: number, total: number): void;
+/** One running scenario's part of the display (several at once under --jobs N). */
+export interface ScenarioLive {
   step(name: string): void;
   detail(text: string): void;
   check(c: Check): void;
   end(r: ScenarioResult): void;
+}
+
+export interface LiveDisplay {
+  begin(name: string, index: number, total: number): ScenarioLive;
   line(text: string): void;
   close(): void;
 }
@@ -20,9 +24,21 @@ const fmt = (ms: number): string => {
 
 const MARK: Record<string, string> = { pass: 'PASS', fail: 'FAIL', error: 'ERROR', skip: 'SKIP' };
 
+interface Running {
+  name: string;
+  index: number;
+  total: number;
+  t0: number;
+  step: string;
+  detail: string;
+  checks: number;
+  lastDetail: number;
+}
+
 export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: boolean = stream.isTTY === true): LiveDisplay {
   const runStart = Date.now();
-  let cur: { name: string; index: number; total: number; t0: number; step: string; detail: string; checks: number } | undefined;
+  // Every scenario running now, in the order they started (one, unless --jobs N).
+  const running = new Set<Running>();
   let timer: NodeJS.Timeout | undefined;
   let statusShown = false;
   const clear = (): void => {
@@ -30,10 +46,13 @@ export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: bo
     statusShown = false;
   };
   const status = (): void => {
-    if (!tty || !cur) return;
+    if (!tty || running.size === 0) return;
     // A terminal that reports 0 columns (or none) gets the whole line rather than a cut one.
     const width = stream.columns && stream.columns > 1 ? stream.columns - 1 : Number.POSITIVE_INFINITY;
-    const text = `▶ [${cur.index}/${cur.total}] ${cur.name} ${fmt(Date.now() - cur.t0)} (run ${fmt(Date.now() - runStart)}) › ${cur.step}${cur.detail ? ` — ${cur.detail}` : ''}`;
+    const one = (cur: Running, full: boolean): string =>
+      `[${cur.index}/${cur.total}] ${cur.name} ${fmt(Date.now() - cur.t0)}${full ? ` (run ${fmt(Date.now() - runStart)})` : ''} › ${cur.step}${full && cur.detail ? ` — ${cur.detail}` : ''}`;
+    const all = [...running];
+    const text = `▶ ${all.length === 1 ? one(all[0]!, true) : all.map((r) => one(r, false)).join(' | ')}`;
     stream.write(`\r\x1b[K${text.replace(/\s+/g, ' ').slice(0, width)}`);
     statusShown = true;
   };
@@ -42,40 +61,39 @@ export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: bo
     stream.write(`[scenario ${((Date.now() - runStart) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
     status();
   };
-  let lastDetail = 0;
   return {
     begin(name, index, total) {
-      cur = { name, index, total, t0: Date.now(), step: 'starting', detail: '', checks: 0 };
+      const cur: Running = { name, index, total, t0: Date.now(), step: 'starting', detail: '', checks: 0, lastDetail: 0 };
+      running.add(cur);
       plain(`${name} [${index}/${total}] started`);
       if (tty && !timer) timer = setInterval(status, 1000);
-    },
-    step(name) {
-      if (!cur) return;
-      cur.step = name;
-      cur.detail = '';
-      if (tty) status();
-      else plain(`${cur.name}: ${name}`);
-    },
-    detail(text) {
-      if (!cur) return;
-      cur.detail = text.trim();
-      if (tty) status();
-      else if (Date.now() - lastDetail > 10_000) {
-        lastDetail = Date.now();
-        plain(`${cur.name}:   ... ${text.trim().slice(0, 160)}`);
-      }
-    },
-    check(c) {
-      if (!cur) return;
-      cur.checks++;
-      if (c.verdict === 'fail' || c.verdict === 'error') plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}: ${c.message ?? ''}`.slice(0, 400));
-      else if (!tty) plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}${c.verdict === 'skip' && c.message ? ` (${c.message})` : ''}`);
-    },
-    end(r) {
-      const name = r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name;
-      plain(`${name}: ${MARK[r.verdict]} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason.split('\n')[0]?.slice(0, 300)}` : ''}`);
-      cur = undefined;
-      clear();
+      return {
+        step(stepName) {
+          cur.step = stepName;
+          cur.detail = '';
+          if (tty) status();
+          else plain(`${cur.name}: ${stepName}`);
+        },
+        detail(text) {
+          cur.detail = text.trim();
+          if (tty) status();
+          else if (Date.now() - cur.lastDetail > 10_000) {
+            cur.lastDetail = Date.now();
+            plain(`${cur.name}:   ... ${text.trim().slice(0, 160)}`);
+          }
+        },
+        check(c) {
+          cur.checks++;
+          if (c.verdict === 'fail' || c.verdict === 'error') plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}: ${c.message ?? ''}`.slice(0, 400));
+          else if (!tty) plain(`${cur.name}: ${MARK[c.verdict]} ${c.id}${c.verdict === 'skip' && c.message ? ` (${c.message})` : ''}`);
+        },
+        end(r) {
+          running.delete(cur);
+          const shown = r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name;
+          plain(`${shown}: ${MARK[r.verdict]} in ${(r.durationMs / 1000).toFixed(1)} s${r.reason ? ` — ${r.reason.split('\n')[0]?.slice(0, 300)}` : ''}`);
+          if (running.size === 0) clear();
+        },
+      };
     },
     line: plain,
     close() {
@@ -86,7 +104,8 @@ export function consoleLive(stream: NodeJS.WriteStream = process.stderr, tty: bo
   };
 }
 
-export const silentLive: LiveDisplay = { begin() {}, step() {}, detail() {}, check() {}, end() {}, line() {}, close() {} };
+const silentScenario: ScenarioLive = { step() {}, detail() {}, check() {}, end() {} };
+export const silentLive: LiveDisplay = { begin: () => silentScenario, line() {}, close() {} };
 
 /** The table printed at the end of a run. */
 export function summaryTable(results: readonly ScenarioResult[]): string {

@@ -2,6 +2,14 @@
 import type { Check, ScenarioResult } from '../../reports/report-schema.js';
 import type { LiveState } from './context.js';
 
+/** What the command line sets for every scenario of a run (--memory, --doorbells). */
+export interface RunSettings {
+  /** Guest RAM backend for guests that do not ask for one (default auto: hugepages, else memfd). */
+  memory?: 'auto' | 'hugepages' | 'memfd';
+  /** Doorbells of the targets' VFIOUSER transport: the mmapped page (default) or messages (`-M`). */
+  doorbells?: 'mapped' | 'message';
+}
+
 export interface RunRequest {
   type: 'run';
   module: string;
@@ -12,6 +20,7 @@ export interface RunRequest {
   /** Short scratch directory for sockets. */
   tmp: string;
   qemu?: string;
+  settings?: RunSettings;
 }
 
 export type WorkerMessage =

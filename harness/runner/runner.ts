@@ -1,6 +1,7 @@
-// Runs scenarios one after another, each in its own worker process with its own target and
-// guest; enforces time limits from outside (SIGTERM, then SIGKILL, then the worker's recorded
-// children by pid), turns unmet needs into skips with the reason, and writes the run's report.
+// Runs scenarios, each in its own worker process with its own target and guest (one after
+// another, or `jobs` at once); enforces time limits from outside (SIGTERM, then SIGKILL, then
+// the worker's recorded children by pid), turns unmet needs into skips with the reason, and
+// writes the run's report, in plan order whatever order the runs finished in.
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, hostname, release, tmpdir } from 'node:os';
@@ -13,11 +14,12 @@ import { writeRunsIndex } from '../../reports/index-html.js';
 import { writeRunsJson } from '../../reports/runs-index.js';
 import type { GuestParts } from '../guest/parts.js';
 import type { LiveState } from './context.js';
-import type { LiveDisplay } from './live.js';
+import type { LiveDisplay, ScenarioLive } from './live.js';
 import type { NeedsProbe } from './needs.js';
-import type { RunRequest, WorkerMessage } from './protocol.js';
+import type { RunRequest, RunSettings, WorkerMessage } from './protocol.js';
 import type { ScenarioEntry } from './scenario.js';
 import { targetCommit } from './target.js';
+import { runKey, shardOf, type Shard } from './shard.js';
 import { pidAlive } from '../process.js';
 
 export interface RunnerOptions {
@@ -25,6 +27,12 @@ export interface RunnerOptions {
   /** reports/runs: the run gets its own <timestamp>-<id>/ below it. */
   reportDir: string;
   repeat?: number;
+  /** Run only this machine's part of the plan (shard.ts); the N shards together run the serial plan. */
+  shard?: Shard;
+  /** Scenario workers at once (default 1). Each has its own target, guest, sockets, ports and scratch directory. */
+  jobs?: number;
+  /** Guest memory backend and doorbell mode for every scenario (--memory, --doorbells). */
+  settings?: RunSettings;
   /** Stop after the first scenario run that fails or errors (the rest are reported as skipped). */
   bail?: boolean;
   qemu?: string;
@@ -90,7 +98,7 @@ function skipped(e: ScenarioEntry, iteration: number, reason: string): ScenarioR
   return { name: e.scenario.name, description: e.scenario.description, tags: [...e.scenario.tags], iteration, verdict: 'skip', reason, startedAt: new Date().toISOString(), durationMs: 0, timeoutMs: e.scenario.timeoutMs, checks: [], steps: [], metrics: [], fio: [], artifacts: [], facts: {} };
 }
 
-async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: RunnerOptions): Promise<ScenarioResult> {
+async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: RunnerOptions, view: ScenarioLive): Promise<ScenarioResult> {
   const s = e.scenario;
   const dir = join(runDir, iteration > 1 ? `${s.name}-${iteration}` : s.name);
   mkdirSync(dir, { recursive: true });
@@ -120,18 +128,18 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
     switch (m.type) {
       case 'step':
         currentStep = m.name;
-        o.live.step(m.name);
+        view.step(m.name);
         break;
       case 'detail':
         details.push(m.text);
         if (details.length > 200) details.shift();
-        o.live.detail(m.text);
+        view.detail(m.text);
         break;
       case 'check':
         // Checks that end after the stop was ordered report the stop, not the device.
         if (timedOut) break;
         checks.push(m.check);
-        o.live.check(m.check);
+        view.check(m.check);
         break;
       case 'live':
         live = m.state;
@@ -142,7 +150,7 @@ async function runOne(e: ScenarioEntry, iteration: number, runDir: string, o: Ru
     }
   });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => worker.on('exit', (code, signal) => resolve({ code, signal })));
-  const req: RunRequest = { type: 'run', module: e.module, exportName: e.exportName, iteration, dir, tmp, qemu: o.qemu };
+  const req: RunRequest = { type: 'run', module: e.module, exportName: e.exportName, iteration, dir, tmp, qemu: o.qemu, settings: o.settings };
   worker.send(req);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -251,39 +259,53 @@ export async function runScenarios(o: RunnerOptions): Promise<RunOutcome> {
   const runDir = join(o.reportDir, id);
   mkdirSync(runDir, { recursive: true });
   const repeat = Math.max(1, o.repeat ?? 1);
-  const plan = o.entries.flatMap((e) => Array.from({ length: repeat }, (_, i) => ({ e, iteration: i + 1 })));
-  const results: ScenarioResult[] = [];
+  const serialPlan = o.entries.flatMap((e) => Array.from({ length: repeat }, (_, i) => ({ e, iteration: i + 1 })));
+  const plan = o.shard ? shardOf(serialPlan, (p) => runKey(p.e.scenario.name, p.iteration), o.shard) : serialPlan;
+  if (o.shard) o.live.line(`shard ${o.shard.index}/${o.shard.count}: ${plan.length} of ${serialPlan.length} scenario runs${plan.length ? `: ${plan.map((p) => (p.iteration > 1 ? `${p.e.scenario.name}#${p.iteration}` : p.e.scenario.name)).join(', ')}` : ''}`);
+  const results: ScenarioResult[] = new Array<ScenarioResult>(plan.length);
   let parts: GuestParts | undefined;
+  let provisioning: Promise<void> | undefined;
   let provisionError: string | undefined;
   let bailedOn: string | undefined;
-  for (const [i, { e, iteration }] of plan.entries()) {
+  // QEMU and the guest image are provisioned once, by whichever worker slot first needs them;
+  // the others wait for that.
+  const provisionOnce = (view: ScenarioLive): Promise<void> =>
+    (provisioning ??= (async () => {
+      view.step('provisioning QEMU and the guest image (cached after the first run)');
+      try {
+        parts = await o.provision!();
+      } catch (err) {
+        provisionError = `provisioning QEMU / the guest image failed: ${(err as Error).message}`;
+      }
+    })());
+  const runPlanned = async (i: number): Promise<void> => {
+    const { e, iteration } = plan[i]!;
     const s = e.scenario;
-    o.live.begin(iteration > 1 ? `${s.name}#${iteration}` : s.name, i + 1, plan.length);
+    const view = o.live.begin(iteration > 1 ? `${s.name}#${iteration}` : s.name, i + 1, plan.length);
     let r: ScenarioResult;
     const unmet = s.needs.map((n) => o.probe.why(n)).find((why) => why !== undefined);
     if (o.signal?.aborted) r = skipped(e, iteration, 'not run: the run was interrupted');
     else if (bailedOn) r = skipped(e, iteration, `not run: --bail after ${bailedOn}`);
     else if (unmet) r = skipped(e, iteration, unmet);
     else {
-      if (s.needs.includes('qemu') && !parts && !provisionError && o.provision) {
-        o.live.step('provisioning QEMU and the guest image (cached after the first run)');
-        try {
-          parts = await o.provision();
-        } catch (err) {
-          provisionError = `provisioning QEMU / the guest image failed: ${(err as Error).message}`;
-        }
-      }
+      if (s.needs.includes('qemu') && o.provision) await provisionOnce(view);
       if (s.needs.includes('qemu') && provisionError) {
         r = { ...skipped(e, iteration, provisionError), verdict: 'error', checks: [{ id: 'provision', title: 'QEMU and the guest image are provisioned', area: 'Harness', section: '', level: 'mandatory', verdict: 'error', message: provisionError, durationMs: 0, evidence: [{ note: provisionError }] }] };
       } else {
         const again = s.needs.map((n) => o.probe.why(n)).find((why) => why !== undefined);
-        r = again ? skipped(e, iteration, again) : await runOne(e, iteration, runDir, o);
+        r = again ? skipped(e, iteration, again) : await runOne(e, iteration, runDir, o, view);
       }
     }
-    results.push(r);
-    o.live.end(r);
+    results[i] = r;
+    view.end(r);
     if (o.bail && !bailedOn && (r.verdict === 'fail' || r.verdict === 'error')) bailedOn = `${s.name}${iteration > 1 ? `#${iteration}` : ''} ${r.verdict === 'fail' ? 'failed' : 'errored'}`;
-  }
+  };
+  // `jobs` slots, each taking the next planned run when its last one ends.
+  let next = 0;
+  const slot = async (): Promise<void> => {
+    while (next < plan.length) await runPlanned(next++);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs ?? 1, plan.length)) }, slot));
   o.live.close();
   const finished = new Date();
   const summary = summarize(results);

@@ -36,6 +36,8 @@ export class ScenarioTarget {
   private exited: string | undefined;
   private unregister: () => void = () => {};
   private transport = false;
+  /** What ensureTransport passes to nvmf_create_transport (the scenario context sets the run's doorbell mode). */
+  transportArgs: string[] = ['-t', 'VFIOUSER'];
   readonly rpcSocket: string;
   readonly logFile: string;
   readonly rpcLog: string;
@@ -125,7 +127,7 @@ export class ScenarioTarget {
 
   async ensureTransport(): Promise<void> {
     if (this.transport) return;
-    await this.rpc('nvmf_create_transport', '-t', 'VFIOUSER');
+    await this.rpc('nvmf_create_transport', ...this.transportArgs);
     this.transport = true;
   }
 

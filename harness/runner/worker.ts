@@ -49,6 +49,7 @@ export async function runInWorker(req: RunRequest): Promise<ScenarioResult> {
     dir: req.dir,
     tmp: req.tmp,
     parts: () => (parts ??= provisionGuestParts({ qemu: req.qemu }, progress)),
+    settings: req.settings,
     events: {
       step: (name) => void send({ type: 'step', name }),
       check: (check) => void send({ type: 'check', check }),

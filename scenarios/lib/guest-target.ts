@@ -31,7 +31,7 @@ export async function setupGuestWithTarget(ctx: ScenarioContext, o: SetupOptions
   const target = await ctx.target();
   let exported: ExportedController | undefined;
   await ctx.check('setup.rpc', { title: 'target configured through vnvme rpc', area: 'Harness', section: '' }, async (c) => {
-    await c.rpc(target, 'nvmf_create_transport', '-t', 'VFIOUSER');
+    await c.rpc(target, 'nvmf_create_transport', ...ctx.transportArgs());
     for (const args of o.bdevRpcs) await c.rpc(target, args[0]!, ...args.slice(1));
     const nqn = `nqn.2019-07.io.spdk:${ctx.scenario.name}`;
     const dir = `${target.workDir}/ctrl0`;

@@ -160,9 +160,9 @@ test('live display: plain lines when not a terminal; summary table', () => {
   const lines: string[] = [];
   const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
   const live = consoleLive(stream, false);
-  live.begin('guest-smoke', 1, 2);
-  live.step('boot guest');
-  live.check({ id: 'x', title: 't', area: 'A', section: '', level: 'mandatory', verdict: 'fail', message: 'boom', durationMs: 1, evidence: [] });
+  const sc = live.begin('guest-smoke', 1, 2);
+  sc.step('boot guest');
+  sc.check({ id: 'x', title: 't', area: 'A', section: '', level: 'mandatory', verdict: 'fail', message: 'boom', durationMs: 1, evidence: [] });
   live.close();
   const text = lines.join('');
   assert.match(text, /guest-smoke \[1\/2\] started/);
@@ -171,10 +171,12 @@ test('live display: plain lines when not a terminal; summary table', () => {
   assert.doesNotMatch(text, /\x1b\[/, 'no terminal escapes in CI output');
   const ttyOut: string[] = [];
   const tty = consoleLive({ isTTY: true, columns: 80, write: (s: string) => ttyOut.push(s) } as unknown as NodeJS.WriteStream, true);
-  tty.begin('guest-smoke', 1, 1);
-  tty.step('boot guest');
-  tty.close();
+  tty.begin('guest-smoke', 1, 1).step('boot guest');
   assert.ok(ttyOut.some((s) => s.startsWith('\r\x1b[K▶ [1/1] guest-smoke 0:00') && s.includes('› boot guest')), `status line redrawn in place: ${JSON.stringify(ttyOut)}`);
+  // Two at once (--jobs 2): one status line with both.
+  tty.begin('guest-nvme-cli', 2, 2).step('checks');
+  tty.close();
+  assert.ok(ttyOut.some((s) => /\[1\/1\] guest-smoke 0:\d\d › boot guest \| \[2\/2\] guest-nvme-cli 0:\d\d › checks/.test(s)), `both running scenarios on the status line: ${JSON.stringify(ttyOut.slice(-3))}`);
   const table = summaryTable([{ name: 'a', description: '', tags: [], iteration: 1, verdict: 'pass', startedAt: '', durationMs: 1500, timeoutMs: 1, checks: [], steps: [], metrics: [], fio: [], artifacts: [], facts: {} }]);
   assert.match(table, /^SCENARIO\s+VERDICT/);
   assert.match(table, /a\s+PASS\s+0\/0\s+1\.5 s/);
