@@ -1,4 +1,4 @@
-// `vnvme vm start|exec|stop|status|qmp|put|get`: a guest attached to a running target, driven
+// `vnvme vm start|exec|stop|status|qmp|put|get|accel`: a guest attached to a running target, driven
 // from the shell; each subcommand reaches the guest through its saved state (by --name).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -174,6 +174,20 @@ export function register(program: Command): void {
       const qmp = await QmpClient.connect(info.qmpSocket, 5_000);
       const status = await qmp.queryStatus().finally(() => qmp.close());
       process.stdout.write(`${JSON.stringify({ ...info, runState: status.status, ssh: sshCommandLine(info) }, null, 2)}\n`);
+    });
+
+  vm.command('accel')
+    .description('say whether guests will run under KVM or TCG here: the probe guests use (a tiny boot of the guest kernel under KVM), provisioning QEMU and the image first if needed')
+    .option('--qemu <path>', 'QEMU binary to probe with')
+    .option('--qemu-git <url>', 'the QEMU built from this git repository')
+    .option('--qemu-ref <ref>', 'branch, tag or commit for --qemu-git')
+    .option('--json', 'print {"accel", "reason"} as JSON')
+    .action(async (o: { qemu?: string; qemuGit?: string; qemuRef?: string; json?: boolean }) => {
+      const { chooseAccelerator } = await import('./accel.js');
+      const progress = consoleProgress();
+      const parts = await provisionGuestParts({ qemu: o.qemu, qemuGit: o.qemuGit, qemuRef: o.qemuRef }, progress);
+      const choice = await chooseAccelerator('auto', parts.qemu, parts.image.kernel, progress);
+      process.stdout.write(o.json ? `${JSON.stringify(choice)}\n` : `guests will use ${choice.accel.toUpperCase()}: ${choice.reason.replace(/^TCG: /, "")}\n`);
     });
 
   vm.command('stop')
