@@ -65,7 +65,11 @@ const median = (v: number[]) => {
 
 async function startTarget(bin: string, dir: string, messageMode: boolean): Promise<{ proc: ChildProcess; traddr: string }> {
   const sock = join(dir, 'spdk.sock');
-  const proc = spawn(process.execPath, [bin, 'target', '-r', sock], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Each side alone on its core (target on CPU 0, the initiator on CPU 1) when taskset exists:
+  // the polling engine and the polling perf loop otherwise fight over both cores and the
+  // run-to-run spread swamps any difference being measured.
+  const cmd = PIN ? ['taskset', ['-c', '0', process.execPath, bin, 'target', '-r', sock]] as const : [process.execPath, [bin, 'target', '-r', sock]] as const;
+  const proc = spawn(cmd[0], [...cmd[1]], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
   const rpc = (...a: string[]) => {
     const r = spawnSync(process.execPath, [bin, 'rpc', '-s', sock, ...a], { encoding: 'utf8' });
@@ -116,8 +120,11 @@ async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<stri
   return rows;
 }
 
+const PIN = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (PIN) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
   const trees: Tree[] = [{ label: 'ours', bin }];
   if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js') });
   const idle: Record<string, number> = {};
@@ -152,7 +159,7 @@ async function main(): Promise<void> {
     : undefined;
   const run = { date: new Date().toISOString(), seconds, rounds: opts.rounds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, spreads: Object.fromEntries([...ours.entries()].map(([k, rs]) => [k, spread(rs)])), idleTargetCpuPct: idle, baseline };
   const fmt = (n: number) => n.toLocaleString('en-US');
-  console.log(`\n4 KiB random I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process)\n`);
+  console.log(`\n4 KiB random I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process${PIN ? ', pinned to CPU 0, initiator on CPU 1' : ''})\n`);
   const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
   console.log(`| doorbells | workload  | QD | IOPS      | avg us | p99 us | target CPU | spread | vs previous |${baseline ? ' baseline IOPS | spread | ours/baseline |' : ''}`);
   console.log(`|-----------|-----------|----|-----------|--------|--------|------------|--------|-------------|${baseline ? '---------------|--------|---------------|' : ''}`);
