@@ -35,13 +35,15 @@ interface Tree {
   bin: string;
 }
 
-function parseArgs(argv: string[]): { baseline?: string; rounds: number } {
+function parseArgs(argv: string[]): { baseline?: string; rounds: number; only?: string } {
   let baseline: string | undefined;
   let rounds = 0;
+  let only: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--baseline') baseline = argv[++i];
     else if (a === '--rounds') rounds = Number(argv[++i]);
+    else if (a === '--only') only = argv[++i];
     else if (a === '--help' || a === '-h') {
       console.log(`usage: npm run bench -- [--baseline DIR] [--rounds N]
 
@@ -49,13 +51,14 @@ function parseArgs(argv: string[]): { baseline?: string; rounds: number } {
                   ours in the same run, alternated A B A B, each row reported as a ratio
                   ours/baseline with the run-to-run spread (e.g. git worktree add DIR <commit>)
   --rounds N      alternations per target (default 1 alone, 3 with --baseline)
+  --only ROWS     rows to run, e.g. mapped or mapped:randread:1 (doorbells[:workload[:QD]])
   VNVME_BENCH_SECONDS  seconds per row (default 4)`);
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   if (baseline && !existsSync(join(baseline, 'bin', 'vnvme.js'))) throw new Error(`--baseline ${baseline}: no bin/vnvme.js there; point it at a vnvme checkout`);
   if (baseline && !existsSync(join(baseline, 'build', 'Release', 'vnvme.node'))) throw new Error(`--baseline ${baseline}: not built; run npm install there first`);
-  return { baseline, rounds: rounds > 0 ? Math.floor(rounds) : baseline ? 3 : 1 };
+  return { baseline, rounds: rounds > 0 ? Math.floor(rounds) : baseline ? 3 : 1, only };
 }
 
 const median = (v: number[]) => {
@@ -85,6 +88,10 @@ async function startTarget(bin: string, dir: string, messageMode: boolean): Prom
   return { proc, traddr };
 }
 
+let onlyRows: string[] = [];
+const wanted = (mode: string, workload: string, qd: number) =>
+  !onlyRows.length || onlyRows.some((o) => `${mode}:${workload}:${qd}`.startsWith(o));
+
 async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<string, number> | null): Promise<Row[]> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-bench-'));
@@ -104,6 +111,7 @@ async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<stri
     }
     for (const workload of ['randread', 'randwrite'] as const) {
       for (const qd of [1, 32]) {
+        if (!wanted(mode, workload, qd)) continue;
         process.stderr.write(`bench: ${tree.label} ${mode} ${workload} QD${qd} (${seconds} s)...\n`);
         const c0 = cpuTicks(proc.pid!);
         const w0 = Date.now();
@@ -125,6 +133,7 @@ const PIN = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) >= 2 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (PIN) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
+  onlyRows = opts.only ? opts.only.split(',') : [];
   const trees: Tree[] = [{ label: 'ours', bin }];
   if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js') });
   const idle: Record<string, number> = {};
@@ -132,6 +141,7 @@ async function main(): Promise<void> {
   const samples = new Map<string, Map<string, Row[]>>(trees.map((t) => [t.label, new Map()]));
   const key = (r: Row) => `${r.mode} ${r.workload} ${r.qd}`;
   for (const mode of ['mapped', 'message'] as const) {
+    if (onlyRows.length && !onlyRows.some((o) => o.split(':')[0] === mode)) continue;
     for (let round = 0; round < opts.rounds; round++) {
       const order = round % 2 ? [...trees].reverse() : trees;
       for (const t of order) {
@@ -170,7 +180,8 @@ async function main(): Promise<void> {
     const tail = b ? ` ${fmt(b.iops).padStart(13)} | ${pct(b.spread).padStart(6)} | ${`${(r.iops / b.iops).toFixed(2)}x`.padStart(13)} |` : '';
     console.log(`| ${r.mode.padEnd(9)} | ${r.workload.padEnd(9)} | ${String(r.qd).padStart(2)} | ${fmt(r.iops).padStart(9)} | ${r.avgUs.toFixed(1).padStart(6)} | ${r.p99Us.toFixed(1).padStart(6)} | ${(r.targetCpuPct + '%').padStart(10)} | ${pct(spread(ours.get(key(r))!)).padStart(6)} | ${ratio.padStart(11)} |${tail}`);
   }
-  console.log(`\nIdle target with a client attached: mapped ${idle.mapped!.toFixed(1)}% CPU, message ${idle.message!.toFixed(1)}% CPU`);
+  if (idle.mapped !== undefined && idle.message !== undefined)
+    console.log(`\nIdle target with a client attached: mapped ${idle.mapped.toFixed(1)}% CPU, message ${idle.message.toFixed(1)}% CPU`);
   console.log('Reference bar (issue 3): SPDK vfio-user target ~0.8-1.1 M IOPS at QD32, ~0.5 M at QD1 on these 2-core machines.');
   writeFileSync(join(resultsDir, `${run.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(run, null, 2));
   writeFileSync(latest, JSON.stringify(run, null, 2));
