@@ -3,6 +3,7 @@
 // error" or crawl. So the probe boots the guest's own kernel under KVM with no root
 // filesystem: a working KVM reaches "VFS: Unable to mount root fs" and the panic within
 // seconds; anything else (error, timeout) means TCG. The verdict is cached per host boot.
+// VNVME_ACCEL=kvm|tcg decides `auto` for the whole machine (CI that must run under TCG).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,6 +86,8 @@ export async function chooseAccelerator(
   kernel: string,
   progress: Progress,
 ): Promise<AcceleratorChoice> {
+  const fromEnv = process.env.VNVME_ACCEL;
+  if (pref === 'auto' && (fromEnv === 'kvm' || fromEnv === 'tcg')) return { accel: fromEnv, reason: `${fromEnv.toUpperCase()}, as VNVME_ACCEL=${fromEnv} says` };
   if (pref === 'tcg') return { accel: 'tcg', reason: 'TCG, as requested' };
   if (pref === 'kvm') return { accel: 'kvm', reason: 'KVM, as requested (not probed)' };
   try {

@@ -1,5 +1,6 @@
 // `vnvme qemu provision` (find, provision or build a QEMU with vfio-user-pci and say which) and
-// `vnvme qemu build` (build one from git: Oracle's fork, from a URL or a local clone/mirror).
+// `vnvme qemu build` (build one from git: Oracle's fork, from a URL or a local clone/mirror);
+// `vnvme qemu cache-keys` (the content keys of the caches, for CI cache keys).
 import type { Command } from 'commander';
 import { consoleProgress } from '../progress.js';
 import { locateQemu, qemuChoiceFromEnv } from './locate.js';
@@ -22,6 +23,25 @@ export function register(program: Command): void {
         consoleProgress(),
       );
       process.stdout.write(`${JSON.stringify(q, null, 2)}\n`);
+    });
+  qemu
+    .command('cache-keys')
+    .description('print the content keys the harness caches under, as KEY=VALUE lines (CI: >> "$GITHUB_OUTPUT"): the QEMU tree and the guest image by recipe hash, a git build by source + commit + configure flags')
+    .option('--qemu-git <url|dir>', 'also the key of the QEMU built from this repository')
+    .option('--qemu-ref <ref>', 'branch, tag or commit for --qemu-git (a branch or tag is resolved to its commit: git ls-remote)')
+    .action(async (o: { qemuGit?: string; qemuRef?: string }) => {
+      const { basename } = await import('node:path');
+      const { cacheRoot, contentKey } = await import('../cache.js');
+      const { debianTreeDir } = await import('./provision.js');
+      const { GUEST_RECIPE } = await import('../../images/recipe.js');
+      const lines = [`cache-dir=${cacheRoot()}`, `qemu-tree=${basename(debianTreeDir())}`, `guest-recipe=${contentKey(GUEST_RECIPE)}`];
+      if (o.qemuGit) {
+        if (!o.qemuRef) throw new Error('--qemu-git needs --qemu-ref');
+        const { gitBuildKey, resolveRef } = await import('./build-from-git.js');
+        const commit = await resolveRef(o.qemuGit, o.qemuRef);
+        lines.push(`qemu-git=git-${gitBuildKey(o.qemuGit, commit)}`, `qemu-git-commit=${commit}`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
   qemu
     .command('build')

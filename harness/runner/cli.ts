@@ -1,5 +1,5 @@
 // `npm run scenario [-- NAME... | --tag T | --list | --qemu PATH | --report-dir DIR | --repeat N |
-// --keep-going | --bail | --shard i/N | --jobs N|auto | --memory M | --doorbells D]`: runs scenarios (default: the `default`-tagged suite) and writes
+// --keep-going | --bail | --shard i/N | --jobs N|auto | --memory M | --doorbells D | --accel A]`: runs scenarios (default: the `default`-tagged suite) and writes
 // reports/runs/<timestamp>-<id>/{report.json,junit.xml,report.html}. Exit status 0 only when
 // nothing failed or errored.
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { fmtRatio, perfRatios } from '../../reports/perf.js';
 import type { ScenarioEntry } from './scenario.js';
 import { loadCatalog } from '../../scenarios/index.js';
 
-interface CliOptions {
+export interface CliOptions {
   tag: string[];
   list?: boolean;
   qemu?: string;
@@ -31,6 +31,7 @@ interface CliOptions {
   jobs: number;
   memory?: 'auto' | 'hugepages' | 'memfd';
   doorbells?: 'mapped' | 'message';
+  accel?: 'auto' | 'kvm' | 'tcg';
 }
 
 function oneOf<T extends string>(name: string, values: readonly T[]): (v: string) => T {
@@ -77,8 +78,9 @@ export function listText(catalog: readonly ScenarioEntry[]): string {
   return `${lines.join('\n')}\n\n* = in the default suite (npm run scenario with no arguments). Heavier scenarios run by name or tag, e.g. --tag perf, --tag fault, or --all.\n`;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = new Command('npm run scenario --')
+/** The command line `npm run scenario --` takes (also what test/ci checks the workflows' calls against). */
+export function scenarioProgram(): Command {
+  return new Command('npm run scenario --')
     .description('run vnvme scenarios against our target, our initiator and a QEMU guest; write report.json, junit.xml and report.html')
     .argument('[names...]', 'scenarios to run (default: the default suite)')
     .option('--tag <tag>', 'run the scenarios with this tag (repeatable)', (v: string, p: string[]) => [...p, v], [] as string[])
@@ -96,8 +98,20 @@ export async function main(argv: string[]): Promise<number> {
     .option('--shard <i/N>', 'run only part i of N of the selected scenario runs (stable hash split; N machines with 1/N..N/N run the serial set)', commanderArg(parseShard))
     .option('--jobs <n|auto>', 'scenario workers at once, each with its own target and guest (auto: half the cores)', commanderArg((v) => parseJobs(v)), 1)
     .option('--memory <backend>', 'guest RAM for every guest that does not ask for one: auto (hugepages, else memfd), hugepages, memfd', oneOf('--memory', ['auto', 'hugepages', 'memfd'] as const))
+    .option('--accel <kind>', 'accelerator for every guest: auto (KVM when the probe boots the guest kernel under it, else TCG; VNVME_ACCEL overrides), kvm, tcg', oneOf('--accel', ['auto', 'kvm', 'tcg'] as const))
     .option('--doorbells <mode>', 'doorbells of every target: mapped (the shared page) or message (nvmf_create_transport -M)', oneOf('--doorbells', ['mapped', 'message'] as const))
     .exitOverride();
+}
+
+/** Parses a command line without running anything: the options and the scenario names. */
+export function parseScenarioArgs(argv: readonly string[]): { options: CliOptions; names: string[] } {
+  const program = scenarioProgram().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  program.parse([...argv], { from: 'user' });
+  return { options: program.opts<CliOptions>(), names: program.args };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = scenarioProgram();
   program.parse(argv, { from: 'user' });
   const o = program.opts<CliOptions>();
   // Workers and the provisioning below read the git choice from the environment (harness/qemu/locate.ts).
@@ -133,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat: o.repeat,
     shard: o.shard,
     jobs: o.jobs,
-    settings: { memory: o.memory, doorbells: o.doorbells },
+    settings: { memory: o.memory, doorbells: o.doorbells, accel: o.accel },
     bail: o.bail === true && o.keepGoing !== true,
     qemu: o.qemu,
     timeoutScale: o.timeoutScale,

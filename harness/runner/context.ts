@@ -245,7 +245,7 @@ export class ScenarioContext {
     const parts = await this.parts();
     const label = opts.label ?? 'guest';
     const name = opts.name ?? `sc-${this.scenario.name}-${label}-${process.pid}`;
-    const g = await Guest.start({ ...parts, memMiB: 1024, smp: 2, progress: this.progress, ...(this.settings.memory ? { memory: this.settings.memory } : {}), ...opts, name });
+    const g = await Guest.start({ ...parts, memMiB: 1024, smp: 2, progress: this.progress, ...(this.settings.memory ? { memory: this.settings.memory } : {}), ...(this.settings.accel ? { accel: this.settings.accel } : {}), ...opts, name });
     this.guests.push(g);
     this.live.pids.push(g.info.pid);
     this.live.logs.push({ name: `${label}-serial.log`, path: g.info.serialLog });

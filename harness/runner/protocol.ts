@@ -8,6 +8,8 @@ export interface RunSettings {
   memory?: 'auto' | 'hugepages' | 'memfd';
   /** Doorbells of the targets' VFIOUSER transport: the mmapped page (default) or messages (`-M`). */
   doorbells?: 'mapped' | 'message';
+  /** Accelerator for guests (default auto: KVM when the probe boots the kernel, else TCG). */
+  accel?: 'auto' | 'kvm' | 'tcg';
 }
 
 export interface RunRequest {

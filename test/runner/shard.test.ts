@@ -103,10 +103,11 @@ test('shards 1/2 and 2/2 (with --repeat 2) together run the serial set of checks
   assert.ok(three.scenarios.length <= 1, 'a shard may be small or empty and still writes a report');
 });
 
-test('settings: --memory and --doorbells reach every scenario (context settings, nvmf_create_transport -M)', async () => {
-  const r = await run([entry('sleeperA')], { settings: { memory: 'memfd', doorbells: 'message' } });
+test('settings: --memory, --doorbells and --accel reach every scenario (context settings, nvmf_create_transport -M)', async () => {
+  const r = await run([entry('sleeperA')], { settings: { memory: 'memfd', doorbells: 'message', accel: 'tcg' } });
   assert.equal(r.scenarios[0]!.facts.transport, '-t VFIOUSER -M');
   assert.equal(r.scenarios[0]!.facts.memory, 'memfd');
+  assert.equal(r.scenarios[0]!.facts.accel, 'tcg');
   const d = await run([entry('sleeperA')]);
   assert.equal(d.scenarios[0]!.facts.transport, '-t VFIOUSER');
 });
