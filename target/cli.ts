@@ -10,6 +10,9 @@ interface TargetCliOptions {
   rpcSocketMode: string;
   rpcSocketOwner?: string;
   rpcSocketGroup?: string;
+  socketMode?: string;
+  socketOwner?: string;
+  socketGroup?: string;
   config?: string;
   json?: string;
   logflag: string[];
@@ -27,6 +30,16 @@ function socketPermissions(o: TargetCliOptions): SocketPermissions {
   };
 }
 
+/** --socket-mode/--socket-owner/--socket-group: every vfio-user listener socket DIR/cntrl; undefined when none is given. */
+function listenerPermissions(o: TargetCliOptions): SocketPermissions | undefined {
+  if (o.socketMode === undefined && o.socketOwner === undefined && o.socketGroup === undefined) return undefined;
+  return {
+    mode: o.socketMode === undefined ? undefined : parseSocketMode(o.socketMode),
+    uid: o.socketOwner === undefined ? undefined : userId(o.socketOwner),
+    gid: o.socketGroup === undefined ? undefined : groupId(o.socketGroup),
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('target')
@@ -35,6 +48,9 @@ export function register(program: Command): void {
     .option('--rpc-socket-mode <mode>', 'file mode of the RPC socket, octal (whoever can connect controls the target)', '0600')
     .option('--rpc-socket-owner <user>', 'owner of the RPC socket (name or uid), e.g. the user a management tool runs as')
     .option('--rpc-socket-group <group>', 'group of the RPC socket (name or gid); with --rpc-socket-mode 0660 its members may connect')
+    .option('--socket-mode <mode>', 'file mode of every vfio-user listener socket DIR/cntrl, octal (default 0600); 0660 with --socket-group lets QEMU under libvirt connect')
+    .option('--socket-owner <user>', 'owner of every listener socket (name or uid), e.g. the user QEMU runs as (libvirt-qemu)')
+    .option('--socket-group <group>', "group of every listener socket (name or gid), e.g. QEMU's group under libvirt (kvm, libvirt-qemu)")
     .option('-c, --config <file>', 'JSON config to load at start (save_config output)')
     .option('--json <file>', 'same as --config, as nvmf_tgt spells it')
     .option('-L, --logflag <flag>', 'enable debug logs of a component (bdev, nvmf, rpc, vfio_user, all); repeatable', (v: string, prev: string[]) => [...prev, v], [] as string[])
@@ -47,9 +63,11 @@ export function register(program: Command): void {
     .action(async (o: TargetCliOptions) => {
       let level: LogLevel;
       let perms: SocketPermissions;
+      let listenerPerms: SocketPermissions | undefined;
       try {
         level = parseLogLevel(o.logLevel);
         perms = socketPermissions(o);
+        listenerPerms = listenerPermissions(o);
       } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);
         process.exitCode = 1;
@@ -61,6 +79,7 @@ export function register(program: Command): void {
         d = await TargetDaemon.start({
           rpcSocket: o.rpcSocket,
           rpcSocketPermissions: perms,
+          listenerSocketPermissions: listenerPerms,
           config: o.config ?? o.json,
           log,
           handleSignals: true,

@@ -39,10 +39,17 @@ export interface DaemonOptions {
   waitForRpc?: boolean;
   /** What a listener serves (the NVMe controller over vfio-user unless a test passes its own). */
   endpointFactory?: EndpointFactory;
+  /** Mode, owner and group of every vfio-user listener socket DIR/cntrl (QEMU as another user: libvirt). */
+  listenerSocketPermissions?: SocketPermissions;
 }
 
 export interface SavedConfig {
   subsystems: Array<{ subsystem: string; config: unknown[] | null }>;
+}
+
+/** The factory with every listener socket given `perms` (unchanged when none were asked for). */
+function withSocketPermissions(factory: EndpointFactory, perms: SocketPermissions | undefined): EndpointFactory {
+  return perms ? (o) => factory({ ...o, socket: perms }) : factory;
 }
 
 export class TargetDaemon {
@@ -68,7 +75,7 @@ export class TargetDaemon {
     const bdevs = new BdevRegistry();
     const ctx = {
       bdevs,
-      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), opts.endpointFactory ?? startVfioUserEndpoint),
+      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), withSocketPermissions(opts.endpointFactory ?? startVfioUserEndpoint, opts.listenerSocketPermissions)),
       bdevOptions: {},
       log: this.log,
       kill: (sig: string) => this.onSignal(sig),

@@ -29,6 +29,9 @@ export interface NvmeEndpointOptions {
   maxNamespaces?: number;
   msixVectors?: number;
   socketMode?: number;
+  /** Owner and group of the socket (QEMU under libvirt runs as its own user). */
+  socketUid?: number;
+  socketGid?: number;
   log?: Logger;
   /** Live migration: v2 always (unless false); v1 (Oracle's QEMU fork) when asked. */
   migration?: false | { v1?: boolean };
@@ -90,7 +93,7 @@ export class NvmeEndpoint {
       model: this.controller,
     });
     this.refreshNamespaces();
-    this.server = new VfioUserServer(this.socketPath, this.fn, { log, mode: opts.socketMode });
+    this.server = new VfioUserServer(this.socketPath, this.fn, { log, mode: opts.socketMode, uid: opts.socketUid, gid: opts.socketGid });
     if (opts.migration !== false) {
       const device = new NvmeMigratable(this.controller, this.fn, { vendorId: 0x4e58, deviceId: 0x0001 });
       this.migration = new DeviceMigration(device, this.server.dma, { log });
@@ -168,6 +171,9 @@ export async function startVfioUserEndpoint(o: EndpointOptions): Promise<Control
     maxQueueDepth: o.transport.max_queue_depth,
     maxIoQueuePairs: o.transport.max_io_qpairs_per_ctrlr,
     maxNamespaces: sub.options.maxNamespaces || 32,
+    socketMode: o.socket?.mode,
+    socketUid: o.socket?.uid,
+    socketGid: o.socket?.gid,
     log: o.log,
     // Migration v2 always; v1 (Oracle's QEMU fork) adds region 9 and the VERSION capability,
     // so it is opt-in (SPDK's RPC has no option for it).

@@ -90,6 +90,8 @@ export interface EndpointOptions {
   subsystem: Subsystem;
   transport: VfioUserTransportOptions;
   log: Logger;
+  /** Mode, owner and group of `${traddr}/cntrl` (0600, ours, unless `vnvme target --socket-*` says otherwise). */
+  socket?: { mode?: number; uid?: number; gid?: number };
 }
 
 export type EndpointFactory = (opts: EndpointOptions) => Promise<ControllerEndpoint>;

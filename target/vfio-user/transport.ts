@@ -1,7 +1,7 @@
 // Message transports: how vfio-user messages (each a whole Buffer plus the fds that came
 // with it) move between the two ends. The protocol code talks to `MessageTransport` only;
 // `SocketTransport` is the UNIX-socket implementation over the native Channel.
-import { existsSync, lstatSync, chownSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, chmodSync, chownSync, unlinkSync } from 'node:fs';
 import { native, errnoOf, type NativeChannel, type NativeListener } from '../../native/index.js';
 
 export interface MessageTransport {
@@ -103,9 +103,14 @@ export class SocketListener {
       if (live) throw Object.assign(new Error(`${path} is in use by a running server`), { errno: 98 /* EADDRINUSE */ });
       unlinkSync(path);
     }
-    const fd = native.listenUnix(path, opts.mode ?? 0o600);
+    // Owner and group first, then the mode: no moment where more users than asked may connect.
+    const chown = opts.uid !== undefined || opts.gid !== undefined;
+    const fd = native.listenUnix(path, chown ? 0o600 : (opts.mode ?? 0o600));
     try {
-      if (opts.uid !== undefined || opts.gid !== undefined) chownSync(path, opts.uid ?? -1, opts.gid ?? -1);
+      if (chown) {
+        chownSync(path, opts.uid ?? -1, opts.gid ?? -1);
+        chmodSync(path, opts.mode ?? 0o600);
+      }
       this.listener = new native.Listener(fd, onConnection);
     } catch (err) {
       // Neither the listening fd nor a socket file nobody serves may outlive the failure.
