@@ -52,6 +52,7 @@ export const COMMANDS: CommandEntry[] = [
   },
   { name: 'vm', term: 'vm', description: 'boot and drive a Linux guest attached to a running vfio-user target', load: () => import('./guest/cli.js') },
   { name: 'qemu', term: 'qemu', description: 'the QEMU the harness runs guests with', load: () => import('./qemu/cli.js') },
+  { name: 'libvirt', term: 'libvirt', description: 'run guests on our vfio-user controller under libvirt', load: () => import('./libvirt/cli.js') },
   { name: 'image', term: 'image', description: 'guest images built from Debian packages (cached by recipe hash)', load: () => import('../images/cli.js') },
   // The run viewer (reports/cli.ts): report serve | build | merge.
   { name: 'report', term: 'report', description: 'the run viewer: browse runs, check history, diffs, spec coverage, evidence, performance', load: () => import('../reports/cli.js') },
