@@ -39,12 +39,21 @@ export function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 }
 
+/**
+ * PCI slots on pcie.0 for the devices libvirt does not place itself: libvirt fills the root bus
+ * from slot 1 (its root ports) and uses 0x1f (ICH9), so these stay clear of both.
+ */
+export const VFIO_USER_SLOT = '0x10';
+export const NET_SLOT = '0x11';
+
 /** The QEMU arguments libvirt cannot express: the vfio-user device, and the SSH port forward. */
 export function qemuCommandlineArgs(s: Pick<DomainSpec, 'socket' | 'syntax' | 'sshPort'>): string[] {
-  const args = vfioUserDeviceArgs({ id: 'vfu0', socket: s.socket }, s.syntax);
+  const [flag, device] = vfioUserDeviceArgs({ id: 'vfu0', socket: s.socket }, s.syntax, 'pcie.0');
+  const placed = s.syntax === 'json' ? JSON.stringify({ ...(JSON.parse(device!) as object), addr: VFIO_USER_SLOT }) : device!.replace(',bus=pcie.0', `,bus=pcie.0,addr=${VFIO_USER_SLOT}`);
+  const args = [flag!, placed];
   if (s.sshPort !== undefined) {
     if (!Number.isInteger(s.sshPort) || s.sshPort < 1 || s.sshPort > 65535) throw new Error(`SSH port ${s.sshPort} is not a TCP port`);
-    args.push('-netdev', `user,id=vnvmenet,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=vnvmenet,romfile=');
+    args.push('-netdev', `user,id=vnvmenet,hostfwd=tcp:127.0.0.1:${s.sshPort}-:22`, '-device', `virtio-net-pci,netdev=vnvmenet,bus=pcie.0,addr=${NET_SLOT},romfile=`);
   }
   return args;
 }

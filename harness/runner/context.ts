@@ -224,11 +224,11 @@ export class ScenarioContext {
   }
 
   /** A new target daemon of this scenario's own, started and answering RPC. */
-  async target(label = 'target', opts: { env?: Record<string, string> } = {}): Promise<ScenarioTarget> {
+  async target(label = 'target', opts: { env?: Record<string, string>; args?: readonly string[] } = {}): Promise<ScenarioTarget> {
     const t = new ScenarioTarget(join(this.tmp, label), this.dir, (pid) => {
       this.live.pids.push(pid);
       this.publishLive();
-    }, label, opts.env);
+    }, label, opts.env, opts.args);
     t.transportArgs = this.transportArgs();
     this.targets.push(t);
     this.live.logs.push({ name: `${label}.log`, path: t.logFile });

@@ -53,6 +53,8 @@ export class ScenarioTarget {
     readonly label = 'target',
     /** Environment additions for the daemon (VNVME_MIGRATION_V1=1 for Oracle's QEMU). */
     private readonly env: Record<string, string> = {},
+    /** More `vnvme target` options (e.g. --socket-group kvm --socket-mode 0660 for QEMU under libvirt). */
+    private readonly extraArgs: readonly string[] = [],
   ) {
     mkdirSync(workDir, { recursive: true, mode: 0o700 });
     this.rpcSocket = join(workDir, 'spdk.sock');
@@ -73,7 +75,7 @@ export class ScenarioTarget {
     if (this.running) throw new Error('target already running');
     this.exited = undefined;
     const fd = openSync(this.logFile, 'a');
-    const argv = [vnvmeBin(), 'target', '-r', this.rpcSocket];
+    const argv = [vnvmeBin(), 'target', '-r', this.rpcSocket, ...this.extraArgs];
     appendFileSync(this.rpcLog, `# ${new Date().toISOString()} $ ${Object.entries(this.env).map(([k, v]) => `${k}=${v} `).join('')}${commandText('node', argv.map((a, i) => (i === 0 ? 'bin/vnvme.js' : a)))}\n`);
     const child = spawn(process.execPath, argv, { stdio: ['ignore', fd, fd], env: { ...process.env, ...this.env } });
     closeSync(fd);

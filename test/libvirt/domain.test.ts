@@ -72,9 +72,9 @@ test("the guide's memory backing and shared access; the device in the QEMU's syn
   assert.doesNotMatch(memfd, /hugepages/);
   const json = qemuArgs(huge);
   assert.equal(json[0], '-device');
-  assert.deepEqual(JSON.parse(json[1]!), { driver: 'vfio-user-pci', id: 'vfu0', socket: { type: 'unix', path: base.socket } });
-  assert.deepEqual(qemuArgs(domainXml({ ...base, syntax: 'oracle' })).slice(0, 2), ['-device', `vfio-user-pci,id=vfu0,socket=${base.socket}`]);
-  assert.deepEqual(qemuArgs(huge).slice(2), ['-netdev', 'user,id=vnvmenet,hostfwd=tcp:127.0.0.1:2222-:22', '-device', 'virtio-net-pci,netdev=vnvmenet,romfile=']);
+  assert.deepEqual(JSON.parse(json[1]!), { driver: 'vfio-user-pci', id: 'vfu0', bus: 'pcie.0', socket: { type: 'unix', path: base.socket }, addr: '0x10' });
+  assert.deepEqual(qemuArgs(domainXml({ ...base, syntax: 'oracle' })).slice(0, 2), ['-device', `vfio-user-pci,id=vfu0,bus=pcie.0,addr=0x10,socket=${base.socket}`]);
+  assert.deepEqual(qemuArgs(huge).slice(2), ['-netdev', 'user,id=vnvmenet,hostfwd=tcp:127.0.0.1:2222-:22', '-device', 'virtio-net-pci,netdev=vnvmenet,bus=pcie.0,addr=0x11,romfile=']);
   assert.match(huge, /<domain type='qemu'/);
   assert.match(huge, /<cpu mode='maximum'\/>/);
   assert.match(domainXml({ ...base, type: 'kvm' }), /<domain type='kvm'[\s\S]*<cpu mode='host-passthrough'\/>/);
