@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "common.h"
+#include "engine.h"
 
 namespace vnvme {
 
@@ -183,6 +184,9 @@ Napi::Function Channel::Init(Napi::Env env) {
                       InstanceMethod("setMaxMessageSize", &Channel::SetMaxMessageSize),
                       InstanceMethod("setMaxFds", &Channel::SetMaxFds),
                       InstanceAccessor("partialAge", &Channel::GetPartialAge, nullptr),
+                      InstanceMethod("setFastWrites", &Channel::SetFastWrites),
+                      InstanceMethod("setFastWritesEnabled", &Channel::SetFastWritesEnabled),
+                      InstanceAccessor("fastWrites", &Channel::GetFastWrites, nullptr),
                       InstanceMethod("pause", &Channel::Pause), InstanceMethod("resume", &Channel::Resume),
                       InstanceAccessor("fd", &Channel::GetFd, nullptr)});
 }
@@ -235,6 +239,77 @@ Napi::Value Channel::GetPartialAge(const Napi::CallbackInfo& info) {
   if (partialSince_ == 0 || fd_ < 0) return Napi::Number::New(env, 0);
   uint64_t now = uv_now(LoopOf(env));
   return Napi::Number::New(env, static_cast<double>(now > partialSince_ ? now - partialSince_ : 0));
+}
+
+// setFastWrites(engine | null, region, base, size): 4-byte REGION_WRITEs to [base, base+size)
+// of `region` go to the engine's FastWrite while enabled (setFastWritesEnabled).
+Napi::Value Channel::SetFastWrites(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  fastSink_ = nullptr;
+  fastSinkRef_.Reset();
+  fastEnabled_ = false;
+  if (!info[0].IsObject()) return env.Undefined();
+  NvmeEngine* e = Napi::ObjectWrap<NvmeEngine>::Unwrap(info[0].As<Napi::Object>());
+  if (!e) throw Napi::TypeError::New(env, "setFastWrites: NvmeEngine expected");
+  uint64_t region = ArgU64(info, 1, "region"), base = ArgU64(info, 2, "base"), size = ArgU64(info, 3, "size");
+  if (region > 0xffffffffu || base + size < base) throw Napi::RangeError::New(env, "setFastWrites: bad range");
+  fastSink_ = e;
+  fastSinkRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  fastRegion_ = static_cast<uint32_t>(region);
+  fastBase_ = base;
+  fastSize_ = size;
+  return env.Undefined();
+}
+
+Napi::Value Channel::SetFastWritesEnabled(const Napi::CallbackInfo& info) {
+  fastEnabled_ = fastSink_ != nullptr && info[0].ToBoolean();
+  return info.Env().Undefined();
+}
+
+Napi::Value Channel::GetFastWrites(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(fastWrites_));
+}
+
+// The message is REGION_WRITE (command 10) of 4 bytes inside the fast range, a command (not a
+// reply) with no flags but No_reply and no fds: the sink takes it, and the reply (unless
+// No_reply) is the one the server would send, the request's offset/region/count echoed.
+bool Channel::TryFastWrite() {
+  constexpr uint16_t kRegionWrite = 10;
+  constexpr uint32_t kNoReply = 0x10, kTypeReply = 1;
+  uint16_t id, command;
+  uint32_t flags;
+  std::memcpy(&id, header_, 2);
+  std::memcpy(&command, header_ + 2, 2);
+  std::memcpy(&flags, header_ + 8, 4);
+  if (command != kRegionWrite || (flags & ~kNoReply) != 0 || body_.size() != 20) return false;
+  uint64_t offset;
+  uint32_t region, count, value;
+  std::memcpy(&offset, body_.data(), 8);
+  std::memcpy(&region, body_.data() + 8, 4);
+  std::memcpy(&count, body_.data() + 12, 4);
+  std::memcpy(&value, body_.data() + 16, 4);
+  if (region != fastRegion_ || count != 4 || offset < fastBase_ || offset - fastBase_ >= fastSize_ || (offset & 3)) return false;
+  if (!fastSink_->FastWrite(offset - fastBase_, value)) return false;
+  fastWrites_++;
+  if (flags & kNoReply) return true;
+  Outgoing o;
+  o.data.resize(32);
+  uint32_t size = 32, rflags = kTypeReply, error = 0;
+  std::memcpy(o.data.data(), &id, 2);
+  std::memcpy(o.data.data() + 2, &command, 2);
+  std::memcpy(o.data.data() + 4, &size, 4);
+  std::memcpy(o.data.data() + 8, &rflags, 4);
+  std::memcpy(o.data.data() + 12, &error, 4);
+  std::memcpy(o.data.data() + 16, body_.data(), 16);
+  outBytes_ += o.data.size();
+  outq_.push_back(std::move(o));
+  int err = 0;
+  if (!Flush(&err)) {
+    Fail(std::string("send failed: ") + std::strerror(err));
+    return true;
+  }
+  UpdatePoll();
+  return true;
 }
 
 Napi::Value Channel::Pause(const Napi::CallbackInfo& info) {
@@ -376,6 +451,9 @@ void Channel::CloseInternal(const std::string& reason, bool notify) {
   // to them is a GC root, so holding them past the close would keep both alive forever.
   onMessage_.Reset();
   onClose_.Reset();
+  fastSink_ = nullptr;
+  fastEnabled_ = false;
+  if (!fastSinkRef_.IsEmpty()) fastSinkRef_.Reset();
   if (refed_) {
     refed_ = false;
     Unref();
@@ -471,7 +549,15 @@ void Channel::ReadAvailable() {
       }
       if (bodyGot_ < body_.size()) continue;
     }
-    // A whole message: hand it to JS with its fds.
+    // A whole message. A fast write (a doorbell while JavaScript has nothing queued) is served
+    // here; anything else goes to JS with its fds.
+    if (fastEnabled_ && pendingFds_.empty() && droppedFds_ == 0 && TryFastWrite()) {
+      partialSince_ = 0;
+      headerGot_ = 0;
+      bodyGot_ = 0;
+      body_.clear();
+      continue;
+    }
     Napi::Env env = Env();
     size_t total = kHeaderSize + body_.size();
     Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::Copy(env, header_, kHeaderSize);

@@ -32,6 +32,15 @@ class Listener : public Napi::ObjectWrap<Listener> {
   Napi::FunctionReference onConnection_;
 };
 
+// A device register range whose 4-byte REGION_WRITEs the channel may hand straight to native
+// code (NVMe message-mode doorbells) instead of JavaScript. Write() returns false to decline,
+// and the message then goes to JavaScript as any other. Called on the JS thread.
+class FastWriteSink {
+ public:
+  virtual ~FastWriteSink() = default;
+  virtual bool FastWrite(uint64_t offsetInRange, uint32_t value) = 0;
+};
+
 class Channel : public Napi::ObjectWrap<Channel> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -44,6 +53,11 @@ class Channel : public Napi::ObjectWrap<Channel> {
   Napi::Value SetMaxMessageSize(const Napi::CallbackInfo& info);
   Napi::Value SetMaxFds(const Napi::CallbackInfo& info);
   Napi::Value GetPartialAge(const Napi::CallbackInfo& info);
+  Napi::Value SetFastWrites(const Napi::CallbackInfo& info);
+  Napi::Value SetFastWritesEnabled(const Napi::CallbackInfo& info);
+  Napi::Value GetFastWrites(const Napi::CallbackInfo& info);
+  // A whole message in header_/body_ that is a fast write: handled (and replied to) here.
+  bool TryFastWrite();
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Resume(const Napi::CallbackInfo& info);
   Napi::Value GetFd(const Napi::CallbackInfo& info);
@@ -82,6 +96,15 @@ class Channel : public Napi::ObjectWrap<Channel> {
   size_t droppedFds_ = 0;
   // Loop time (ms) when the first byte of the message being read arrived; 0 between messages.
   uint64_t partialSince_ = 0;
+  // Fast writes: REGION_WRITEs of 4 bytes to [fastBase_, fastBase_ + fastSize_) of region
+  // fastRegion_ go to fastSink_ while JavaScript says it has nothing queued (fastEnabled_), so
+  // the protocol's in-order rule holds: nothing earlier is still waiting to be processed.
+  FastWriteSink* fastSink_ = nullptr;
+  Napi::ObjectReference fastSinkRef_;
+  bool fastEnabled_ = false;
+  uint32_t fastRegion_ = 0;
+  uint64_t fastBase_ = 0, fastSize_ = 0;
+  uint64_t fastWrites_ = 0;
   Napi::FunctionReference onMessage_;
   Napi::FunctionReference onClose_;
 };

@@ -6,12 +6,13 @@
 
 #include <memory>
 
+#include "channel.h"
 #include "memory.h"
 #include "nvme-engine.h"
 
 namespace vnvme {
 
-class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink {
+class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink, public FastWriteSink {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit NvmeEngine(const Napi::CallbackInfo& info);
@@ -19,6 +20,8 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink {
 
   // EngineSink: called on the engine thread.
   void Upcall(int kind, uint16_t qid, std::vector<uint8_t> bytes) override;
+  // FastWriteSink: a message-mode doorbell (offset into the doorbell page) from the channel.
+  bool FastWrite(uint64_t offset, uint32_t value) override { return core_->FastDoorbell(offset / 4, value); }
 
  private:
   Napi::Value Start(const Napi::CallbackInfo& info);

@@ -22,6 +22,15 @@ export interface NativeChannel {
   setMaxFds(count: number): void;
   /** ms since the first byte of an unfinished incoming message (0 between messages). */
   readonly partialAge: number;
+  /**
+   * 4-byte REGION_WRITEs to [base, base+size) of `region` go straight to the engine (NVMe
+   * message-mode doorbells, no JavaScript hop) while enabled; the engine may decline one.
+   */
+  setFastWrites(engine: NativeEngine | null, region: number, base: bigint, size: number): void;
+  /** The owner has nothing queued: a fast write cannot overtake an earlier message. */
+  setFastWritesEnabled(on: boolean): void;
+  /** Writes served natively so far. */
+  readonly fastWrites: number;
   pause(): void;
   resume(): void;
 }

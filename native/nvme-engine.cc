@@ -240,6 +240,13 @@ int EngineCore::Doorbell(uint64_t idx, uint32_t v) {
   return 0;
 }
 
+bool EngineCore::FastDoorbell(uint64_t idx, uint32_t v) {
+  uint64_t qid = idx >> 1;
+  if (qid == 0 || qid >= static_cast<uint64_t>(queueLimit_)) return false;
+  if ((idx & 1) ? !cqs_[qid].live : !sqs_[qid].live) return false;
+  return Doorbell(idx, v) == 0;
+}
+
 void EngineCore::Complete(const Completion& c) {
   std::lock_guard<std::mutex> g(mu_);
   completions_.push_back(c);

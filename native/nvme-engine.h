@@ -174,6 +174,11 @@ class EngineCore {
   int SetVectorFd(uint64_t vector, int fd);
   // Message-mode doorbell write: index 2*qid (SQ tail) or 2*qid+1 (CQ head).
   int Doorbell(uint64_t index, uint32_t value);
+  // A doorbell write straight from the socket (no JavaScript hop): taken only for an I/O queue
+  // that exists; anything else (admin queue, a queue that does not exist: Invalid Doorbell
+  // Register) returns false and goes the ordinary way. Called on the thread that creates and
+  // deletes queues, so the live flags it reads cannot change under it.
+  bool FastDoorbell(uint64_t index, uint32_t value);
   // Completes a command handed up as a bdev operation.
   void Complete(const Completion& c);
   // Mapped doorbells (a shared page of `bytes`, polled) or nullptr: message mode. 0 or EINVAL.

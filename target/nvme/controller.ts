@@ -5,7 +5,8 @@
 import { decodeBdevOp, native, type NativeEngine, type NativeSharedMemory } from '../../native/index.js';
 import type { PciDeviceModel, BarSpec, PciFunction } from '../pci/function.js';
 import type { DeviceContext, Logger } from '../vfio-user/device.js';
-import { IrqIndex, WireError, Errno } from '../vfio-user/wire.js';
+import type { FastWrites } from '../vfio-user/transport.js';
+import { IrqIndex, RegionIndex, WireError, Errno } from '../vfio-user/wire.js';
 import { AsyncEvent, CC_EN, CSTS_CFS, CSTS_RDY, CSTS_SHST_COMPLETE, CSTS_SHST_MASK, LogPage, NvmeError, Reg, Status, statusName } from './constants.js';
 import { FeatureState } from './features.js';
 import { ErrorLog } from './logs.js';
@@ -145,6 +146,16 @@ export class NvmeController implements PciDeviceModel {
   }
 
   private pausedForDetach = false;
+
+  /**
+   * Message-mode doorbells of I/O queues are served by the native channel straight into the
+   * engine (engine.FastDoorbell takes only queues that exist; the admin queue and anything
+   * invalid still come here, in order, through bar0Write).
+   */
+  fastWrites(): FastWrites | null {
+    if (!this.realEngine) return null;
+    return { sink: this.realEngine, region: RegionIndex.BAR0, base: BigInt(Reg.DOORBELLS), size: 0x1000 };
+  }
 
   dmaMapped(): void {
     if (this.pausedForDetach) {

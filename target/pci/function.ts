@@ -4,6 +4,7 @@
 import { CFG, COMMAND_INTX_DISABLE, COMMAND_IO, COMMAND_MASTER, COMMAND_MEMORY, COMMAND_SERR, CONFIG_SIZE, ConfigSpace } from '../pci/config-space.js';
 import { buildCapabilities, EXP_DEVCTL_FLR, EXP_OFFSET, MSIX_CTRL_ENABLE, MSIX_CTRL_MASKALL, MSIX_OFFSET } from './capabilities.js';
 import type { DeviceContext, IrqSpec, RegionSpec, VfioDevice } from '../vfio-user/device.js';
+import type { FastWrites } from '../vfio-user/transport.js';
 import {
   DEVICE_FLAGS_PCI,
   DEVICE_FLAGS_RESET,
@@ -52,6 +53,8 @@ export interface PciDeviceModel {
   dmaMapped?(iova: bigint, size: bigint): void;
   /** Config-space command register changed (bus mastering, INTx disable). */
   commandChanged?(command: number): void;
+  /** BAR writes native code may serve straight from the socket (see VfioDevice.fastWrites). */
+  fastWrites?(): FastWrites | null;
 }
 
 export interface PciFunctionOptions {
@@ -168,6 +171,10 @@ export class PciFunction implements VfioDevice {
     const r = this.model.detach();
     this.ctx = null;
     return r;
+  }
+
+  fastWrites(): FastWrites | null {
+    return this.model.fastWrites?.() ?? null;
   }
 
   quiesceDma(iova: bigint, size: bigint): void | Promise<void> {

@@ -3,6 +3,7 @@
 import type { IrqTable } from './irq.js';
 import type { DmaSpace } from './dma.js';
 import type { SparseArea } from './wire.js';
+import type { FastWrites } from './transport.js';
 
 export interface RegionSpec {
   index: number;
@@ -55,4 +56,9 @@ export interface VfioDevice {
   quiesceDma?(iova: bigint, size: bigint): void | Promise<void>;
   /** Called after a DMA region was added. */
   dmaMapped?(iova: bigint, size: bigint): void;
+  /**
+   * Register writes the socket may hand to native code directly (after attach), or null: the
+   * server enables them only while it has no earlier message waiting, so ordering holds.
+   */
+  fastWrites?(): FastWrites | null;
 }

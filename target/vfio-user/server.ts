@@ -24,6 +24,8 @@ export interface ServerOptions extends SocketOptions {
   handshakeTimeoutMs?: number;
   /** A message must arrive whole within this many ms of its first byte (default 10 s). */
   messageTimeoutMs?: number;
+  /** Let the socket serve the device's fast writes natively (default true; tests turn it off). */
+  fastWrites?: boolean;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -84,6 +86,11 @@ export class VfioUserServer {
 
   get attached(): boolean {
     return this.session !== null;
+  }
+
+  /** Writes the current client's socket served natively (fast writes; stats and tests). */
+  get fastWritesServed(): number {
+    return this.session?.fastWrites ?? 0;
   }
 
   private onConnection(fd: number): void {
@@ -161,6 +168,10 @@ class Session implements DmaMessenger {
     this.watchdog.unref();
   }
 
+  get fastWrites(): number {
+    return (this.transport as { fastWrites?: number }).fastWrites ?? 0;
+  }
+
   private get maxFds(): number {
     return this.server.opts.maxMsgFds ?? 16;
   }
@@ -203,6 +214,7 @@ class Session implements DmaMessenger {
       return;
     }
     this.queue.push({ msg, fds, droppedFds });
+    this.transport.setFastWritesEnabled?.(false);
     // Back-pressure, except while we wait for the client to answer a DMA_READ/WRITE: its reply
     // may sit behind the commands it pipelined, so we keep reading (up to a hard limit).
     if (this.queue.length > QUEUE_HIGH_WATER) {
@@ -231,7 +243,12 @@ class Session implements DmaMessenger {
       }
     }
     this.busy = false;
-    if (!this.transport.closed && !this.ended) this.transport.resume();
+    // Nothing queued, nothing in progress: a doorbell the channel serves natively now cannot
+    // overtake an earlier message (vfio-user: commands are processed in order).
+    if (!this.transport.closed && !this.ended) {
+      this.transport.setFastWritesEnabled?.(this.queue.length === 0 && this.pending.size === 0);
+      this.transport.resume();
+    }
   }
 
   private process(msg: Buffer, fds: number[], droppedFds: number): void | Promise<void> {
@@ -445,6 +462,7 @@ class Session implements DmaMessenger {
     this.neg.versionDone = true;
     this.server.dma.messenger = this;
     this.server.device.attach({ dma: this.server.dma, irqs: this.server.irqs, log: this.log });
+    if (this.server.opts.fastWrites !== false) this.transport.setFastWrites?.(this.server.device.fastWrites?.() ?? null);
     this.log.debug('VERSION negotiated', { minor: this.neg.minor, clientCaps: caps });
     return { payload: W.encodeVersion({ major: 0, minor: this.neg.minor, caps: reply }) };
   }

@@ -2,7 +2,7 @@
 // with it) move between the two ends. The protocol code talks to `MessageTransport` only;
 // `SocketTransport` is the UNIX-socket implementation over the native Channel.
 import { existsSync, lstatSync, chmodSync, chownSync, unlinkSync } from 'node:fs';
-import { native, errnoOf, type NativeChannel, type NativeListener } from '../../native/index.js';
+import { native, errnoOf, type NativeChannel, type NativeEngine, type NativeListener } from '../../native/index.js';
 
 export interface MessageTransport {
   send(msg: Buffer, fds?: number[]): void;
@@ -12,10 +12,21 @@ export interface MessageTransport {
   setMaxFds(count: number): void;
   /** ms since the first byte of an unfinished incoming message arrived (0 between messages). */
   readonly partialAge: number;
+  /** Register writes served below JavaScript (see NativeChannel.setFastWrites); optional. */
+  setFastWrites?(f: FastWrites | null): void;
+  setFastWritesEnabled?(on: boolean): void;
   /** Stop/restart delivering messages (back-pressure while a command is processed). */
   pause(): void;
   resume(): void;
   readonly closed: boolean;
+}
+
+/** A device register range whose 4-byte writes native code serves (NVMe doorbells). */
+export interface FastWrites {
+  sink: NativeEngine;
+  region: number;
+  base: bigint;
+  size: number;
 }
 
 export interface TransportHandlers {
@@ -60,6 +71,18 @@ export class SocketTransport implements MessageTransport {
   }
   setMaxFds(count: number): void {
     this.channel.setMaxFds(count);
+  }
+  setFastWrites(f: FastWrites | null): void {
+    if (this.closed) return;
+    if (f) this.channel.setFastWrites(f.sink, f.region, f.base, f.size);
+    else this.channel.setFastWrites(null, 0, 0n, 0);
+  }
+  setFastWritesEnabled(on: boolean): void {
+    if (!this.closed) this.channel.setFastWritesEnabled(on);
+  }
+  /** Writes the channel served natively. */
+  get fastWrites(): number {
+    return this.channel.fastWrites;
   }
   get partialAge(): number {
     return this.closed ? 0 : this.channel.partialAge;

@@ -10,6 +10,7 @@ import { PciFunction, type PciDeviceModel } from '../../target/pci/function.js';
 import type { DeviceContext } from '../../target/vfio-user/device.js';
 import { VfioUserServer, type ServerOptions } from '../../target/vfio-user/server.js';
 import { WireError } from '../../target/vfio-user/wire.js';
+import type { FastWrites } from '../../target/vfio-user/transport.js';
 
 export class ScratchModel implements PciDeviceModel {
   readonly regs = Buffer.alloc(4096);
@@ -86,6 +87,11 @@ export class ScratchModel implements PciDeviceModel {
   }
   quiesceDma(iova: bigint, size: bigint): void {
     this.quiesces.push([iova, size]);
+  }
+  /** Tests of the channel's fast writes set this (BAR0 writes the socket may serve natively). */
+  fast: FastWrites | null = null;
+  fastWrites(): FastWrites | null {
+    return this.fast;
   }
   close(): void {
     this.page.unmap();
