@@ -17,6 +17,7 @@ import { MethodTable } from './rpc/method.js';
 import { bdevMethods } from './rpc/methods/bdev.js';
 import { frameworkMethods } from './rpc/methods/framework.js';
 import { nvmfMethods } from './rpc/methods/nvmf.js';
+import { namespacePoolMethods } from './rpc/methods/ns-pool.js';
 import type { EndpointFactory } from './nvmf/transport.js';
 import { startVfioUserEndpoint } from './nvme/endpoint.js';
 import { socketAnswers } from './nvmf/target.js';
@@ -82,7 +83,7 @@ export class TargetDaemon {
     } as Omit<TargetContext, 'methods'> as TargetContext;
     this.methods = new MethodTable<TargetContext>(ctx, this.log.child('rpc'));
     ctx.methods = this.methods;
-    this.methods.add(...frameworkMethods, ...bdevMethods, ...nvmfMethods);
+    this.methods.add(...frameworkMethods, ...bdevMethods, ...nvmfMethods, ...namespacePoolMethods);
     if (opts.waitForRpc) this.methods.state = 'startup';
     this.ctx = ctx;
   }

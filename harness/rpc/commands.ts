@@ -591,4 +591,31 @@ export const COMMANDS: CommandSpec[] = [
     build: (a) => pick(a, ['tgt_name']),
     print: 'dict',
   },
+  // --- vnvme's own (no rpc.py counterpart): the capacity pool for Namespace Management -------
+  {
+    name: 'vnvme_subsystem_set_ns_pool',
+    help: "[vnvme] Give a subsystem capacity for namespaces the host creates (Namespace Management); SPDK's nvmf target has no such method",
+    pos: [nqnPos, { name: 'size', kind: 'float', help: 'Pool size in MiB (float >= 0)' }],
+    opts: [{ flags: '-b, --block-sizes <list>', dest: 'block_sizes', kind: 'list', help: 'LBA formats offered, as comma-separated block sizes (default 512,4096)' }],
+    build: (a) => ({
+      nqn: a.nqn,
+      capacity: Math.floor(a.size * 1024 * 1024),
+      ...(a.block_sizes ? { block_sizes: (a.block_sizes as string[]).map(Number) } : {}),
+    }),
+    print: 'none',
+  },
+  {
+    name: 'vnvme_subsystem_remove_ns_pool',
+    help: '[vnvme] Stop offering Namespace Management on a subsystem (its pool must be empty)',
+    pos: [nqnPos],
+    build: (a) => pick(a, ['nqn']),
+    print: 'none',
+  },
+  {
+    name: 'vnvme_subsystem_get_ns_pool',
+    help: "[vnvme] Show a subsystem's namespace pool: capacity, allocated, block sizes, the namespaces created from it",
+    pos: [nqnPos],
+    build: (a) => pick(a, ['nqn']),
+    print: 'dict',
+  },
 ];

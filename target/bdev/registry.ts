@@ -14,6 +14,8 @@ interface Entry {
   config: BdevConfigEntry;
   /** Who holds the bdev: a stacked bdev's name or a namespace ("nqn... nsid 1"). */
   claimedBy?: string;
+  /** Whether save_config replays it (not a namespace pool's bdevs: the host creates those). */
+  saved: boolean;
 }
 
 export class BdevRegistry {
@@ -48,9 +50,9 @@ export class BdevRegistry {
     if (this.entries.has(name)) throw new TargetError('exists', 'EEXIST', `bdev '${name}' already exists`, { type: 'bdev', name });
   }
 
-  add(bdev: Bdev, config: BdevConfigEntry): void {
+  add(bdev: Bdev, config: BdevConfigEntry, opts: { saved?: boolean } = {}): void {
     this.checkFree(bdev.name);
-    this.entries.set(bdev.name, { bdev, config });
+    this.entries.set(bdev.name, { bdev, config, saved: opts.saved ?? true });
   }
 
   claimedBy(name: string): string | undefined {
@@ -86,7 +88,7 @@ export class BdevRegistry {
   }
 
   configEntries(): BdevConfigEntry[] {
-    return [...this.entries.values()].map((e) => structuredClone(e.config));
+    return [...this.entries.values()].filter((e) => e.saved).map((e) => structuredClone(e.config));
   }
 
   /** Closes every bdev, stacked ones first; file bdevs flush on close. */

@@ -4,9 +4,10 @@
 import { AdminOpcode, AsyncEvent, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
 import type { NvmeController } from './controller.js';
 import { commandSegments, gather, scatter } from './transfer.js';
-import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, nvmControllerData } from './identify.js';
+import { commonNamespaceCapabilities, controllerList, identifyController, identifyNamespace, namespaceDescriptors, namespaceList, nvmControllerData } from './identify.js';
 import { featureDataBytes } from './features.js';
 import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';
+import { managedNamespaces, namespaceAttachment, namespaceManagement } from './ns-management.js';
 
 type Result = number | void | 'deferred';
 
@@ -44,6 +45,10 @@ export async function executeAdmin(c: NvmeController, sqe: Buffer): Promise<Resu
       return doorbellBufferConfig(c, sqe);
     case AdminOpcode.FORMAT_NVM:
       return formatNvm(c, sqe);
+    case AdminOpcode.NS_MANAGEMENT:
+      return namespaceManagement(c, sqe);
+    case AdminOpcode.NS_ATTACHMENT:
+      return namespaceAttachment(c, sqe);
     default:
       throw new NvmeError(Status.INVALID_OPCODE, `admin opcode 0x${opc.toString(16)}`);
   }
@@ -65,27 +70,39 @@ async function fromHost(c: NvmeController, sqe: Buffer, len: number): Promise<Bu
 
 async function identify(c: NvmeController, sqe: Buffer): Promise<Result> {
   const cns = dw(sqe, 10) & 0xff;
+  const cntid = dw(sqe, 10) >>> 16;
   const nsid = dw(sqe, 1);
   const csi = dw(sqe, 11) >>> 24;
   const nn = c.opts.identity.maxNamespaces;
-  const activeNs = () => {
+  // Namespace Management's CNS values (10h-13h) and NSID FFFFFFFFh for CNS 00h exist only
+  // with it (NVMe Base 2.0 5.17.2, Figure 273: mandatory if OACS bit 3 is set).
+  const managed = managedNamespaces(c);
+  const validNsid = () => {
     if (nsid === 0 || (nsid > nn && nsid !== 0xffffffff)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
-    if (nsid === 0xffffffff) throw new NvmeError(Status.INVALID_NAMESPACE, 'NSID FFFFFFFFh without namespace management');
+    if (nsid === 0xffffffff) throw new NvmeError(Status.INVALID_NAMESPACE, 'NSID FFFFFFFFh is not allowed here');
+  };
+  const activeNs = () => {
+    if (nsid === 0xffffffff && !managed) throw new NvmeError(Status.INVALID_NAMESPACE, 'NSID FFFFFFFFh without namespace management');
+    validNsid();
     return c.namespaces.get(nsid);
   };
   let data: Buffer;
   switch (cns) {
     case 0x00: {
+      if (nsid === 0xffffffff && managed) {
+        data = commonNamespaceCapabilities(managed.lbaFormats());
+        break;
+      }
       const ns = activeNs();
       data = ns ? identifyNamespace(ns) : Buffer.alloc(4096); // inactive: zeroes
       break;
     }
     case 0x01:
-      data = identifyController(c.opts.identity);
+      data = identifyController(c.opts.identity, managed?.capacity());
       break;
     case 0x02:
       if (nsid >= 0xfffffffe) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
-      data = activeNamespaceList([...c.namespaces.keys()], nsid);
+      data = namespaceList([...c.namespaces.keys()], nsid);
       break;
     case 0x03: {
       const ns = activeNs();
@@ -103,6 +120,31 @@ async function identify(c: NvmeController, sqe: Buffer): Promise<Result> {
     case 0x06:
       if (csi !== 0) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
       data = nvmControllerData();
+      break;
+    case 0x10: // Allocated Namespace ID list
+      if (!managed) throw new NvmeError(Status.INVALID_FIELD, 'CNS 10h without namespace management');
+      if (nsid >= 0xfffffffe) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+      data = namespaceList(managed.allocated().map((a) => a.view.nsid), nsid);
+      break;
+    case 0x11: {
+      // Identify Namespace for an allocated NSID, attached here or not (unallocated: zeroes).
+      if (!managed) throw new NvmeError(Status.INVALID_FIELD, 'CNS 11h without namespace management');
+      validNsid();
+      const a = managed.allocated().find((x) => x.view.nsid === nsid);
+      data = a ? identifyNamespace(a.view) : Buffer.alloc(4096);
+      break;
+    }
+    case 0x12: {
+      // Namespace Attached Controller list: the controllers NSID is attached to, from CNTID on.
+      if (!managed) throw new NvmeError(Status.INVALID_FIELD, 'CNS 12h without namespace management');
+      validNsid();
+      const a = managed.allocated().find((x) => x.view.nsid === nsid);
+      data = controllerList(a?.controllers ?? [], cntid);
+      break;
+    }
+    case 0x13: // Controller list: every controller of the NVM subsystem, from CNTID on
+      if (!managed) throw new NvmeError(Status.INVALID_FIELD, 'CNS 13h without namespace management');
+      data = controllerList(managed.controllers(), cntid);
       break;
     default:
       throw new NvmeError(Status.INVALID_FIELD, `CNS 0x${cns.toString(16)} is not supported`);
@@ -244,7 +286,7 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
       page = changedNamespaceLog(c.changedNamespaces);
       break;
     case LogPage.COMMANDS_SUPPORTED:
-      page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells });
+      page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells, namespaceManagement: managedNamespaces(c) !== null });
       break;
     default:
       throw new NvmeError(Status.INVALID_LOG_PAGE, `log page 0x${lid.toString(16)}`);
@@ -309,13 +351,14 @@ async function formatNvm(c: NvmeController, sqe: Buffer): Promise<Result> {
   const lbaf = dw(sqe, 10) & 0xf;
   const ses = (dw(sqe, 10) >> 9) & 7;
   const pi = (dw(sqe, 10) >> 5) & 7;
-  if (lbaf !== 0) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf}`);
-  // Format 0 has no metadata, so protection information cannot be enabled (NVMe Base 2.0 5.14).
+  // No format has metadata, so protection information cannot be enabled (NVMe Base 2.0 5.14).
   if (pi !== 0) throw new NvmeError(Status.INVALID_FORMAT, `PI ${pi} on a format without metadata`);
   // FNA bit 2 = 0: no cryptographic erase; SES 010b and reserved values are invalid.
   if (ses > 1) throw new NvmeError(Status.INVALID_FIELD, `SES ${ses}`);
   const targets = nsid === 0xffffffff ? [...c.namespaces.values()] : [c.namespaces.get(nsid)];
   if (targets.some((t) => !t)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
+  // A namespace keeps its block size: only the format it is in is accepted.
+  for (const ns of targets) if (lbaf !== (ns!.formatIndex ?? 0)) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf} (namespace ${ns!.nsid} is in format ${ns!.formatIndex ?? 0})`);
   // Every namespace is checked before any is erased: a failed Format NVM changes nothing.
   for (const ns of targets)
     if (ns!.bdev.productName !== 'Malloc disk') throw new NvmeError(Status.INVALID_FORMAT, `namespace ${ns!.nsid} (${ns!.bdev.productName}) cannot be formatted`);

@@ -13,7 +13,7 @@ import { ErrorLog } from './logs.js';
 import { executeAdmin } from './admin.js';
 import { executeBdevOp } from './io.js';
 import { AsyncEventQueue } from './events.js';
-import type { ControllerIdentity, NamespaceView } from './model.js';
+import type { ControllerIdentity, NamespaceInventory, NamespaceView } from './model.js';
 
 export interface ControllerOptions {
   identity: ControllerIdentity;
@@ -23,6 +23,8 @@ export interface ControllerOptions {
   maxIoQueues: number;
   msixVectors: number;
   log: Logger;
+  /** The NVM subsystem's namespaces, for Namespace Management and Attachment (absent: not offered). */
+  inventory?: NamespaceInventory;
 }
 
 export const BAR0_SIZE = 0x4000;

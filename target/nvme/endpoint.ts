@@ -9,10 +9,38 @@ import { VfioUserServer } from '../vfio-user/server.js';
 import { silentLogger, type Logger } from '../vfio-user/device.js';
 import type { Bdev } from '../bdev/bdev.js';
 import { NvmeController } from './controller.js';
-import { hexBytes, uuidBytes, type NamespaceView } from './model.js';
+import { hexBytes, uuidBytes, type NamespaceInventory, type NamespaceView } from './model.js';
 import { NvmeMigratable } from './migration.js';
 import { DeviceMigration } from '../migration/migration.js';
 import { migrationHooks } from '../migration/hooks.js';
+
+/** A namespace as an endpoint is given it (identifiers as RPC spells them). */
+export interface EndpointNamespace {
+  nsid: number;
+  bdev: Bdev;
+  uuid?: string;
+  nguid?: string;
+  eui64?: string;
+  /** Created by Namespace Management: the pool's LBA formats, the one in use, NMIC bit 0. */
+  lbaFormats?: number[];
+  formatIndex?: number;
+  shared?: boolean;
+}
+
+export function namespaceView(n: EndpointNamespace): NamespaceView {
+  return {
+    nsid: n.nsid,
+    bdev: n.bdev,
+    blocks: BigInt(n.bdev.numBlocks),
+    blockSize: n.bdev.blockSize,
+    uuid: uuidBytes(n.uuid ?? n.bdev.uuid),
+    nguid: hexBytes(n.nguid, 16),
+    eui64: hexBytes(n.eui64, 8),
+    lbaFormats: n.lbaFormats,
+    formatIndex: n.formatIndex,
+    shared: n.shared,
+  };
+}
 
 export interface NvmeEndpointOptions {
   traddr: string;
@@ -20,7 +48,10 @@ export interface NvmeEndpointOptions {
   modelNumber: string;
   subnqn: string;
   cntlid?: number;
-  namespaces: () => { nsid: number; bdev: Bdev; uuid?: string; nguid?: string; eui64?: string }[];
+  /** The namespaces attached to this controller (its active namespaces). */
+  namespaces: () => EndpointNamespace[];
+  /** The NVM subsystem's namespaces for Namespace Management and Attachment (absent: not offered). */
+  inventory?: NamespaceInventory;
   /** SPDK's disable_mappable_bar0: doorbells as messages instead of a shared page. */
   disableMappableBar0?: boolean;
   disableShadowDoorbells?: boolean;
@@ -86,6 +117,7 @@ export class NvmeEndpoint {
       maxIoQueues: Math.min(opts.maxIoQueuePairs ?? 127, 511),
       msixVectors,
       log,
+      inventory: opts.inventory,
     });
     this.fn = new PciFunction({
       identity: { vendorId: 0x4e58, deviceId: 0x0001, subsystemVendorId: 0x4e58, subsystemId: 0x0000, revision: 0, classCode: 0x010802 },
@@ -108,15 +140,7 @@ export class NvmeEndpoint {
   }
 
   refreshNamespaces(): void {
-    const list: NamespaceView[] = this.opts.namespaces().map((n) => ({
-      nsid: n.nsid,
-      bdev: n.bdev,
-      blocks: BigInt(n.bdev.numBlocks),
-      blockSize: n.bdev.blockSize,
-      uuid: uuidBytes(n.uuid ?? n.bdev.uuid),
-      nguid: hexBytes(n.nguid, 16),
-      eui64: hexBytes(n.eui64, 8),
-    }));
+    const list: NamespaceView[] = this.opts.namespaces().map(namespaceView);
     this.controller.setNamespaces(list);
   }
 
@@ -152,11 +176,60 @@ function mapDoorbells(fd: number) {
 // ------------------------------------------------------------------ the VFIOUSER transport's factory
 
 import type { ControllerEndpoint, EndpointOptions } from '../nvmf/transport.js';
+import type { Namespace, Subsystem } from '../nvmf/subsystem.js';
+import { silentLogger as silentTargetLogger, type Logger as TargetLogger } from '../log.js';
 
 let nextCntlid = 1;
 
-/** Creates the endpoint an `nvmf_subsystem_add_listener -t VFIOUSER -a DIR` listener serves. */
-export async function startVfioUserEndpoint(o: EndpointOptions): Promise<ControllerEndpoint> {
+/** A subsystem's namespace as an endpoint is given it. */
+function endpointNamespace(sub: Subsystem, n: Namespace): EndpointNamespace {
+  const pooled = n.pooled && sub.pool ? { lbaFormats: [...sub.pool.options.blockSizes], formatIndex: n.formatIndex, shared: n.shared } : {};
+  return { nsid: n.nsid, bdev: n.bdev, uuid: n.uuid, nguid: n.nguid, eui64: n.eui64, ...pooled };
+}
+
+/**
+ * The subsystem's namespaces as Namespace Management and Attachment see them. TNVMCAP is the
+ * pool plus the namespaces the operator added (nvmf_subsystem_add_ns), so that TNVMCAP -
+ * UNVMCAP is what the allocated namespaces hold; UNVMCAP is what is left in the pool.
+ */
+export function subsystemInventory(sub: Subsystem, log: TargetLogger = silentTargetLogger): NamespaceInventory {
+  return {
+    supported: () => sub.pool !== null,
+    capacity: () => {
+      const pool = sub.pool;
+      const operator = sub
+        .namespaceList()
+        .filter((n) => !n.pooled)
+        .reduce((sum, n) => sum + BigInt(n.bdev.numBlocks) * BigInt(n.bdev.blockSize), 0n);
+      return { total: BigInt(pool?.capacity ?? 0) + operator, unallocated: BigInt(pool?.unallocated ?? 0) };
+    },
+    lbaFormats: () => [...(sub.pool?.options.blockSizes ?? [])],
+    allocated: () => sub.namespaceList().map((n) => ({ view: namespaceView(endpointNamespace(sub, n)), controllers: sub.attachedControllers(n), shared: n.shared })),
+    controllers: () => sub.controllerIds(),
+    create: (r) => {
+      const ns = sub.createNamespace({ nsid: r.nsid, blocks: Number(r.blocks), formatIndex: r.formatIndex, shared: r.shared });
+      log.notice('namespace created by the host', { nqn: sub.nqn, nsid: ns.nsid, bdev: ns.bdev.name, blocks: ns.bdev.numBlocks, block_size: ns.bdev.blockSize });
+    },
+    delete: async (nsid) => {
+      const ns = await sub.removeNamespace(nsid);
+      log.notice('namespace deleted by the host', { nqn: sub.nqn, nsid, bdev: ns.bdev.name });
+    },
+    attach: (nsid, cntlids) => {
+      sub.attach(nsid, cntlids);
+      log.notice('namespace attached by the host', { nqn: sub.nqn, nsid, cntlids });
+    },
+    detach: (nsid, cntlids) => {
+      sub.detach(nsid, cntlids);
+      log.notice('namespace detached by the host', { nqn: sub.nqn, nsid, cntlids });
+    },
+  };
+}
+
+/**
+ * The endpoint an `nvmf_subsystem_add_listener -t VFIOUSER -a DIR` listener serves, and the
+ * NvmeEndpoint behind it (the in-process conformance target works on that directly).
+ */
+export function vfioUserEndpointFor(o: EndpointOptions): { nvme: NvmeEndpoint; endpoint: ControllerEndpoint } {
   const sub = o.subsystem;
   const cntlid = nextCntlid++;
   const ep = new NvmeEndpoint({
@@ -165,7 +238,8 @@ export async function startVfioUserEndpoint(o: EndpointOptions): Promise<Control
     modelNumber: sub.options.modelNumber,
     subnqn: sub.nqn,
     cntlid,
-    namespaces: () => sub.namespaceList().map((n) => ({ nsid: n.nsid, bdev: n.bdev, uuid: n.uuid, nguid: n.nguid, eui64: n.eui64 })),
+    namespaces: () => sub.namespacesOf(cntlid).map((n) => endpointNamespace(sub, n)),
+    inventory: subsystemInventory(sub, o.log),
     disableMappableBar0: o.transport.disable_mappable_bar0,
     disableShadowDoorbells: o.transport.disable_shadow_doorbells,
     maxQueueDepth: o.transport.max_queue_depth,
@@ -180,12 +254,21 @@ export async function startVfioUserEndpoint(o: EndpointOptions): Promise<Control
     migration: { v1: process.env.VNVME_MIGRATION_V1 === '1' },
   });
   return {
-    close: () => ep.close(),
-    info: () =>
-      ep.attached
-        ? [{ cntlid, hostnqn: '', hostid: '00000000-0000-0000-0000-000000000000', num_io_qpairs: ep.controller.sqs.size }]
-        : [],
-    namespacesChanged: () => ep.refreshNamespaces(),
-    stats: () => ({ ...ep.controller.ioStats(), connections: ep.server.connections, attached: ep.attached }),
+    nvme: ep,
+    endpoint: {
+      cntlid,
+      close: () => ep.close(),
+      info: () =>
+        ep.attached
+          ? [{ cntlid, hostnqn: '', hostid: '00000000-0000-0000-0000-000000000000', num_io_qpairs: ep.controller.sqs.size }]
+          : [],
+      namespacesChanged: () => ep.refreshNamespaces(),
+      stats: () => ({ ...ep.controller.ioStats(), connections: ep.server.connections, attached: ep.attached }),
+    },
   };
+}
+
+/** Creates the endpoint an `nvmf_subsystem_add_listener -t VFIOUSER -a DIR` listener serves. */
+export async function startVfioUserEndpoint(o: EndpointOptions): Promise<ControllerEndpoint> {
+  return vfioUserEndpointFor(o).endpoint;
 }

@@ -1,5 +1,6 @@
-// Identify data structures (NVMe Base 2.0 section 5.17): controller, namespace, active
-// namespace list, namespace identification descriptors, I/O command set specific data.
+// Identify data structures (NVMe Base 2.0 section 5.17): controller, namespace, active and
+// allocated namespace lists, namespace identification descriptors, controller lists, I/O
+// command set specific data.
 import type { ControllerIdentity, NamespaceView } from './model.js';
 import { KEEP_ALIVE_GRANULARITY_MS } from './features.js';
 
@@ -8,7 +9,19 @@ function ascii(buf: Buffer, off: number, len: number, s: string): void {
   buf.write(s.slice(0, len), off, 'ascii');
 }
 
-export function identifyController(id: ControllerIdentity): Buffer {
+/** Namespace Management's part of Identify Controller (absent: not supported, OACS bit 3 clear). */
+export interface NamespaceCapacity {
+  /** TNVMCAP and UNVMCAP, bytes. */
+  total: bigint;
+  unallocated: bigint;
+}
+
+function u128(b: Buffer, off: number, v: bigint): void {
+  b.writeBigUInt64LE(v & 0xffffffffffffffffn, off);
+  b.writeBigUInt64LE(v >> 64n, off + 8);
+}
+
+export function identifyController(id: ControllerIdentity, nsm?: NamespaceCapacity): Buffer {
   const b = Buffer.alloc(4096);
   b.writeUInt16LE(id.vendorId, 0); // VID
   b.writeUInt16LE(id.subsystemVendorId, 2); // SSVID
@@ -24,7 +37,8 @@ export function identifyController(id: ControllerIdentity): Buffer {
   b.writeUInt32LE(1 << 8, 92); // OAES: Namespace Attribute Notices
   b.writeUInt32LE(1 << 0, 96); // CTRATT: HIDS, the 128-bit Host Identifier (EXHID) is accepted
   b[111] = 1; // CNTRLTYPE: I/O controller
-  b.writeUInt16LE((1 << 1) | (id.shadowDoorbells ? 1 << 8 : 0), 256); // OACS: Format NVM, DBBUF
+  // OACS: Format NVM, Namespace Management and Attachment (with a capacity pool), DBBUF
+  b.writeUInt16LE((1 << 1) | (nsm ? 1 << 3 : 0) | (id.shadowDoorbells ? 1 << 8 : 0), 256);
   b[258] = 3; // ACL: 4 concurrent Aborts
   b[259] = 3; // AERL: 4 outstanding AERs
   b[260] = 0x03; // FRMW: slot 1 read-only, 1 slot
@@ -33,6 +47,10 @@ export function identifyController(id: ControllerIdentity): Buffer {
   b[263] = 0; // NPSS: one power state
   b.writeUInt16LE(343, 266); // WCTEMP (K)
   b.writeUInt16LE(373, 268); // CCTEMP (K)
+  if (nsm) {
+    u128(b, 280, nsm.total); // TNVMCAP
+    u128(b, 296, nsm.unallocated); // UNVMCAP
+  }
   b.writeUInt16LE(KEEP_ALIVE_GRANULARITY_MS / 100, 320); // KAS: Keep Alive supported, 100 ms units
   b[512] = 0x66; // SQES
   b[513] = 0x44; // CQES
@@ -44,10 +62,17 @@ export function identifyController(id: ControllerIdentity): Buffer {
   b[524] = 0; // FNA
   b[525] = 0x07; // VWC: present; Flush with NSID FFFFFFFFh supported
   b.writeUInt32LE((1 << 0) | (1 << 16) | (1 << 18), 536); // SGLS: SGLs, bit bucket, longer SGL than data
+  if (nsm) b.writeUInt32LE(id.maxNamespaces, 540); // MNAN: as many as NN
   b.write(id.subnqn.slice(0, 255), 768, 'utf8'); // SUBNQN
   // Power state 0: 25.00 W, operational.
   b.writeUInt16LE(2500, 2048);
   return b;
+}
+
+/** NLBAF and the LBA Format list (no metadata; LBADS log2 of the block size, RP 0: best). */
+function lbaFormats(b: Buffer, blockSizes: number[]): void {
+  b[25] = blockSizes.length - 1; // NLBAF (0's based)
+  blockSizes.forEach((bs, i) => b.writeUInt32LE(Math.log2(bs) << 16, 128 + 4 * i)); // LBAFn: MS 0, LBADS
 }
 
 export function identifyNamespace(ns: NamespaceView): Buffer {
@@ -56,17 +81,41 @@ export function identifyNamespace(ns: NamespaceView): Buffer {
   b.writeBigUInt64LE(ns.blocks, 8); // NCAP
   b.writeBigUInt64LE(ns.blocks, 16); // NUSE
   b[24] = 0; // NSFEAT
-  b[25] = 0; // NLBAF: one format
-  b[26] = 0; // FLBAS: format 0, no metadata
+  lbaFormats(b, ns.lbaFormats ?? [ns.blockSize]);
+  b[26] = ns.formatIndex ?? 0; // FLBAS: the format in use (at most 16 formats: bits 3:0), no metadata
+  b[30] = ns.shared ? 1 : 0; // NMIC bit 0: may be attached to two or more controllers
   b[33] = 0x09; // DLFEAT: deallocated blocks read zeroes; Write Zeroes may deallocate
   if (ns.nguid) ns.nguid.copy(b, 104); // NGUID
   if (ns.eui64) ns.eui64.copy(b, 120); // EUI64
-  // LBAF0: MS 0, LBADS log2(block size), RP 0 (best)
-  b.writeUInt32LE(Math.log2(ns.blockSize) << 16, 128);
   return b;
 }
 
-export function activeNamespaceList(nsids: number[], after: number): Buffer {
+/**
+ * CNS 00h with NSID FFFFFFFFh when Namespace Management is supported: the capabilities common
+ * to every namespace, above all the LBA formats a created namespace may use (nvme-cli's
+ * `create-ns --block-size` picks FLBAS from this list).
+ */
+export function commonNamespaceCapabilities(blockSizes: number[]): Buffer {
+  const b = Buffer.alloc(4096);
+  lbaFormats(b, blockSizes);
+  b[33] = 0x09; // DLFEAT, as every namespace reports it
+  return b;
+}
+
+/**
+ * A Controller List (Figure "Controller List Format"): Number of Identifiers (bytes 1:0),
+ * then up to 2047 controller identifiers in increasing order, those >= `from` (CNS 12h, 13h).
+ */
+export function controllerList(cntlids: number[], from: number): Buffer {
+  const b = Buffer.alloc(4096);
+  const ids = [...cntlids].filter((id) => id >= from).sort((x, y) => x - y).slice(0, 2047);
+  b.writeUInt16LE(ids.length, 0);
+  ids.forEach((id, i) => b.writeUInt16LE(id, 2 + 2 * i));
+  return b;
+}
+
+/** A Namespace List: NSIDs above `after`, ascending, at most 1024 (CNS 02h active, 10h allocated). */
+export function namespaceList(nsids: number[], after: number): Buffer {
   const b = Buffer.alloc(4096);
   let i = 0;
   for (const id of [...nsids].sort((a, c) => a - c)) {

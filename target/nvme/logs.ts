@@ -115,8 +115,14 @@ const LBCC = 1 << 1;
 const NCC = 1 << 2;
 const NIC = 1 << 3;
 
-/** Lists what the controller accepts: Doorbell Buffer Config only when it is offered (OACS bit 8). */
-export function commandEffectsLog(opts: { shadowDoorbells: boolean }): Buffer {
+/**
+ * Lists what the controller accepts: Doorbell Buffer Config only when it is offered (OACS bit
+ * 8), Namespace Management and Attachment only with a capacity pool (OACS bit 3). Both of those
+ * change which namespaces the controller has (NIC, Namespace Inventory Change), which is what
+ * makes Linux rescan after `nvme create-ns`/`attach-ns` passthrough; neither changes a
+ * namespace's capabilities or its data (no NCC, no LBCC), unlike Format NVM.
+ */
+export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceManagement?: boolean }): Buffer {
   const b = Buffer.alloc(4096);
   for (const op of [
     AdminOpcode.DELETE_SQ,
@@ -134,6 +140,7 @@ export function commandEffectsLog(opts: { shadowDoorbells: boolean }): Buffer {
   ])
     b.writeUInt32LE(CSUPP, 4 * op);
   b.writeUInt32LE(CSUPP | LBCC | NCC | NIC, 4 * AdminOpcode.FORMAT_NVM);
+  if (opts.namespaceManagement) for (const op of [AdminOpcode.NS_MANAGEMENT, AdminOpcode.NS_ATTACHMENT]) b.writeUInt32LE(CSUPP | NIC, 4 * op);
   for (const op of [IoOpcode.FLUSH, IoOpcode.READ, IoOpcode.COMPARE]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
   for (const op of [IoOpcode.WRITE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
   return b;

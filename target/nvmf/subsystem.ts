@@ -1,7 +1,10 @@
 // An NVM subsystem as SPDK's nvmf target keeps it: identity (NQN, serial, model), host
-// policy, namespaces backed by bdevs, and listeners (one vfio-user endpoint each).
+// policy, namespaces backed by bdevs, and listeners (one vfio-user endpoint, one controller
+// each); with a namespace pool, which controller each namespace is attached to.
 import type { Bdev } from '../bdev/bdev.js';
 import type { ControllerEndpoint } from './transport.js';
+import type { NamespacePool } from './namespace-pool.js';
+import type { BdevRegistry } from '../bdev/registry.js';
 
 export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
@@ -18,6 +21,23 @@ export interface Namespace {
   anagrpid: number;
   noAutoVisible: boolean;
   ptplFile?: string;
+  /**
+   * The controllers it is attached to. A namespace added by nvmf_subsystem_add_ns is attached
+   * to every controller, present and future, but those it was detached from (Namespace
+   * Attachment); one created by Namespace Management only to those it was attached to.
+   */
+  attachment: { to: 'all-but' | 'only'; cntlids: Set<number> };
+  /** Created by Namespace Management from the pool (its bdev goes with it). */
+  pooled: boolean;
+  /** NMIC bit 0: may be attached to more than one controller. */
+  shared: boolean;
+  /** The LBA format it was created with (an index into the pool's block sizes). */
+  formatIndex?: number;
+}
+
+/** Attachment of a namespace added by RPC: every controller (SPDK's namespaces are visible to all). */
+export function attachedEverywhere(): Namespace['attachment'] {
+  return { to: 'all-but', cntlids: new Set() };
 }
 
 export interface ListenAddress {
@@ -55,8 +75,14 @@ export class Subsystem {
   readonly namespaces = new Map<number, Namespace>();
   readonly listeners: Listener[] = [];
   readonly hosts: string[] = [];
+  /** Capacity for Namespace Management (vnvme_subsystem_set_ns_pool); null: not offered. */
+  pool: NamespacePool | null = null;
 
-  constructor(readonly options: SubsystemOptions) {}
+  constructor(
+    readonly options: SubsystemOptions,
+    /** Where namespaces' bdevs are claimed (NvmfTarget's registry). */
+    private readonly bdevs?: BdevRegistry,
+  ) {}
 
   get nqn(): string {
     return this.options.nqn;
@@ -77,6 +103,99 @@ export class Subsystem {
   /** Tells every endpoint the namespace list changed. */
   notifyNamespacesChanged(): void {
     for (const l of this.listeners) l.endpoint.namespacesChanged();
+  }
+
+  /** The IDs of this subsystem's controllers (one per listener), ascending. */
+  controllerIds(): number[] {
+    return this.listeners
+      .map((l) => l.endpoint.cntlid)
+      .filter((id): id is number => id !== undefined)
+      .sort((a, b) => a - b);
+  }
+
+  isAttached(ns: Namespace, cntlid: number): boolean {
+    const has = ns.attachment.cntlids.has(cntlid);
+    return ns.attachment.to === 'all-but' ? !has : has;
+  }
+
+  /** The controllers `ns` is attached to, ascending. */
+  attachedControllers(ns: Namespace): number[] {
+    return this.controllerIds().filter((id) => this.isAttached(ns, id));
+  }
+
+  /** The namespaces controller `cntlid` has (its active namespaces), by NSID. */
+  namespacesOf(cntlid: number): Namespace[] {
+    return this.namespaceList().filter((ns) => this.isAttached(ns, cntlid));
+  }
+
+  /** Attaches `nsid` to those controllers and tells every endpoint (Namespace Attachment). */
+  attach(nsid: number, cntlids: number[]): void {
+    const ns = this.mustHave(nsid);
+    for (const id of cntlids) {
+      if (ns.attachment.to === 'all-but') ns.attachment.cntlids.delete(id);
+      else ns.attachment.cntlids.add(id);
+    }
+    this.notifyNamespacesChanged();
+  }
+
+  detach(nsid: number, cntlids: number[]): void {
+    const ns = this.mustHave(nsid);
+    for (const id of cntlids) {
+      if (ns.attachment.to === 'all-but') ns.attachment.cntlids.add(id);
+      else ns.attachment.cntlids.delete(id);
+    }
+    this.notifyNamespacesChanged();
+  }
+
+  private mustHave(nsid: number): Namespace {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) throw new Error(`namespace ${nsid} does not exist in ${this.nqn}`);
+    return ns;
+  }
+
+  /** Namespace Management create: a namespace of `blocks` from the pool, attached nowhere yet. */
+  createNamespace(req: { nsid: number; blocks: number; formatIndex: number; shared: boolean }): Namespace {
+    const pool = this.pool;
+    if (!pool) throw new Error(`${this.nqn} has no namespace pool`);
+    if (this.namespaces.has(req.nsid)) throw new Error(`NSID ${req.nsid} is already allocated in ${this.nqn}`);
+    const blockSize = pool.options.blockSizes[req.formatIndex];
+    if (blockSize === undefined) throw new Error(`LBA format ${req.formatIndex} is not offered by the pool of ${this.nqn}`);
+    const bdev = pool.allocate(req.nsid, blockSize, req.blocks, nsOwner(this.nqn, req.nsid));
+    const ns: Namespace = {
+      nsid: req.nsid,
+      bdev,
+      uuid: bdev.uuid,
+      uuidGiven: false,
+      anagrpid: req.nsid,
+      noAutoVisible: false,
+      attachment: { to: 'only', cntlids: new Set() },
+      pooled: true,
+      shared: req.shared,
+      formatIndex: req.formatIndex,
+    };
+    this.namespaces.set(req.nsid, ns);
+    return ns;
+  }
+
+  /**
+   * Takes a namespace out of the subsystem, detaching it from every controller (each is told).
+   * Its bytes go back to the pool and its bdev is deleted if the pool made it; a bdev the
+   * operator gave (nvmf_subsystem_add_ns) is released and stays, as nvmf_subsystem_remove_ns
+   * leaves it.
+   */
+  async removeNamespace(nsid: number): Promise<Namespace> {
+    const ns = this.mustHave(nsid);
+    this.namespaces.delete(nsid);
+    this.notifyNamespacesChanged();
+    await this.releaseBdev(ns);
+    return ns;
+  }
+
+  /** A removed namespace's bdev: back to the pool that made it, or released to the operator. */
+  async releaseBdev(ns: Namespace): Promise<void> {
+    const owner = nsOwner(this.nqn, ns.nsid);
+    if (ns.pooled && this.pool?.owns(ns.bdev)) await this.pool.free(ns.bdev, owner);
+    else this.bdevs?.release(ns.bdev.name, owner);
   }
 
   /** nvmf_get_subsystems element (lib/nvmf/nvmf_rpc.c dump_nvmf_subsystem). */
@@ -113,4 +232,9 @@ export class Subsystem {
       })),
     };
   }
+}
+
+/** Who claims a namespace's bdev in the registry. */
+export function nsOwner(nqn: string, nsid: number): string {
+  return `namespace ${nsid} of ${nqn}`;
 }

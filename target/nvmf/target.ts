@@ -4,10 +4,14 @@
 import { accessSync, constants as fsc, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { connect } from 'node:net';
+import { totalmem } from 'node:os';
 import type { BdevRegistry } from '../bdev/registry.js';
 import type { Logger } from '../log.js';
 import { invalid, TargetError } from '../errors.js';
-import { DISCOVERY_NQN, ListenAddress, Namespace, Subsystem, SubsystemOptions } from './subsystem.js';
+import { attachedEverywhere, DISCOVERY_NQN, ListenAddress, Namespace, nsOwner, Subsystem, SubsystemOptions } from './subsystem.js';
+import { DEFAULT_POOL_BLOCK_SIZES, NamespacePool } from './namespace-pool.js';
+
+export { nsOwner };
 import {
   type EndpointFactory,
   resolveTransportOptions,
@@ -99,7 +103,7 @@ export class NvmfTarget {
       throw invalid(`model number '${o.modelNumber}' must be at most 40 printable ASCII characters`);
     if (o.minCntlid < 1 || o.maxCntlid > 0xffef || o.minCntlid > o.maxCntlid)
       throw invalid(`Invalid cntlid range [${o.minCntlid}-${o.maxCntlid}]`);
-    this.subsystems.set(o.nqn, new Subsystem(o));
+    this.subsystems.set(o.nqn, new Subsystem(o, this.bdevs));
     this.log.notice('subsystem created', { nqn: o.nqn });
   }
 
@@ -107,8 +111,10 @@ export class NvmfTarget {
     const s = this.subsystem(nqn);
     this.subsystems.delete(nqn);
     for (const l of s.listeners.splice(0)) await l.endpoint.close().catch((err) => this.log.error('closing endpoint failed', { err: String(err) }));
-    for (const ns of s.namespaces.values()) this.bdevs.release(ns.bdev.name, nsOwner(nqn, ns.nsid));
+    const all = s.namespaceList();
     s.namespaces.clear();
+    for (const ns of all) await s.releaseBdev(ns);
+    s.pool = null;
     this.log.notice('subsystem deleted', { nqn });
   }
 
@@ -138,6 +144,9 @@ export class NvmfTarget {
       anagrpid: req.anagrpid ?? nsid,
       noAutoVisible: req.no_auto_visible ?? false,
       ptplFile: req.ptpl_file,
+      attachment: attachedEverywhere(),
+      pooled: false,
+      shared: true,
     };
     s.namespaces.set(nsid, ns);
     s.notifyNamespacesChanged();
@@ -145,14 +154,61 @@ export class NvmfTarget {
     return nsid;
   }
 
-  removeNamespace(nqn: string, nsid: number): void {
+  /** nvmf_subsystem_remove_ns; a namespace the host created from the pool takes its bdev with it. */
+  async removeNamespace(nqn: string, nsid: number): Promise<void> {
     const s = this.subsystem(nqn);
     const ns = s.namespaces.get(nsid);
     if (!ns) throw invalid(`namespace ${nsid} does not exist in ${nqn}`);
-    s.namespaces.delete(nsid);
-    this.bdevs.release(ns.bdev.name, nsOwner(nqn, nsid));
-    s.notifyNamespacesChanged();
+    await s.removeNamespace(nsid);
     this.log.notice('namespace removed', { nqn, nsid, bdev: ns.bdev.name });
+  }
+
+  /**
+   * vnvme_subsystem_set_ns_pool: gives the subsystem `capacity` bytes for namespaces the host
+   * creates with Namespace Management (malloc bdevs made on demand), in these block sizes; its
+   * controllers then offer Namespace Management and Attachment (OACS bit 3). Called again, it
+   * resizes the pool (not below what is allocated); the block sizes stay while namespaces
+   * created from it exist.
+   */
+  setNamespacePool(nqn: string, capacity: number, blockSizes: number[] = DEFAULT_POOL_BLOCK_SIZES): void {
+    const s = this.subsystem(nqn);
+    if (!Number.isSafeInteger(capacity) || capacity < 0) throw invalid(`capacity ${capacity} must be a byte count`);
+    if (capacity > totalmem())
+      throw new TargetError('invalid', 'ENOMEM', `a ${capacity}-byte namespace pool is larger than this machine's memory (${Math.floor(totalmem() / 2 ** 20)} MiB)`);
+    if (blockSizes.length < 1 || blockSizes.length > 16) throw invalid(`block_sizes must list 1 to 16 LBA formats, not ${blockSizes.length}`);
+    for (const bs of blockSizes)
+      if (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0) throw invalid(`block size ${bs} must be a power of two from 512 to 65536`);
+    if (new Set(blockSizes).size !== blockSizes.length) throw invalid(`block_sizes ${JSON.stringify(blockSizes)} lists a size twice`);
+    const old = s.pool;
+    if (old) {
+      if (capacity < old.allocated) throw new TargetError('busy', 'EBUSY', `the pool of ${nqn} has ${old.allocated} bytes allocated to namespaces; it cannot shrink to ${capacity}`);
+      const same = old.options.blockSizes.length === blockSizes.length && old.options.blockSizes.every((b, i) => b === blockSizes[i]);
+      if (!same && old.allocated > 0) throw new TargetError('busy', 'EBUSY', `namespaces created from the pool of ${nqn} use its block sizes; delete them before changing block_sizes`);
+      old.options.capacity = capacity;
+      old.options.blockSizes = [...blockSizes];
+    } else s.pool = new NamespacePool(nqn, { capacity, blockSizes: [...blockSizes] }, this.bdevs);
+    this.log.notice('namespace pool set', { nqn, capacity, block_sizes: blockSizes });
+  }
+
+  /** vnvme_subsystem_remove_ns_pool: Namespace Management is no longer offered (EBUSY while namespaces created from the pool exist). */
+  removeNamespacePool(nqn: string): void {
+    const s = this.subsystem(nqn);
+    if (!s.pool) throw invalid(`subsystem ${nqn} has no namespace pool`);
+    if (s.pool.allocated > 0) throw new TargetError('busy', 'EBUSY', `namespaces created from the pool of ${nqn} still exist; delete them first (nvmf_subsystem_remove_ns or the host's Namespace Management)`);
+    s.pool = null;
+    this.log.notice('namespace pool removed', { nqn });
+  }
+
+  getNamespacePool(nqn: string): Record<string, unknown> {
+    const s = this.subsystem(nqn);
+    if (!s.pool) throw invalid(`subsystem ${nqn} has no namespace pool`);
+    return {
+      ...s.pool.toJSON(),
+      namespaces: s
+        .namespaceList()
+        .filter((ns) => ns.pooled)
+        .map((ns) => ({ nsid: ns.nsid, bdev_name: ns.bdev.name, block_size: ns.bdev.blockSize, num_blocks: ns.bdev.numBlocks, shared: ns.shared, controllers: s.attachedControllers(ns) })),
+    };
   }
 
   private findListener(traddr: string): { subsystem: Subsystem; index: number } | undefined {
@@ -302,8 +358,10 @@ export class NvmfTarget {
             ...(l.anaState ? { ana_state: l.anaState } : {}),
           },
         });
+      if (s.pool) out.push({ method: 'vnvme_subsystem_set_ns_pool', params: { nqn: o.nqn, capacity: s.pool.capacity, block_sizes: [...s.pool.options.blockSizes] } });
       for (const h of s.hosts) out.push({ method: 'nvmf_subsystem_add_host', params: { nqn: o.nqn, host: h } });
-      for (const ns of s.namespaceList())
+      // Namespaces the host created from the pool are not replayed: their data was in RAM.
+      for (const ns of s.namespaceList().filter((n) => !n.pooled))
         out.push({
           method: 'nvmf_subsystem_add_ns',
           params: {
@@ -355,8 +413,4 @@ export function socketAnswers(path: string, timeoutMs = 500): Promise<boolean> {
     s.once('connect', () => done(true));
     s.once('error', () => done(false));
   });
-}
-
-export function nsOwner(nqn: string, nsid: number): string {
-  return `namespace ${nsid} of ${nqn}`;
 }

@@ -74,6 +74,8 @@ export interface ControllerInfo {
 
 /** The vfio-user endpoint serving one listener (DIR/cntrl) of one subsystem. */
 export interface ControllerEndpoint {
+  /** The ID of the controller this endpoint serves (Namespace Attachment's controller lists). */
+  readonly cntlid?: number;
   /** Tells a connected client the controller is going away, and removes DIR/cntrl. */
   close(): Promise<void>;
   /** The controllers currently attached through this endpoint. */

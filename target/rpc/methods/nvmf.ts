@@ -210,9 +210,9 @@ export const nvmfMethods: RpcMethod<TargetContext>[] = [
   method({
     name: 'nvmf_subsystem_remove_ns',
     params: z.object({ nqn: z.string(), nsid: u32(), ...tgt }),
-    handler: (p, ctx) => {
+    handler: async (p, ctx) => {
       checkTarget(p.tgt_name);
-      ctx.nvmf.removeNamespace(p.nqn, p.nsid);
+      await ctx.nvmf.removeNamespace(p.nqn, p.nsid);
       return true;
     },
   }),
