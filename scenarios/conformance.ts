@@ -61,10 +61,15 @@ export const scenario = defineScenario({
         await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'Malloc0');
         await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'Delay1');
         await c.rpc(t, 'nvmf_subsystem_add_ns', nqn, 'EE_Malloc2');
+        // A 16 MiB namespace pool (vnvme's own RPC), so the Namespace Management and
+        // Attachment cases run; a second listener is the subsystem's other controller.
+        await c.rpc(t, 'vnvme_subsystem_set_ns_pool', nqn, '16');
         const dir = `${t.workDir}/cnode`;
         const { mkdirSync, existsSync } = await import('node:fs');
         mkdirSync(dir, { recursive: true });
         await c.rpc(t, 'nvmf_subsystem_add_listener', nqn, '-t', 'VFIOUSER', '-a', dir, '-s', '0');
+        mkdirSync(`${dir}-second`, { recursive: true, mode: 0o700 });
+        await c.rpc(t, 'nvmf_subsystem_add_listener', nqn, '-t', 'VFIOUSER', '-a', `${dir}-second`, '-s', '0');
         socket = `${dir}/cntrl`;
         for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
         c.ok(existsSync(socket), 'listener socket exists', socket, existsSync(socket) ? socket : 'missing');

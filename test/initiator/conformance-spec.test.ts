@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import * as Spec from '../../harness/initiator/conformance/spec.js';
 import * as Target from '../../target/nvme/constants.js';
 import * as W from '../../target/vfio-user/wire.js';
+import * as Nsm from '../../target/nvme/ns-management.js';
 
 type Table = Record<string, number | bigint>;
 
@@ -45,6 +46,9 @@ const pairs: Pair[] = [
   { group: 'vfio-user Command', spec: Spec.VfioUserCommand, target: wireCommands },
   { group: 'vfio-user RegionIndex', spec: Spec.RegionIndex, target: W.RegionIndex },
   { group: 'vfio-user IrqIndex', spec: Spec.IrqIndex, target: W.IrqIndex },
+  { group: 'Namespace Management SEL', spec: Spec.NsManagementSelect, target: Nsm.NsManagementSelect },
+  { group: 'Namespace Attachment SEL', spec: Spec.NsAttachmentSelect, target: Nsm.NsAttachmentSelect },
+  { group: 'Controller List', spec: { MAX: Spec.CONTROLLER_LIST_MAX }, target: { MAX: Nsm.CONTROLLER_LIST_MAX } },
   { group: 'vfio-user DMA_MAP flags', spec: { READ: Spec.DMA_MAP_READ, WRITE: Spec.DMA_MAP_WRITE }, target: { READ: W.DMA_MAP_FLAG_READ, WRITE: W.DMA_MAP_FLAG_WRITE } },
 ];
 

@@ -47,7 +47,8 @@ describe('vnvme identify / conformance CLI', () => {
       /^Max Data Transfer Size:\s+1048576 \(MDTS 8\)$/m,
       /^Controller ID:\s+0x0001$/m,
       /^Version:\s+1\.4$/m,
-      /^Optional Admin Command Support \(OACS\):\s+0x2$/m,
+      /^Optional Admin Command Support \(OACS\):\s+0xa$/m, // Format NVM; Namespace Management (the in-process target has a pool)
+      /^ {2}Namespace Management:\s+Supported$/m,
       /^ {2}Format NVM:\s+Supported$/m,
       /^Optional NVM Commands \(ONCS\):\s+0x5d$/m,
       /^ {2}Write Zeroes:\s+Supported$/m,

@@ -1,13 +1,16 @@
 // The host-side conformance suite: runs every case against a vfio-user NVMe controller (a
 // running target's socket, or an in-process NvmeEndpoint it starts itself) and returns
 // structured results. `vnvme conformance` prints them; tests and scenarios use runConformance.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MallocBdev } from '../../../target/bdev/malloc.js';
 import { DelayBdev } from '../../../target/bdev/delay.js';
 import { ErrorBdev } from '../../../target/bdev/error.js';
-import { NvmeEndpoint } from '../../../target/nvme/endpoint.js';
+import { NvmeEndpoint, vfioUserEndpointFor } from '../../../target/nvme/endpoint.js';
+import { BdevRegistry } from '../../../target/bdev/registry.js';
+import { NvmfTarget } from '../../../target/nvmf/target.js';
+import { silentLogger } from '../../../target/log.js';
 import { CaseContext, CaseFailure, CaseSkip, Session, type CaseEnv } from './session.js';
 import type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 import { registerCases } from './cases/registers.js';
@@ -22,11 +25,12 @@ import { interruptCases } from './cases/interrupts.js';
 import { statusCases } from './cases/status.js';
 import { vfioUserCases } from './cases/vfio-user.js';
 import { pciCases } from './cases/pci.js';
+import { namespaceManagementCases } from './cases/ns-management.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...formatCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
@@ -51,38 +55,66 @@ export interface ConformanceOptions {
 }
 
 /**
- * A target of our own in a temporary directory: malloc namespace 1 (native engine), slow
- * (delay) namespace 2 and namespace 3 served through TypeScript (an error bdev injecting nothing).
+ * A target of our own in a temporary directory, built as the daemon builds one (an NvmfTarget
+ * with a VFIOUSER listener): malloc namespace 1 (native engine), slow (delay) namespace 2,
+ * namespace 3 served through TypeScript (an error bdev injecting nothing), and a 16 MiB
+ * namespace pool, so the Namespace Management and Attachment cases run too; a second listener
+ * (DIR/second/cntrl, never connected) is the subsystem's other controller, for the cases that
+ * attach to one.
  */
+export const IN_PROCESS_POOL_BYTES = 16 << 20;
+
 export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; upcallNsid: number; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-conformance-'));
+  const nqn = 'nqn.2019-07.io.spdk:cnode-conformance';
+  const bdevs = new BdevRegistry();
   const malloc = new MallocBdev({ name: 'Malloc0', blockSize: 512, numBlocks: 32768 });
   const slowBase = new MallocBdev({ name: 'Malloc1', blockSize: 512, numBlocks: 2048 });
   const slow = new DelayBdev('Delay1', slowBase, { avgReadUs: 100_000, p99ReadUs: 100_000, avgWriteUs: 100_000, p99WriteUs: 100_000 });
   const upcallBase = new MallocBdev({ name: 'Malloc2', blockSize: 512, numBlocks: 4096 });
   const upcall = new ErrorBdev(upcallBase);
-  const endpoint = new NvmeEndpoint({
-    traddr: dir,
-    serialNumber: 'VNVMECONF0001',
-    modelNumber: 'vnvme conformance target',
-    subnqn: 'nqn.2019-07.io.spdk:cnode-conformance',
-    namespaces: () => [
-      { nsid: 1, bdev: malloc, nguid: '6e766d65636f6e66000000000000a001', eui64: '6e766d6500a00001' },
-      { nsid: 2, bdev: slow },
-      { nsid: 3, bdev: upcall },
-    ],
-    disableMappableBar0: mode === 'message',
+  for (const b of [malloc, slowBase, slow, upcallBase, upcall]) bdevs.add(b, { method: 'in-process', params: {} });
+  let endpoint: NvmeEndpoint | undefined;
+  const target = new NvmfTarget(bdevs, silentLogger, async (o) => {
+    const made = vfioUserEndpointFor(o);
+    endpoint = made.nvme;
+    return made.endpoint;
   });
-  return {
-    endpoint,
-    slowNsid: 2,
-    upcallNsid: 3,
-    close: async () => {
-      await endpoint.close();
-      for (const b of [upcall, upcallBase, slow, slowBase, malloc]) await b.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const close = async () => {
+    await target.shutdown();
+    await bdevs.closeAll();
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    target.createTransport('VFIOUSER', { max_queue_depth: 1024, disable_mappable_bar0: mode === 'message' });
+    target.createSubsystem({
+      nqn,
+      serialNumber: 'VNVMECONF0001',
+      modelNumber: 'vnvme conformance target',
+      allowAnyHost: true,
+      maxNamespaces: 32,
+      anaReporting: false,
+      minCntlid: 1,
+      maxCntlid: 0xffef,
+      dmrsl: 0,
+      wzsl: 0,
+      passthrough: false,
+      enableNssr: false,
+    });
+    target.addNamespace(nqn, { bdev_name: malloc.name, nsid: 1, nguid: '6e766d65636f6e66000000000000a001', eui64: '6e766d6500a00001' });
+    target.addNamespace(nqn, { bdev_name: slow.name, nsid: 2 });
+    target.addNamespace(nqn, { bdev_name: upcall.name, nsid: 3 });
+    target.setNamespacePool(nqn, IN_PROCESS_POOL_BYTES);
+    await target.addListener(nqn, { address: { trtype: 'VFIOUSER', traddr: dir } });
+    const first = endpoint;
+    mkdirSync(join(dir, 'second'), { mode: 0o700 });
+    await target.addListener(nqn, { address: { trtype: 'VFIOUSER', traddr: join(dir, 'second') } });
+    endpoint = first;
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { endpoint: endpoint!, slowNsid: 2, upcallNsid: 3, close };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

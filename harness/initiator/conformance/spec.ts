@@ -395,6 +395,76 @@ export const AsyncEvent = {
 /** The broadcast NSID (NVMe Base 2.0 3.2.1.2). */
 export const NSID_ALL = 0xffffffff;
 
+/** Identify CNS values (NVMe Base 2.0 5.17.1, Figure "Identify - CNS Values"). */
+export const Cns = {
+  NAMESPACE: 0x00, // Identify Namespace data structure for the specified NSID (FFFFFFFFh: common capabilities)
+  CONTROLLER: 0x01,
+  ACTIVE_NS_LIST: 0x02, // Active Namespace ID list
+  NS_DESCRIPTORS: 0x03, // Namespace Identification Descriptor list
+  NVM_SET_LIST: 0x04,
+  IO_NAMESPACE: 0x05, // I/O Command Set specific Identify Namespace
+  IO_CONTROLLER: 0x06, // I/O Command Set specific Identify Controller
+  IO_ACTIVE_NS_LIST: 0x07,
+  ALLOCATED_NS_LIST: 0x10, // Allocated Namespace ID list
+  ALLOCATED_NAMESPACE: 0x11, // Identify Namespace data structure for an allocated NSID
+  NS_ATTACHED_CONTROLLERS: 0x12, // Namespace Attached Controller list
+  CONTROLLER_LIST: 0x13, // Controller list (every controller of the NVM subsystem)
+  PRIMARY_CONTROLLER_CAPABILITIES: 0x14,
+  SECONDARY_CONTROLLER_LIST: 0x15,
+  NS_GRANULARITY_LIST: 0x16,
+  UUID_LIST: 0x17,
+} as const;
+
+/** Identify Controller fields Namespace Management uses: byte offsets (NVMe Base 2.0 Figure 275). */
+export const IdCtrl = {
+  OACS: 256, // Optional Admin Command Support (2 bytes)
+  OAES: 92, // Optional Asynchronous Events Supported (4 bytes)
+  TNVMCAP: 280, // Total NVM Capacity (16 bytes)
+  UNVMCAP: 296, // Unallocated NVM Capacity (16 bytes)
+  NN: 516, // Number of Namespaces (4 bytes)
+  MNAN: 540, // Maximum Number of Allocated Namespaces (4 bytes)
+} as const;
+
+/** OACS bit 3: Namespace Management and Namespace Attachment commands supported. */
+export const OACS_NS_MANAGEMENT = 1 << 3;
+/** OAES bit 8: Namespace Attribute Notices supported. */
+export const OAES_NS_ATTRIBUTE_NOTICES = 1 << 8;
+
+/** Identify Namespace fields: byte offsets (NVM Command Set 1.0 4.1.5.1, Figure "Identify Namespace Data Structure, NVM Command Set"). */
+export const IdNs = {
+  NSZE: 0, // 8 bytes
+  NCAP: 8, // 8 bytes
+  NUSE: 16, // 8 bytes
+  NSFEAT: 24, // bit 0: thin provisioning
+  NLBAF: 25, // 0's based
+  FLBAS: 26, // bits 3:0 format index (bits 6:5 its upper bits), bit 4 extended metadata
+  DPS: 29,
+  NMIC: 30, // bit 0: may be attached to two or more controllers
+  LBAF0: 128, // LBA Format n at 128 + 4n: MS 15:0, LBADS 23:16, RP 25:24
+} as const;
+
+/**
+ * Namespace Management (NVMe Base 2.0 5.23): SEL in CDW10 bits 3:0 (Figure "Namespace
+ * Management - Select"); CSI in CDW11 bits 31:24; for create, the host software specified
+ * fields are the Identify Namespace layout above (NSZE, NCAP, FLBAS, DPS, NMIC...), 4096 bytes.
+ */
+export const NsManagementSelect = { CREATE: 0x0, DELETE: 0x1 } as const;
+
+/** Namespace Attachment (NVMe Base 2.0 5.22): SEL in CDW10 bits 3:0 (Figure "Namespace Attachment - Select"). */
+export const NsAttachmentSelect = { ATTACH: 0x0, DETACH: 0x1 } as const;
+
+/** Controller List (NVMe Base 2.0 Figure "Controller List Format"): a 2-byte count, then up to 2047 2-byte IDs. */
+export const CONTROLLER_LIST_MAX = 2047;
+
+/** Commands Supported and Effects data structure bits (NVMe Base 2.0 5.16.1.6, Figure "Command Supported and Effects Data Structure"). */
+export const CommandEffects = {
+  CSUPP: 1 << 0, // Command Supported
+  LBCC: 1 << 1, // Logical Block Content Change
+  NCC: 1 << 2, // Namespace Capability Change
+  NIC: 1 << 3, // Namespace Inventory Change
+  CCC: 1 << 4, // Controller Capability Change
+} as const;
+
 // ============================================================================ vfio-user
 
 /** Command IDs (vfio-user spec, "Commands" table). */
