@@ -391,6 +391,16 @@ describe('Namespace Management and Attachment (two controllers, a namespace pool
     assert.deepEqual(entries.filter((e) => e.method === 'vnvme_subsystem_set_ns_pool').map((e) => e.params), [{ nqn: NQN, capacity: POOL, block_sizes: [512, 4096] }]);
     assert.deepEqual(entries.filter((e) => e.method === 'nvmf_subsystem_add_ns').map((e) => (e.params.namespace as { nsid: number }).nsid), [1]);
     assert.deepEqual(entries.filter((e) => e.method === 'bdev_malloc_create').map((e) => e.params.name), ['Malloc0']);
+    // ... and replays it (its listeners left out: this target still serves them).
+    for (const sub of cfg.subsystems) if (sub.config) sub.config = sub.config.filter((e) => (e as { method: string }).method !== 'nvmf_subsystem_add_listener');
+    const again = await startTarget({ config: cfg, realEndpoint: true });
+    try {
+      const c2 = await JsonRpcClient.connect(again.sock);
+      assert.deepEqual(((await c2.call('vnvme_subsystem_get_ns_pool', { nqn: NQN })) as { capacity: number; allocated: number }).allocated, 0);
+      c2.close();
+    } finally {
+      await again.stop();
+    }
     // nvmf_subsystem_remove_ns of a pool namespace frees it too.
     await rpc.call('nvmf_subsystem_remove_ns', { nqn: NQN, nsid: 8 });
     assert.equal(((await rpc.call('vnvme_subsystem_get_ns_pool', { nqn: NQN })) as { allocated: number }).allocated, 6 * 8 * 512);
