@@ -23,6 +23,8 @@ export interface SetupOptions {
   /** Namespaces, in order (bdev names). */
   namespaces: string[];
   subsystemArgs?: string[];
+  /** rpc lines run after the namespaces are added, before the listener; `{nqn}` is the subsystem's NQN. */
+  subsystemRpcs?: string[][];
   guest?: Partial<Omit<GuestOptions, 'qemu' | 'image'>>;
 }
 
@@ -39,6 +41,7 @@ export async function setupGuestWithTarget(ctx: ScenarioContext, o: SetupOptions
     mkdirSync(dir, { recursive: true });
     await c.rpc(target, 'nvmf_create_subsystem', nqn, '-a', '-s', o.serial, '-d', o.model, ...(o.subsystemArgs ?? []));
     for (const b of o.namespaces) await c.rpc(target, 'nvmf_subsystem_add_ns', nqn, b);
+    for (const args of o.subsystemRpcs ?? []) await c.rpc(target, args[0]!, ...args.slice(1).map((a) => a.replaceAll('{nqn}', nqn)));
     await c.rpc(target, 'nvmf_subsystem_add_listener', nqn, '-t', 'VFIOUSER', '-a', dir, '-s', '0');
     const socket = `${dir}/cntrl`;
     for (let i = 0; i < 200 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
