@@ -148,7 +148,8 @@ async function createNamespace(c: NvmeController, inv: NamespaceInventory, sqe: 
 async function deleteNamespace(c: NvmeController, inv: NamespaceInventory, sqe: Buffer): Promise<void> {
   const nsid = sqe.readUInt32LE(4);
   if (nsid === NSID_ALL) {
-    for (const a of inv.allocated()) await inv.delete(a.view.nsid);
+    // One at a time; another controller may delete one of them meanwhile.
+    for (const a of inv.allocated()) if (inv.allocated().some((x) => x.view.nsid === a.view.nsid)) await inv.delete(a.view.nsid);
     return;
   }
   checkValidNsid(c, nsid);
