@@ -1,7 +1,7 @@
 // junit.xml for CI: one <testsuite> per scenario (per iteration with --repeat), one <testcase>
 // per check. A device defect is <failure>, a harness problem is <error>, unmet needs are
 // <skipped>. A scenario that errored before recording any check gets one testcase for itself.
-import type { Check, Report, ScenarioResult } from './report-schema.js';
+import { scenarioChecks, type Check, type Report, type ScenarioResult } from './report-schema.js';
 
 export function xmlEscape(s: string): string {
   // XML 1.0 forbids most C0 controls even escaped; drop them.
@@ -51,13 +51,9 @@ function suiteName(s: ScenarioResult): string {
 
 function scenarioSuite(s: ScenarioResult, hostname: string): string {
   const name = suiteName(s);
-  let checks: Check[] = s.checks;
   // The scenario's own verdict must show even when no check carries it (skipped, or a harness
   // error before the first check, or a timeout).
-  const covered = checks.some((c) => c.verdict === s.verdict) || (s.verdict === 'pass' && checks.length > 0);
-  if (!covered) {
-    checks = [...checks, { id: 'scenario', title: s.description, area: 'Scenario', section: '', level: 'mandatory', verdict: s.verdict, message: s.reason, durationMs: s.durationMs, evidence: s.reason ? [{ note: s.reason }] : [] }];
-  }
+  const checks: Check[] = scenarioChecks(s);
   const count = (v: Check['verdict']) => checks.filter((c) => c.verdict === v).length;
   const props = [`      <property name="tags" value="${xmlEscape(s.tags.join(','))}"/>`, ...Object.entries(s.facts).map(([k, v]) => `      <property name="${xmlEscape(k)}" value="${xmlEscape(v)}"/>`)];
   return [

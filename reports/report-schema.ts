@@ -196,11 +196,41 @@ export function withCheckUids<R extends Pick<Report, 'scenarios'>>(r: R): R {
   };
 }
 
-/** Check verdict counts across every scenario of a run (the scenario counts are Summary). */
+/** The id of the check that stands for a scenario whose own verdict no check carries. */
+export const SCENARIO_CHECK_ID = 'scenario';
+
+/**
+ * A scenario's checks, plus one check for the scenario itself when no check carries its verdict:
+ * a harness error before the first check (the target did not start, provisioning failed), a
+ * scenario skipped for unmet needs, a timeout. Without it such a run would count "0 passed, 0
+ * failed, 0 errors, 0 skipped" and its error would show in no history or diff. junit.xml, the
+ * check counts and the viewer all use this one definition.
+ */
+export function scenarioChecks(s: Pick<ScenarioResult, 'name' | 'description' | 'verdict' | 'reason' | 'durationMs' | 'checks'>): Check[] {
+  const covered = s.checks.some((c) => c.verdict === s.verdict) || (s.verdict === 'pass' && s.checks.length > 0);
+  if (covered) return s.checks;
+  return [
+    ...s.checks,
+    {
+      id: SCENARIO_CHECK_ID,
+      title: s.description,
+      area: 'Scenario',
+      section: '',
+      level: 'mandatory',
+      uid: `${s.name}/${SCENARIO_CHECK_ID}`,
+      verdict: s.verdict,
+      ...(s.reason !== undefined ? { message: s.reason } : {}),
+      durationMs: s.durationMs,
+      evidence: s.reason ? [{ note: s.reason }] : [],
+    },
+  ];
+}
+
+/** Check verdict counts across every scenario of a run (the scenario counts are Summary), scenarioChecks() of each. */
 export function checkCounts(r: Pick<Report, 'scenarios'>): Summary {
   const s: Summary = { total: 0, pass: 0, fail: 0, error: 0, skip: 0 };
   for (const sc of r.scenarios)
-    for (const c of sc.checks) {
+    for (const c of scenarioChecks(sc)) {
       s.total++;
       s[c.verdict]++;
     }

@@ -2,7 +2,7 @@
 // "$GITHUB_STEP_SUMMARY"`): the verdict, scenario and check counts (every verdict named), the
 // environment, one row per scenario, the checks that failed or errored with their spec section
 // and message, and ours-vs-baseline performance ratios.
-import { checkCounts, type Report, type Summary } from './report-schema.js';
+import { checkCounts, scenarioChecks, type Report, type Summary } from './report-schema.js';
 import { fmtRatio, perfRatios } from './perf.js';
 
 const ICON: Record<string, string> = { pass: '✅', fail: '❌', error: '⚠️', skip: '⏭️' };
@@ -30,10 +30,10 @@ export function summaryMarkdown(r: Report, o: { maxFailures?: number } = {}): st
   lines.push(`- **Host:** ${mdCell(e.host.hostname)} (Linux ${mdCell(e.host.kernel)}, ${e.host.cpus} CPUs, Node ${mdCell(e.host.node)})`, '');
   lines.push('| scenario | verdict | passed | failed | errors | skipped | time | reason |', '|---|---|--:|--:|--:|--:|--:|---|');
   for (const s of r.scenarios) {
-    const n = (v: string): number => s.checks.filter((c) => c.verdict === v).length;
+    const n = (v: string): number => scenarioChecks(s).filter((c) => c.verdict === v).length;
     lines.push(`| ${mdCell(s.name)}${s.iteration > 1 ? ` #${s.iteration}` : ''} | ${ICON[s.verdict] ?? ''} ${s.verdict} | ${n('pass')} | ${n('fail')} | ${n('error')} | ${n('skip')} | ${fmtMs(s.durationMs)} | ${mdCell(s.reason ?? '')} |`);
   }
-  const bad = r.scenarios.flatMap((s) => s.checks.filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => ({ s, c })));
+  const bad = r.scenarios.flatMap((s) => scenarioChecks(s).filter((c) => c.verdict === 'fail' || c.verdict === 'error').map((c) => ({ s, c })));
   if (bad.length) {
     const max = o.maxFailures ?? 50;
     lines.push('', `### Failed and errored checks (${bad.length})`, '', '| check | verdict | spec section | message |', '|---|---|---|---|');

@@ -118,6 +118,8 @@ export class ScenarioContext {
   private currentStep: { name: string; t0: number } | undefined;
   private readonly targets: ScenarioTarget[] = [];
   private readonly guests: Guest[] = [];
+  /** Each guest's label ("guest", "src", "hop1"), unique in this scenario: its artifacts are named by it. */
+  private readonly guestLabels = new Map<Guest, string>();
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private readonly live: LiveState = { pids: [], logs: [] };
   readonly dir: string;
@@ -246,10 +248,7 @@ export class ScenarioContext {
     const label = opts.label ?? 'guest';
     const name = opts.name ?? `sc-${this.scenario.name}-${label}-${process.pid}`;
     const g = await Guest.start({ ...parts, memMiB: 1024, smp: 2, progress: this.progress, ...(this.settings.memory ? { memory: this.settings.memory } : {}), ...(this.settings.accel ? { accel: this.settings.accel } : {}), ...opts, name });
-    this.guests.push(g);
-    this.live.pids.push(g.info.pid);
-    this.live.logs.push({ name: `${label}-serial.log`, path: g.info.serialLog });
-    this.publishLive();
+    this.adoptGuest(g, label);
     this.fact(`${label}.accelerator`, `${g.info.accel} (${g.info.accelReason})`);
     this.fact(`${label}.memory`, g.info.memory);
     this.fact(`${label}.kernel`, g.info.kernel);
@@ -257,6 +256,23 @@ export class ScenarioContext {
     this.fact(`${label}.bootMs`, g.info.bootMs);
     this.metric({ name: `${label} boot to SSH`, value: g.info.bootMs, unit: 'ms' });
     return g;
+  }
+
+  /**
+   * Makes a started guest this scenario's: finish() stops it and keeps its serial console, QEMU
+   * command line and stderr as "<label>-serial.log", "<label>-qemu.cmdline", "<label>-qemu.stderr"
+   * (a label taken already gets "-2", "-3"). Returns the label used.
+   */
+  adoptGuest(g: Guest, label = 'guest'): string {
+    const taken = new Set(this.guestLabels.values());
+    let unique = label;
+    for (let n = 2; taken.has(unique); n++) unique = `${label}-${n}`;
+    this.guests.push(g);
+    this.guestLabels.set(g, unique);
+    this.live.pids.push(g.info.pid);
+    this.live.logs.push({ name: `${unique}-serial.log`, path: g.info.serialLog });
+    this.publishLive();
+    return unique;
   }
 
   /** Runs at finish, before guests and targets are stopped (newest first). */
@@ -304,15 +320,18 @@ export class ScenarioContext {
         this.progress.warn(`cleanup failed: ${(err as Error).message}`);
       }
     }
+    // Named by the guest's label, not its VM name (sc-<scenario>-<label>-<pid>): the same log
+    // has the same name in every run, so the viewer's evidence of two runs line up.
     for (const g of this.guests) {
+      const label = this.guestLabels.get(g) ?? g.info.name;
       try {
-        this.saveText(`${basename(g.info.serialLog, '.log')}-${g.info.name}.log`, g.serialLog());
+        this.saveText(`${label}-serial.log`, g.serialLog());
       } catch {
         /* best effort */
       }
       await g.stop().catch((err: Error) => this.progress.warn(`guest stop: ${err.message}`));
-      this.artifact(`${g.info.name}-qemu.cmdline`, join(g.info.runDir, 'qemu.cmdline'), 5);
-      this.artifact(`${g.info.name}-qemu.stderr`, join(g.info.runDir, 'qemu.stderr'), 40);
+      this.artifact(`${label}-qemu.cmdline`, join(g.info.runDir, 'qemu.cmdline'), 5);
+      this.artifact(`${label}-qemu.stderr`, join(g.info.runDir, 'qemu.stderr'), 40);
     }
     for (const t of this.targets) {
       await t.stop().catch(() => undefined);

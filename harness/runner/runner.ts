@@ -12,6 +12,7 @@ import { overallVerdict, REPORT_SCHEMA_ID, summarize, type Check, type Environme
 import { writeReport, type WrittenReport } from '../../reports/write.js';
 import { writeRunsIndex } from '../../reports/index-html.js';
 import { writeRunsJson } from '../../reports/runs-index.js';
+import { runIndependent } from '../../reports/run-paths.js';
 import type { GuestParts } from '../guest/parts.js';
 import type { LiveState } from './context.js';
 import type { LiveDisplay, ScenarioLive } from './live.js';
@@ -222,7 +223,8 @@ function environmentFrom(results: readonly ScenarioResult[], parts: GuestParts |
     host: { hostname: hostname(), kernel: release(), cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, node: process.version },
     qemu: parts ? { version: parts.qemu.version, source: parts.qemu.source, description: parts.qemu.description } : null,
     accelerator: fact('.accelerator'),
-    memoryBackend: fact('.memory'),
+    // The run's backing, not one guest's: its per-VM directory (…/vms/sc-guest-smoke-guest-19303/hugepages) with the varying part as "*".
+    memoryBackend: runIndependent(fact('.memory')),
     guestKernel: fact('.kernel') || (parts?.image.manifest.kernelVersion ?? ''),
     target: { commit, dirty, version },
   };

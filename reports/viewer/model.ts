@@ -1,9 +1,10 @@
 // What the viewer computes from runs, as plain functions over plain data: shared by the browser
 // app (bundled by esbuild), the server and `report build` (which slim reports for it), and the
 // unit tests. No DOM, no node APIs here.
-import type { Check, Environment, Evidence, Metric, Report, ScenarioResult, Verdict } from '../report-schema.js';
+import { SCENARIO_CHECK_ID, scenarioChecks, type Check, type Environment, type Evidence, type Metric, type Report, type ScenarioResult, type Verdict } from '../report-schema.js';
 import type { RunEntry } from '../runs-index.js';
 import { betterDirection, BASELINE_SERIES, OUR_SERIES } from '../perf.js';
+import { runIndependent } from '../run-paths.js';
 
 // ---------------------------------------------------------------------------------------------
 // Slim runs: a report without evidence bodies and log tails (what history, diff, coverage and
@@ -20,8 +21,8 @@ export interface SlimCheck {
   verdict: Verdict;
   message?: string;
   durationMs: number;
-  /** "what: actual" for every evidence entry that recorded an observed value, in order. */
-  observed: [string, string][];
+  /** [what, actual, expected] for every evidence entry that recorded an observed value, in order. */
+  observed: Observed[];
 }
 
 export interface SlimScenario {
@@ -48,6 +49,9 @@ export interface SlimRun {
   scenarios: SlimScenario[];
 }
 
+/** What an evidence entry observed: [what, actual, expected (when it stated one)]. */
+export type Observed = [what: string, actual: string, expected?: string];
+
 const clip = (s: string, n: number): string => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 /** The uid of a check as the writer assigns it (older reports have none). */
@@ -62,15 +66,15 @@ export function uidsOf(s: Pick<ScenarioResult, 'name' | 'checks'>): string[] {
   });
 }
 
-export function observedOf(evidence: readonly Evidence[]): [string, string][] {
-  const out: [string, string][] = [];
+export function observedOf(evidence: readonly Evidence[]): Observed[] {
+  const out: Observed[] = [];
   const seen = new Map<string, number>();
   for (const e of evidence) {
     if (e.actual === undefined) continue;
     const label0 = clip((e.note ?? e.command ?? 'observed').replace(/^procedure: .*/s, 'procedure'), 160);
     const n = (seen.get(label0) ?? 0) + 1;
     seen.set(label0, n);
-    out.push([n === 1 ? label0 : `${label0} (#${n})`, clip(e.actual, 400)]);
+    out.push([n === 1 ? label0 : `${label0} (#${n})`, clip(e.actual, 400), ...(e.expected !== undefined ? [clip(e.expected, 400)] : [])] as Observed);
   }
   return out;
 }
@@ -84,7 +88,10 @@ export function slimReport(r: Report, dir: string = r.runId): SlimRun {
     verdict: r.verdict,
     command: r.command,
     environment: r.environment,
-    scenarios: r.scenarios.map((s) => {
+    scenarios: r.scenarios.map((s0) => {
+      // A scenario that ended before any check carried its verdict (harness error at start, skipped
+      // for its needs) gets its own check, so counts, history and diffs show it.
+      const s = { ...s0, checks: scenarioChecks(s0) };
       const uids = uidsOf(s);
       return {
         name: s.name,
@@ -232,6 +239,8 @@ export interface StatusChange {
   before?: Verdict;
   after?: Verdict;
   message?: string;
+  /** The run holding its evidence when that is not the head (a scenario that broke in the base run only). */
+  evidenceRun?: string;
 }
 
 export interface MetricDelta {
@@ -248,8 +257,24 @@ export interface MetricDelta {
   /** Relative noise band (0.1 = ±10%) and where it came from. */
   band: number;
   bandFrom: string;
+  /** The band is a guess (fewer than 3 other runs measured it): a change outside it is a hint, not a finding. */
+  bandAssumed: boolean;
   /** Outside the band, and which way. */
   change: 'better' | 'worse' | 'noise';
+}
+
+/** A scenario that ran in only one of two runs (a partial run: `npm run scenario -- NAME`, a shard). */
+export interface ScenarioOnlyIn {
+  name: string;
+  verdict: Verdict;
+  checks: number;
+}
+
+export interface ObservedChange {
+  uid: string;
+  scenario: string;
+  title: string;
+  changes: { what: string; before: string; after: string; expected?: string }[];
 }
 
 export interface RunDiff {
@@ -258,9 +283,20 @@ export interface RunDiff {
   newFailures: StatusChange[];
   fixed: StatusChange[];
   otherChanges: StatusChange[];
+  /** New and removed checks of scenarios both runs ran (a scenario in one run only is not a new or removed check). */
   added: StatusChange[];
   removed: StatusChange[];
-  observed: { uid: string; scenario: string; title: string; changes: { what: string; before: string; after: string }[] }[];
+  onlyInBase: ScenarioOnlyIn[];
+  onlyInHead: ScenarioOnlyIn[];
+  /**
+   * Observed values that changed: a device-reported value that differs (an identify field, a
+   * status), compared without the run's own scratch paths and guest names. Values that equalled
+   * their expectation in both runs and are digests (md5 of random data written and read back in
+   * that run) are left out: the equality is what was checked.
+   */
+  observed: ObservedChange[];
+  /** Measured values that moved within an unchanged, inexact expectation ("> 0", "appears within 60 s") of a check that passed in both runs. */
+  measured: ObservedChange[];
   facts: { scenario: string; key: string; before: string; after: string }[];
   metrics: MetricDelta[];
   environment: { field: string; before: string; after: string }[];
@@ -305,11 +341,11 @@ export function metricsOf(run: SlimRun): Map<string, { scenario: string; m: Metr
  * The relative noise band of a metric from its history: twice the coefficient of variation of the
  * values in other runs (at least ±2%), or ±10% assumed with fewer than 3 values.
  */
-export function noiseBand(values: readonly number[]): { band: number; from: string } {
+export function noiseBand(values: readonly number[]): { band: number; from: string; assumed?: true } {
   const v = values.filter((x) => Number.isFinite(x));
-  if (v.length < 3) return { band: 0.1, from: `assumed ±10% (only ${v.length} run${v.length === 1 ? '' : 's'} to measure it)` };
+  if (v.length < 3) return { band: 0.1, from: `assumed ±10% (only ${v.length} run${v.length === 1 ? '' : 's'} to measure it)`, assumed: true };
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  if (mean === 0) return { band: 0.1, from: 'assumed ±10% (mean 0)' };
+  if (mean === 0) return { band: 0.1, from: 'assumed ±10% (mean 0)', assumed: true };
   const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
   const band = Math.max(0.02, (2 * sd) / Math.abs(mean));
   return { band, from: `±${(band * 100).toFixed(1)}% = 2σ/mean over ${v.length} runs` };
@@ -319,40 +355,84 @@ export function noiseBand(values: readonly number[]): { band: number; from: stri
 export function diffRuns(base: SlimRun, head: SlimRun, history: readonly SlimRun[] = []): RunDiff {
   const a = checksByUid(base);
   const b = checksByUid(head);
-  const d: RunDiff = { base: base.id, head: head.id, newFailures: [], fixed: [], otherChanges: [], added: [], removed: [], observed: [], facts: [], metrics: [], environment: [] };
+  const d: RunDiff = { base: base.id, head: head.id, newFailures: [], fixed: [], otherChanges: [], added: [], removed: [], onlyInBase: [], onlyInHead: [], observed: [], measured: [], facts: [], metrics: [], environment: [] };
+  const namesA = new Set(base.scenarios.map((s) => s.name));
+  const namesB = new Set(head.scenarios.map((s) => s.name));
+  const onlyIn = (r: SlimRun, other: Set<string>): ScenarioOnlyIn[] => {
+    const m = new Map<string, { verdicts: Verdict[]; checks: number }>();
+    for (const s of r.scenarios) {
+      if (other.has(s.name)) continue;
+      const x = m.get(s.name) ?? { verdicts: [], checks: 0 };
+      x.verdicts.push(s.verdict);
+      if (s.iteration === 1) x.checks += s.checks.length;
+      m.set(s.name, x);
+    }
+    return [...m].map(([name, x]) => ({ name, verdict: combined(x.verdicts)!, checks: x.checks }));
+  };
+  d.onlyInBase = onlyIn(base, namesB);
+  d.onlyInHead = onlyIn(head, namesA);
   const change = (uid: string, occA?: { scenario: SlimScenario; check: SlimCheck }[], occB?: { scenario: SlimScenario; check: SlimCheck }[]): StatusChange => {
     const any = (occB ?? occA)![0]!;
     const bad = occB?.find((o) => isBad(o.check.verdict)) ?? occB?.[0];
     return { uid, scenario: any.scenario.name, title: any.check.title, section: any.check.section, before: occA ? combined(occA.map((o) => o.check.verdict)) : undefined, after: occB ? combined(occB.map((o) => o.check.verdict)) : undefined, message: bad?.check.message };
   };
+  const scenarioVerdict = (r: SlimRun, name: string): Verdict | undefined => combined(r.scenarios.filter((s) => s.name === name).map((s) => s.verdict));
+  /** The check scenarioChecks() adds for a scenario that ended before any check carried its verdict. */
+  const standsForScenario = (c: SlimCheck, s: SlimScenario): boolean => c.id === SCENARIO_CHECK_ID && c.uid === `${s.name}/${SCENARIO_CHECK_ID}` && c.area === 'Scenario';
+  const statusChange = (c: StatusChange): void => {
+    if (c.before === c.after) return;
+    if (isBad(c.after) && !isBad(c.before)) d.newFailures.push(c);
+    else if (c.after === 'pass' && isBad(c.before)) d.fixed.push(c);
+    else d.otherChanges.push(c);
+  };
   for (const [uid, occB] of b) {
     const occA = a.get(uid);
     if (!occA) {
-      d.added.push(change(uid, undefined, occB));
+      const { scenario, check } = occB[0]!;
+      if (!namesA.has(scenario.name)) continue;
+      // The scenario broke before its first check in head: a change of the scenario's verdict, not a new check.
+      if (standsForScenario(check, scenario)) statusChange({ ...change(uid, undefined, occB), before: scenarioVerdict(base, scenario.name) });
+      else d.added.push(change(uid, undefined, occB));
       continue;
     }
-    const c = change(uid, occA, occB);
-    if (c.before !== c.after) {
-      if (isBad(c.after) && !isBad(c.before)) d.newFailures.push(c);
-      else if (c.after === 'pass' && isBad(c.before)) d.fixed.push(c);
-      else d.otherChanges.push(c);
+    statusChange(change(uid, occA, occB));
+    const obsA = new Map(occA[0]!.check.observed.map((o) => [o[0], o] as const));
+    const changes: ObservedChange['changes'] = [];
+    const measured: ObservedChange['changes'] = [];
+    const passedBoth = occA[0]!.check.verdict === 'pass' && occB[0]!.check.verdict === 'pass';
+    for (const [what, after, expAfter] of occB[0]!.check.observed) {
+      const o = obsA.get(what);
+      if (!o) continue;
+      const [, before, expBefore] = o;
+      if (runIndependent(before) === runIndependent(after)) continue;
+      const exact = expBefore === before && expAfter === after;
+      if (exact && DIGEST.test(before) && DIGEST.test(after)) continue;
+      const within = passedBoth && !exact && expBefore !== undefined && expBefore === expAfter;
+      (within ? measured : changes).push({ what, before, after, ...(expAfter !== undefined ? { expected: expAfter } : {}) });
     }
-    const obsA = new Map(occA[0]!.check.observed);
-    const changes: { what: string; before: string; after: string }[] = [];
-    for (const [what, after] of occB[0]!.check.observed) {
-      const before = obsA.get(what);
-      if (before !== undefined && before !== after) changes.push({ what, before, after });
-    }
-    if (changes.length) d.observed.push({ uid, scenario: occB[0]!.scenario.name, title: occB[0]!.check.title, changes });
+    const who = { uid, scenario: occB[0]!.scenario.name, title: occB[0]!.check.title };
+    if (changes.length) d.observed.push({ ...who, changes });
+    if (measured.length) d.measured.push({ ...who, changes: measured });
   }
-  for (const [uid, occA] of a) if (!b.has(uid)) d.removed.push(change(uid, occA, undefined));
+  for (const [uid, occA] of a) {
+    const { scenario, check } = occA[0]!;
+    if (b.has(uid) || !namesB.has(scenario.name)) continue;
+    if (standsForScenario(check, scenario)) statusChange({ ...change(uid, occA, undefined), after: scenarioVerdict(head, scenario.name), message: check.message, evidenceRun: base.id });
+    else d.removed.push(change(uid, occA, undefined));
+  }
   // Facts (identify fields, boot times, doorbell modes ...) of scenarios in both runs.
   const factsOf = (r: SlimRun): Map<string, Record<string, string>> => new Map(r.scenarios.filter((s) => s.iteration === 1).map((s) => [s.name, s.facts]));
   const fa = factsOf(base);
   for (const [name, fb] of factsOf(head)) {
     const f0 = fa.get(name);
     if (!f0) continue;
-    for (const [k, v] of Object.entries(fb)) if (f0[k] !== undefined && f0[k] !== v) d.facts.push({ scenario: name, key: k, before: f0[k]!, after: v });
+    for (const [k, v] of Object.entries(fb)) {
+      const was = f0[k];
+      if (was === undefined || runIndependent(was) === runIndependent(v)) continue;
+      // Durations (guest.bootMs) are measurements: the metrics compare them against their noise.
+      if (/Ms$/.test(k) && NUMBER.test(was) && NUMBER.test(v)) continue;
+      d.facts.push({ scenario: name, key: k, before: was, after: v });
+    }
   }
   const ma = metricsOf(base);
   const mb = metricsOf(head);
@@ -362,16 +442,30 @@ export function diffRuns(base: SlimRun, head: SlimRun, history: readonly SlimRun
     if (!x) continue;
     const before = x.value;
     const ratio = before === 0 ? Number.NaN : after / before;
-    const { band, from } = noiseBand(others.map((h) => h.get(k)?.value).filter((v): v is number => v !== undefined));
+    const { band, from, assumed } = noiseBand(others.map((h) => h.get(k)?.value).filter((v): v is number => v !== undefined));
     const better = betterDirection(m.unit);
     const out = Number.isFinite(ratio) && Math.abs(ratio - 1) > band;
     const up = ratio > 1;
-    d.metrics.push({ key: k, scenario, group: m.group ?? '', name: m.name, series: m.series ?? '', unit: m.unit, before, after, ratio, band, bandFrom: from, change: !out ? 'noise' : (up === (better === 'higher')) ? 'better' : 'worse' });
+    d.metrics.push({ key: k, scenario, group: m.group ?? '', name: m.name, series: m.series ?? '', unit: m.unit, before, after, ratio, band, bandFrom: from, bandAssumed: assumed === true, change: !out ? 'noise' : (up === (better === 'higher')) ? 'better' : 'worse' });
   }
   const ea = environmentFields(base.environment, base.command);
   const eb = environmentFields(head.environment, head.command);
-  for (const k of Object.keys({ ...ea, ...eb })) if ((ea[k] ?? '') !== (eb[k] ?? '')) d.environment.push({ field: k, before: ea[k] ?? '', after: eb[k] ?? '' });
+  for (const k of Object.keys({ ...ea, ...eb })) if (runIndependent(ea[k] ?? '') !== runIndependent(eb[k] ?? '')) d.environment.push({ field: k, before: ea[k] ?? '', after: eb[k] ?? '' });
   return d;
+}
+
+const DIGEST = /^(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64})$/i;
+const NUMBER = /^-?\d+(?:\.\d+)?$/;
+
+/**
+ * The run to diff a run against by default: the newest older run that ran any of its scenarios
+ * (a partial run, `npm run scenario -- guest-fio-perf`, is no baseline for the default suite),
+ * else the next older run. `runs` is newest first, as in runs/index.json.
+ */
+export function comparableBase(runs: readonly RunEntry[], head: RunEntry): RunEntry | undefined {
+  const older = runs.slice(runs.indexOf(head) + 1);
+  const names = new Set(head.scenarioNames);
+  return older.find((r) => r.scenarioNames.some((n) => names.has(n))) ?? older[0];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -576,11 +670,14 @@ export function coverage(run: SlimRun, others: readonly SlimRun[] = []): Coverag
   for (const sec of sections.values()) sec.verdict = sec.counts.error ? 'error' : sec.counts.fail ? 'fail' : sec.counts.pass ? 'pass' : 'skip';
   const gaps: CoverageGap[] = [];
   // Cited elsewhere, not here.
+  // Only scenarios this run ran: a partial run (one scenario, a shard) has no gap where it did
+  // not run the scenario at all.
+  const ran = new Set(run.scenarios.map((s) => s.name));
   const elsewhere = new Map<string, string>();
   for (const o of others) {
     if (o.id === run.id) continue;
     for (const s of o.scenarios)
-      for (const c of s.checks)
+      for (const c of ran.has(s.name) ? s.checks : [])
         for (const ci of c.section.trim() ? parseCitations(c.section) : []) {
           const key = `${docLabel(ci)}\u0000${ci.section}`;
           if (!sections.has(key) && !elsewhere.has(key)) elsewhere.set(key, o.id);
@@ -664,8 +761,10 @@ export function perfMetrics(runs: readonly SlimRun[]): PerfMetric[] {
   const out = new Map<string, PerfMetric>();
   for (const run of [...runs].reverse()) {
     for (const [, { scenario, m, value }] of metricsOf(run)) {
-      const key = `${scenario}\u0000${m.group ?? ''}\u0000${m.name}\u0000${m.unit}`;
-      const pm = out.get(key) ?? { key, scenario, group: m.group ?? '', name: m.name, unit: m.unit, better: betterDirection(m.unit), series: new Map<string, PerfPoint[]>() };
+      // "downtime median (v2.mapped)" of series v2.mapped is the "downtime median" chart's v2.mapped line.
+      const name = m.series && m.name.endsWith(` (${m.series})`) ? m.name.slice(0, -(m.series.length + 3)) : m.name;
+      const key = `${scenario}\u0000${m.group ?? ''}\u0000${name}\u0000${m.unit}`;
+      const pm = out.get(key) ?? { key, scenario, group: m.group ?? '', name, unit: m.unit, better: betterDirection(m.unit), series: new Map<string, PerfPoint[]>() };
       const series = m.series ?? 'value';
       pm.series.set(series, [...(pm.series.get(series) ?? []), { run: run.id, startedAt: run.startedAt, commit: run.environment.target.commit, value }]);
       out.set(key, pm);

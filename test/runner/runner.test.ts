@@ -181,3 +181,17 @@ test('live display: plain lines when not a terminal; summary table', () => {
   assert.match(table, /^SCENARIO\s+VERDICT/);
   assert.match(table, /a\s+PASS\s+0\/0\s+1\.5 s/);
 });
+
+test("guests' logs are named by their label, the same in every run; the environment's memory backend has no per-VM path", async () => {
+  const { report, runDir } = await run([entry('guestArtifacts')]);
+  const s = report.scenarios[0]!;
+  assert.equal(s.verdict, 'pass');
+  const names = s.artifacts.map((a) => a.name).sort();
+  assert.deepEqual(names, ['guest-2-qemu.cmdline', 'guest-2-qemu.stderr', 'guest-2-serial.log', 'guest-qemu.cmdline', 'guest-qemu.stderr', 'guest-serial.log']);
+  assert.ok(!names.some((n) => /\d{3,}/.test(n)), `no pid in ${names.join(', ')}`);
+  const serial = s.artifacts.find((a) => a.name === 'guest-2-serial.log')!;
+  assert.equal(serial.path, 'fx-guest-artifacts/guest-2-serial.log');
+  assert.match(serial.tail ?? '', /console of guest 2/);
+  assert.ok(runDir);
+  assert.equal(report.environment.memoryBackend, 'hugetlbfs, 512 x 2 MiB pages at /root/.cache/vnvme/vms/sc-fx-guest-artifacts-guest-*/hugepages (512 reserved by the harness)');
+});

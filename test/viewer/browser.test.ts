@@ -5,7 +5,8 @@
 // list and a filter, a check's history, the diff naming the changed checks, the coverage counts,
 // a deep link to evidence surviving a reload, readable chart labels, and no console errors.
 // Screenshots go to $VNVME_SCREENSHOTS (default: a temporary directory, printed); with
-// VNVME_UPDATE_SCREENSHOTS=1 they replace reports/viewer/screenshots/, which the README shows.
+// VNVME_UPDATE_SCREENSHOTS=1 history, diff and performance replace reports/viewer/screenshots/,
+// which the README shows (runs, coverage and evidence come from real runs: real-runs.test.ts).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +31,10 @@ const CHROMIUM = [process.env.VNVME_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chr
 const skip = CHROMIUM ? false : 'Debian chromium is not installed (apt-get install chromium; .ci/run installs it): the browser tests drive the system chromium and never download one';
 
 const update = process.env.VNVME_UPDATE_SCREENSHOTS === '1';
-const shotDir = update ? join(root, 'reports', 'viewer', 'screenshots') : (process.env.VNVME_SCREENSHOTS ?? join(tmpdir(), 'vnvme-viewer-screenshots'));
+const tmpShots = process.env.VNVME_SCREENSHOTS ?? join(tmpdir(), 'vnvme-viewer-screenshots');
+/** The README's screenshots made from real runs by real-runs.test.ts; this file's go to the temporary directory. */
+const REAL_SCREENSHOTS = new Set(['runs', 'coverage', 'evidence']);
+const shotDir = update ? join(root, 'reports', 'viewer', 'screenshots') : tmpShots;
 
 describe('the viewer in chromium', { skip }, () => {
   let browser: Browser;
@@ -42,6 +46,7 @@ describe('the viewer in chromium', { skip }, () => {
     await buildSite(FIXTURE, out, { source: 'test/fixtures/runs' });
     base = pathToFileURL(join(out, 'index.html')).href;
     mkdirSync(shotDir, { recursive: true });
+    mkdirSync(tmpShots, { recursive: true });
     const { chromium } = await import('@playwright/test');
     // As root (CI), chromium's sandbox cannot start: --no-sandbox, and nothing but local files is loaded.
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -73,7 +78,7 @@ describe('the viewer in chromium', { skip }, () => {
   }
 
   async function shot(p: Page, name: string, fullPage = false): Promise<void> {
-    await p.screenshot({ path: join(shotDir, `${name}.png`), fullPage });
+    await p.screenshot({ path: join(update && REAL_SCREENSHOTS.has(name) ? tmpShots : shotDir, `${name}.png`), fullPage });
   }
 
   test('runs: newest first with every verdict count; a filter narrows the list and lives in the URL', async (t) => {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { combined, coverage, diffRuns, expandRange, histories, noiseBand, parseCitations, perfMetrics, slimReport, stripAnsi, filterRuns, type SlimRun } from '../../reports/viewer/model.js';
+import { combined, comparableBase, coverage, diffRuns, expandRange, histories, noiseBand, parseCitations, perfMetrics, slimReport, stripAnsi, filterRuns, type SlimRun } from '../../reports/viewer/model.js';
 import { readRuns, RunsIndex } from '../../reports/runs-index.js';
 import { mergeRuns } from '../../reports/viewer/merge.js';
 import { labelSlots } from '../../reports/svg-chart.js';
@@ -131,4 +131,93 @@ test('merge: runs of several directories in one, a run present twice copied once
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Real runs (test/fixtures/real-runs, recorded by `npm run scenario` here: see make-real-runs.ts):
+// what synthetic runs did not have.
+
+const REAL = join(root, 'test', 'fixtures', 'real-runs');
+/** The default suite, tree with uncommitted changes. */
+const FULL_1 = '2026-12-04T20-03-08Z-46a8a5';
+/** `npm run scenario -- guest-fio-perf` whose target did not start: one scenario, error, no check. */
+const PERF_BROKEN = '2026-12-04T20-11-45Z-6d3dc7';
+/** The default suite again, clean tree. */
+const FULL_2 = '2026-12-04T20-12-42Z-40db7e';
+/** guest-fio-perf that ran: real ours / QEMU NVMe ratios. */
+const PERF_OK = '2026-12-04T20-14-31Z-13a376';
+/** The default suite a third time, with the runner writing guests' logs by label and no per-VM path in the environment. */
+const FULL_3 = '2026-12-04T20-23-18Z-b997c8';
+
+function realRuns(): Map<string, SlimRun> {
+  return new Map(readRuns(REAL).map(({ dir, report }) => [dir, slimReport(report, dir)]));
+}
+const realIndex = (): RunsIndex => RunsIndex.parse(JSON.parse(readFileSync(join(REAL, 'index.json'), 'utf8')));
+
+test('real runs: a scenario that errored before its first check is one error check in the counts, history and diff', () => {
+  const rs = realRuns();
+  const broken = rs.get(PERF_BROKEN)!;
+  assert.deepEqual(broken.scenarios[0]!.checks.map((c) => [c.uid, c.verdict]), [['guest-fio-perf/scenario', 'error']]);
+  assert.match(broken.scenarios[0]!.checks[0]!.message!, /`vnvme target` ended at start/);
+  assert.deepEqual(realIndex().runs.find((r) => r.id === PERF_BROKEN)!.checks, { total: 1, pass: 0, fail: 0, error: 1, skip: 0 });
+  const h = histories([rs.get(PERF_OK)!, broken]).get('guest-fio-perf/scenario')!;
+  assert.deepEqual(h.cells.map((c) => c && combined(c.verdicts)), [null, 'error']);
+  // Broken, then ran: the scenario is fixed, its evidence in the broken run; its checks are new.
+  const d = diffRuns(broken, rs.get(PERF_OK)!);
+  assert.deepEqual(d.fixed.map((c) => [c.uid, c.before, c.after, c.evidenceRun]), [['guest-fio-perf/scenario', 'error', 'pass', PERF_BROKEN]]);
+  assert.deepEqual(d.removed, []);
+  assert.ok(d.added.length >= 6 && d.added.every((c) => c.scenario === 'guest-fio-perf'));
+  // And the other way round it is a new failure.
+  const back = diffRuns(rs.get(PERF_OK)!, broken);
+  assert.deepEqual(back.newFailures.map((c) => [c.uid, c.before, c.after]), [['guest-fio-perf/scenario', 'pass', 'error']]);
+});
+
+test('real runs: a partial run is diffed against the last run of its scenarios; its missing scenarios are no removed checks', () => {
+  const idx = realIndex();
+  const at = (id: string) => idx.runs.find((r) => r.id === id)!;
+  assert.equal(comparableBase(idx.runs, at(FULL_2))!.id, FULL_1, 'the full suite before, not the one-scenario run between');
+  assert.equal(comparableBase(idx.runs, at(PERF_OK))!.id, PERF_BROKEN);
+  assert.equal(comparableBase(idx.runs, at(FULL_3))!.id, FULL_2);
+  assert.equal(comparableBase(idx.runs, at(FULL_1)), undefined);
+  const rs = realRuns();
+  const d = diffRuns(rs.get(FULL_2)!, rs.get(PERF_OK)!);
+  assert.deepEqual([d.added, d.removed, d.newFailures, d.fixed], [[], [], [], []]);
+  assert.deepEqual(d.onlyInHead.map((s) => s.name), ['guest-fio-perf']);
+  assert.deepEqual(d.onlyInBase.map((s) => s.name), ['conformance', 'guest-smoke', 'guest-nvme-cli', 'guest-fio-verify', 'namespace-hotplug', 'migration-initiator']);
+  assert.equal(d.onlyInBase[0]!.checks, 516);
+  // Coverage of the one-scenario run has no gaps for the scenarios it did not run.
+  const cov = coverage(rs.get(PERF_BROKEN)!, [rs.get(FULL_2)!, rs.get(FULL_1)!]);
+  assert.deepEqual(cov.gaps, []);
+});
+
+test('real runs: two runs of the suite differ in no observed value, fact or environment field that is only the run itself', () => {
+  const rs = realRuns();
+  const d = diffRuns(rs.get(FULL_1)!, rs.get(FULL_2)!, [...rs.values()]);
+  assert.deepEqual([d.added, d.removed, d.newFailures, d.fixed, d.otherChanges, d.onlyInBase, d.onlyInHead], [[], [], [], [], [], [], []]);
+  // Scratch paths (/tmp/vnvme-sc-XXXXXX), md5s of random data that matched both times: not changes.
+  assert.deepEqual(d.observed.map((o) => o.uid), []);
+  // Measured values that moved inside an unchanged expectation ("appears within 60 s", "> 0") are kept apart.
+  const add1 = d.measured.find((o) => o.uid === 'namespace-hotplug/add.1')!;
+  assert.deepEqual(add1.changes[0], { what: '/dev/nvme0n2 of 16 MiB', before: 'after 193 ms', after: 'after 780 ms', expected: 'appears within 60 s' });
+  assert.ok(d.measured.some((o) => o.uid === 'migration-initiator/v2.refuse.flipped'));
+  // Per-VM hugetlbfs directories and boot times (a metric already) are no fact changes.
+  assert.deepEqual(d.facts, []);
+  assert.deepEqual(d.environment.map((e) => e.field), ['target commit', 'uncommitted changes']);
+  // With two runs the noise band is a guess, and says so.
+  const boot = d.metrics.find((m) => m.scenario === 'guest-smoke' && m.name === 'guest boot to SSH')!;
+  assert.equal(boot.bandAssumed, true);
+  assert.equal(boot.change, 'worse');
+  // A value the device reports that changes is still a change: the synthetic fixture's FR 0.1.0 -> 0.1.1.
+  const [head, base] = runs();
+  assert.ok(diffRuns(base!, head!).observed.some((o) => o.uid === 'guest-smoke/id-ctrl.sn' && o.changes.some((c) => c.what === 'FR (firmware revision)')));
+});
+
+test('real runs: metrics named after their series ("downtime median (v2.mapped)") are one chart with a line per series', () => {
+  const pm = perfMetrics([...realRuns().values()]);
+  const dt = pm.find((m) => m.scenario === 'migration-initiator' && m.name === 'downtime median')!;
+  assert.deepEqual([...dt.series.keys()].sort(), ['v1.mapped', 'v1.message', 'v2.mapped', 'v2.message']);
+  assert.equal(dt.series.get('v2.mapped')!.length, 3);
+  assert.ok(!pm.some((m) => /\((v[12]\.(mapped|message))\)$/.test(m.name)));
+  const iops = pm.find((m) => m.scenario === 'guest-fio-perf' && m.name === '4k randread QD1' && m.unit === 'IOPS')!;
+  assert.equal(iops.ratio!.baseline, 'qemu-nvme');
 });

@@ -2,11 +2,14 @@
 // commit, newest left), with failing-since, last-passed and a flaky mark (passed on retry within
 // a run, or flipped between two runs of the same clean commit). #view=history&case=UID narrows
 // it to one check with each run's message.
-import { combined, fmtTime, histories, isBad, type CheckHistory } from '../../model.js';
+import { combined, fmtTime, histories, isBad, type CheckHistory, type SlimRun } from '../../model.js';
 import { h, link, mark, shortCommit } from '../dom.js';
 import { loadSlims, type ViewerIndex } from '../data.js';
 
 const DEFAULT_N = 20;
+
+/** The first 8 hex digits of the run's commit, "+" when the tree had uncommitted changes. */
+const commit8 = (r: SlimRun): string => `${shortCommit(r.environment.target.commit).slice(0, 8)}${r.environment.target.dirty ? '+' : ''}`;
 
 export async function historyPage(idx: ViewerIndex, p: URLSearchParams): Promise<HTMLElement> {
   const n = Math.max(2, Math.min(200, Number(p.get('n') ?? DEFAULT_N) || DEFAULT_N));
@@ -28,7 +31,7 @@ export async function historyPage(idx: ViewerIndex, p: URLSearchParams): Promise
   }
   const runName = (id: string | undefined): string => {
     const r = runs.find((x) => x.id === id);
-    return r ? `${fmtTime(r.startedAt).slice(5)} ${shortCommit(r.environment.target.commit).slice(0, 8)}` : '—';
+    return r ? `${fmtTime(r.startedAt).slice(5)} ${commit8(r)}` : '—';
   };
   const LIMIT = 400;
   const head = h(
@@ -37,7 +40,7 @@ export async function historyPage(idx: ViewerIndex, p: URLSearchParams): Promise
     h('th', null, 'check'),
     h('th', null, 'failing since'),
     h('th', null, 'last passed'),
-    ...runs.map((r) => h('th', { class: 'runcol', title: `${r.id}\n${r.environment.target.commit}` }, link({ view: 'run', run: r.id }, h('span', { class: 'rt' }, fmtTime(r.startedAt).slice(5)), h('br'), h('code', null, shortCommit(r.environment.target.commit, r.environment.target.dirty).slice(0, 8))))),
+    ...runs.map((r) => h('th', { class: 'runcol', title: `${r.id}\n${r.environment.target.commit}` }, link({ view: 'run', run: r.id }, h('span', { class: 'rt' }, fmtTime(r.startedAt).slice(5)), h('br'), h('code', { title: r.environment.target.dirty ? 'uncommitted changes' : null }, commit8(r))))),
   );
   const body = rows.slice(0, LIMIT).map((x) =>
     h(

@@ -27,7 +27,7 @@ function charts(pm: PerfMetric, runs: { id: string; startedAt: string; commit: s
     const last = pm.ratio.points.at(-1)!;
     parts.push(h('p', { class: 'ratio-line' }, h('b', null, `latest: ${fmtRatio(last.value)}`), ` ours / ${pm.ratio.baseline} (${pm.better} is better) · band: ${from}`));
   }
-  return h('div', { class: 'perf-metric', 'data-metric': pm.key.replace(/\u0000/g, '/') }, ...parts);
+  return h('div', { class: pm.ratio ? 'perf-metric with-ratio' : 'perf-metric', 'data-metric': pm.key.replace(/\u0000/g, '/') }, ...parts);
 }
 
 export async function perfPage(idx: ViewerIndex, p: URLSearchParams): Promise<HTMLElement> {

@@ -4,7 +4,8 @@
 // long lines wrapped) with links to the full files.
 import type { Check, Evidence, Report, ScenarioResult } from '../../../report-schema.js';
 import type { RunEntry } from '../../../runs-index.js';
-import { combined, environmentFields, fmtMs, fmtTime, histories, LEVEL_LABEL, stripAnsi, uidsOf } from '../../model.js';
+import { scenarioChecks } from '../../../report-schema.js';
+import { combined, comparableBase, environmentFields, fmtMs, fmtTime, histories, LEVEL_LABEL, stripAnsi, uidsOf } from '../../model.js';
 import { badge, h, link, mark, shortCommit } from '../dom.js';
 import { loadFull, loadSlims, runFile, type ViewerIndex } from '../data.js';
 
@@ -37,8 +38,9 @@ async function overview(idx: ViewerIndex, run: RunEntry, p: URLSearchParams): Pr
   const r = await loadFull(run);
   const only = p.get('verdict') ?? '';
   const q = (p.get('q') ?? '').toLowerCase();
-  const prev = idx.runs[idx.runs.indexOf(run) + 1];
-  const scenarios = r.scenarios.map((s) => {
+  const prev = comparableBase(idx.runs, run);
+  const scenarios = r.scenarios.map((s0) => {
+    const s = { ...s0, checks: scenarioChecks(s0) };
     const uids = uidsOf(s);
     const rows = s.checks
       .map((c, i) => ({ c, uid: uids[i]! }))
@@ -109,8 +111,9 @@ function evidenceItem(e: Evidence, i: number): HTMLElement {
 async function evidence(idx: ViewerIndex, run: RunEntry, uid: string, iter: number): Promise<HTMLElement> {
   const r = await loadFull(run);
   let found: { s: ScenarioResult; c: Check } | undefined;
-  for (const s of r.scenarios) {
-    if (s.iteration !== iter) continue;
+  for (const s0 of r.scenarios) {
+    if (s0.iteration !== iter) continue;
+    const s = { ...s0, checks: scenarioChecks(s0) };
     const uids = uidsOf(s);
     const i = uids.indexOf(uid);
     if (i >= 0) found = { s, c: s.checks[i]! };

@@ -1,7 +1,7 @@
 // Runs: newest first, every verdict count named, the environment of each run; filters on any of
 // its columns (kept in the URL, so a filtered list is a link).
 import type { RunEntry } from '../../../runs-index.js';
-import { filterRuns, fmtMs, fmtTime, qemuLabel, type RunFilters } from '../../model.js';
+import { comparableBase, filterRuns, fmtMs, fmtTime, qemuLabel, type RunFilters } from '../../model.js';
 import { badge, h, hashOf, link, shortCommit } from '../dom.js';
 import type { ViewerIndex } from '../data.js';
 
@@ -60,14 +60,12 @@ export async function runsPage(idx: ViewerIndex, p: URLSearchParams): Promise<HT
     value: f.q ?? '',
     onchange: (e: Event) => setFilter('q', (e.target as HTMLInputElement).value),
   });
-  const byTime = [...idx.runs];
-  const previousOf = (r: RunEntry): RunEntry | undefined => byTime[byTime.indexOf(r) + 1];
   const rows = shown.map((r) => {
-    const prev = previousOf(r);
+    const prev = comparableBase(idx.runs, r);
     return h(
       'tr',
       { 'data-run': r.id, 'data-verdict': r.verdict },
-      h('td', { class: 'runid' }, link({ view: 'run', run: r.id }, fmtTime(r.startedAt)), h('div', { class: 'dim' }, r.id)),
+      h('td', { class: 'runid' }, link({ view: 'run', run: r.id }, fmtTime(r.startedAt)), h('div', { class: 'dim' }, r.id), h('div', { class: 'dim cmdline', title: r.scenarioNames.join(', ') }, r.command)),
       h('td', null, badge(r.verdict)),
       h('td', { class: 'nowrap', title: `scenario runs: ${r.scenarios.pass} passed, ${r.scenarios.fail} failed, ${r.scenarios.error} errors, ${r.scenarios.skip} skipped` }, `${r.scenarios.pass}/${r.scenarios.fail}/${r.scenarios.error}/${r.scenarios.skip}`),
       h('td', null, counts(r.checks)),
