@@ -191,6 +191,17 @@ export function histories(runs: readonly SlimRun[]): Map<string, CheckHistory> {
       };
     }
   });
+  // The check that stands for a scenario which broke before its first check (scenarioChecks) is
+  // absent where the scenario ran and its own checks carried the verdict: there it has the
+  // scenario's verdict, so "failing since" ends when the scenario ran again.
+  for (const h of out.values()) {
+    if (h.uid !== `${h.scenario}/${SCENARIO_CHECK_ID}`) continue;
+    runs.forEach((run, ri) => {
+      if (h.cells[ri]) return;
+      const ss = run.scenarios.filter((s) => s.name === h.scenario).sort((a, b) => a.iteration - b.iteration);
+      if (ss.length) h.cells[ri] = { run: run.id, startedAt: run.startedAt, commit: run.environment.target.commit, dirty: run.environment.target.dirty, verdicts: ss.map((s) => s.verdict) };
+    });
+  }
   for (const h of out.values()) summarizeHistory(h);
   return out;
 }

@@ -160,8 +160,12 @@ test('real runs: a scenario that errored before its first check is one error che
   assert.deepEqual(broken.scenarios[0]!.checks.map((c) => [c.uid, c.verdict]), [['guest-fio-perf/scenario', 'error']]);
   assert.match(broken.scenarios[0]!.checks[0]!.message!, /`vnvme target` ended at start/);
   assert.deepEqual(realIndex().runs.find((r) => r.id === PERF_BROKEN)!.checks, { total: 1, pass: 0, fail: 0, error: 1, skip: 0 });
-  const h = histories([rs.get(PERF_OK)!, broken]).get('guest-fio-perf/scenario')!;
-  assert.deepEqual(h.cells.map((c) => c && combined(c.verdicts)), [null, 'error']);
+  // Where the scenario ran, its stand-in has the scenario's verdict: not "failing since" the broken run.
+  const h = histories([rs.get(FULL_3)!, rs.get(PERF_OK)!, broken]).get('guest-fio-perf/scenario')!;
+  assert.deepEqual(h.cells.map((c) => c && combined(c.verdicts)), [null, 'pass', 'error']);
+  assert.equal(h.latest, 'pass');
+  assert.equal(h.failingSince, undefined);
+  assert.equal(h.lastFailed, PERF_BROKEN);
   // Broken, then ran: the scenario is fixed, its evidence in the broken run; its checks are new.
   const d = diffRuns(broken, rs.get(PERF_OK)!);
   assert.deepEqual(d.fixed.map((c) => [c.uid, c.before, c.after, c.evidenceRun]), [['guest-fio-perf/scenario', 'error', 'pass', PERF_BROKEN]]);

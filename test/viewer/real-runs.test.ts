@@ -101,8 +101,11 @@ describe('the viewer in chromium over real runs', { skip }, () => {
     await open('#view=history&case=guest-fio-perf%2Fscenario');
     const heads = (await p.locator('#history-table th.runcol').allInnerTexts()).map((x) => x.replace(/\s+/g, ' ').trim());
     assert.deepEqual(heads, ['12-04 20:23 335a1d10+', '12-04 20:14 335a1d10+', '12-04 20:12 335a1d10', '12-04 20:11 335a1d10+', '12-04 20:03 75680184+']);
-    assert.equal((await p.locator('#history-table td.cell').allInnerTexts()).map((x) => x.trim()).join(''), '···E·');
-    assert.match(await text(p, '#history-summary'), /latest: error/);
+    assert.equal((await p.locator('#history-table td.cell').allInnerTexts()).map((x) => x.trim()).join(''), '·P·E·');
+    assert.match(await text(p, '#history-summary'), /latest: pass · failing since: — · last failed: 12-04 20:11 335a1d10\+/);
+    // Nothing is failing now: the scenario ran again after its target failed to start.
+    await open('#view=history&only=failing');
+    assert.equal(await p.locator('#history-table tbody tr').count(), 0);
     await open('#view=history&case=guest-nvme-cli%2Fcompare');
     assert.equal((await p.locator('#history-table td.cell').allInnerTexts()).map((x) => x.trim()).join(''), 'P·P·P');
     assert.deepEqual(errors, []);
