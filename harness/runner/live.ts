@@ -1,7 +1,7 @@
 // What the runner shows while it works. On a terminal: one status line redrawn in place every
 // second (which scenario, which step, elapsed time), finished scenarios and failed checks
 // scrolling above it. Elsewhere (CI logs): plain lines, one per step and per result.
-import type { Check, ScenarioResult } from '../../reports/report-schema.js';
+import { scenarioChecks, type Check, type ScenarioResult } from '../../reports/report-schema.js';
 
 /** One running scenario's part of the display (several at once under --jobs N). */
 export interface ScenarioLive {
@@ -109,7 +109,12 @@ export const silentLive: LiveDisplay = { begin: () => silentScenario, line() {},
 
 /** The table printed at the end of a run. */
 export function summaryTable(results: readonly ScenarioResult[]): string {
-  const rows = results.map((r) => [r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name, MARK[r.verdict] ?? r.verdict, `${r.checks.filter((c) => c.verdict === 'pass').length}/${r.checks.length}`, `${(r.durationMs / 1000).toFixed(1)} s`, (r.reason ?? '').split('\n')[0]!.slice(0, 90)]);
+  // Every verdict named ("34 pass, 9 skip", not "34/43"); a scenario that broke before its first check is "1 error".
+  const checks = (r: ScenarioResult): string => {
+    const cs = scenarioChecks(r);
+    return (['pass', 'fail', 'error', 'skip'] as const).map((v) => [v, cs.filter((c) => c.verdict === v).length] as const).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${v}`).join(', ') || 'none';
+  };
+  const rows = results.map((r) => [r.iteration > 1 ? `${r.name}#${r.iteration}` : r.name, MARK[r.verdict] ?? r.verdict, checks(r), `${(r.durationMs / 1000).toFixed(1)} s`, (r.reason ?? '').split('\n')[0]!.slice(0, 90)]);
   const head = ['SCENARIO', 'VERDICT', 'CHECKS', 'TIME', 'REASON'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ').trimEnd();
