@@ -9,12 +9,13 @@
 // which the README shows (runs, coverage and evidence come from real runs: real-runs.test.ts).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from '@playwright/test';
-import { buildSite, serveViewer } from '../../reports/viewer/site.js';
+import { serveViewer } from '../../reports/viewer/site.js';
+import { chromiumSkip, openViewer, README_SCREENSHOTS, settle, type ViewerPage, type ViewerSite } from './chromium.js';
 import { coverage, slimReport } from '../../reports/viewer/model.js';
 import { readRuns, RunsIndex } from '../../reports/runs-index.js';
 import { readFileSync } from 'node:fs';
@@ -27,58 +28,29 @@ const PREVIOUS = '2026-11-27T09-00-00Z-d4e5f6';
 const INDEX = RunsIndex.parse(JSON.parse(readFileSync(join(FIXTURE, 'index.json'), 'utf8')));
 const newest = INDEX.runs.find((r) => r.id === NEWEST)!;
 
-const CHROMIUM = [process.env.VNVME_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));
-const skip = CHROMIUM ? false : 'Debian chromium is not installed (apt-get install chromium; .ci/run installs it): the browser tests drive the system chromium and never download one';
-
 const update = process.env.VNVME_UPDATE_SCREENSHOTS === '1';
 const tmpShots = process.env.VNVME_SCREENSHOTS ?? join(tmpdir(), 'vnvme-viewer-screenshots');
-/** The README's screenshots made from real runs by real-runs.test.ts; this file's go to the temporary directory. */
-const REAL_SCREENSHOTS = new Set(['runs', 'coverage', 'evidence']);
 const shotDir = update ? join(root, 'reports', 'viewer', 'screenshots') : tmpShots;
 
-describe('the viewer in chromium', { skip }, () => {
+describe('the viewer in chromium', { skip: chromiumSkip }, () => {
+  let site: ViewerSite;
   let browser: Browser;
-  let out: string;
-  let base: string;
 
   before(async () => {
-    out = mkdtempSync(join(tmpdir(), 'vnvme-viewer-'));
-    await buildSite(FIXTURE, out, { source: 'test/fixtures/runs' });
-    base = pathToFileURL(join(out, 'index.html')).href;
     mkdirSync(shotDir, { recursive: true });
     mkdirSync(tmpShots, { recursive: true });
-    const { chromium } = await import('@playwright/test');
-    // As root (CI), chromium's sandbox cannot start: --no-sandbox, and nothing but local files is loaded.
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    site = await openViewer(FIXTURE, 'test/fixtures/runs', 'vnvme-viewer-');
+    browser = site.browser;
   });
 
   after(async () => {
-    await browser?.close();
-    if (out) rmSync(out, { recursive: true, force: true });
+    await site?.close();
   });
 
-  /** A page that records console errors, page errors and failed loads; open() waits for the render. */
-  async function page(width = 1360, height = 860): Promise<{ p: Page; errors: string[]; open: (hash: string) => Promise<void> }> {
-    const p = await browser.newPage({ viewport: { width, height } });
-    const errors: string[] = [];
-    p.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    p.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    p.on('requestfailed', (r) => errors.push(`request: ${r.url()} ${r.failure()?.errorText}`));
-    const open = async (hash: string): Promise<void> => {
-      await p.goto(`${base}${hash}`);
-      await settle(p);
-    };
-    return { p, errors, open };
-  }
-
-  async function settle(p: Page): Promise<void> {
-    await p.waitForSelector('main:not([aria-busy])');
-  }
+  const page = (width?: number, height?: number): Promise<ViewerPage> => site.page(width, height);
 
   async function shot(p: Page, name: string, fullPage = false): Promise<void> {
-    await p.screenshot({ path: join(update && REAL_SCREENSHOTS.has(name) ? tmpShots : shotDir, `${name}.png`), fullPage });
+    await p.screenshot({ path: join(update && README_SCREENSHOTS.has(name) ? tmpShots : shotDir, `${name}.png`), fullPage });
   }
 
   test('runs: newest first with every verdict count; a filter narrows the list and lives in the URL', async (t) => {

@@ -9,12 +9,12 @@
 // history, diff and performance come from browser.test.ts, whose synthetic runs fail and flake.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Browser, Page } from '@playwright/test';
-import { buildSite } from '../../reports/viewer/site.js';
+import { fileURLToPath } from 'node:url';
+import type { Page } from '@playwright/test';
+import { chromiumSkip, openViewer, README_SCREENSHOTS, settle, type ViewerPage, type ViewerSite } from './chromium.js';
 import { RunsIndex } from '../../reports/runs-index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -26,54 +26,27 @@ const PERF_OK = '2026-12-04T20-14-31Z-13a376';
 const FULL_3 = '2026-12-04T20-23-18Z-b997c8';
 const INDEX = RunsIndex.parse(JSON.parse(readFileSync(join(REAL, 'index.json'), 'utf8')));
 
-const CHROMIUM = [process.env.VNVME_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => !!p && existsSync(p));
-const skip = CHROMIUM ? false : 'Debian chromium is not installed (apt-get install chromium; .ci/run installs it): the browser tests drive the system chromium and never download one';
-
 const update = process.env.VNVME_UPDATE_SCREENSHOTS === '1';
 const readmeDir = join(root, 'reports', 'viewer', 'screenshots');
 const shotDir = process.env.VNVME_SCREENSHOTS ?? join(tmpdir(), 'vnvme-viewer-screenshots');
-/** The README's screenshots made here (the same list is in browser.test.ts). */
-const REAL_SCREENSHOTS = new Set(['runs', 'coverage', 'evidence']);
 
-describe('the viewer in chromium over real runs', { skip }, () => {
-  let browser: Browser;
-  let out: string;
-  let base: string;
+describe('the viewer in chromium over real runs', { skip: chromiumSkip }, () => {
+  let site: ViewerSite;
 
   before(async () => {
-    out = mkdtempSync(join(tmpdir(), 'vnvme-viewer-real-'));
-    await buildSite(REAL, out, { source: 'test/fixtures/real-runs' });
-    base = pathToFileURL(join(out, 'index.html')).href;
     mkdirSync(shotDir, { recursive: true });
-    const { chromium } = await import('@playwright/test');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    site = await openViewer(REAL, 'test/fixtures/real-runs', 'vnvme-viewer-real-');
   });
 
   after(async () => {
-    await browser?.close();
-    if (out) rmSync(out, { recursive: true, force: true });
+    await site?.close();
   });
 
-  async function page(width = 1360, height = 860): Promise<{ p: Page; errors: string[]; open: (hash: string) => Promise<void> }> {
-    const p = await browser.newPage({ viewport: { width, height } });
-    const errors: string[] = [];
-    p.on('console', (m) => {
-      if (m.type() === 'error') errors.push(`console: ${m.text()}`);
-    });
-    p.on('pageerror', (e) => errors.push(`page: ${e.message}`));
-    p.on('requestfailed', (r) => errors.push(`request: ${r.url()} ${r.failure()?.errorText}`));
-    const open = async (hash: string): Promise<void> => {
-      await p.goto(`${base}${hash}`);
-      await settle(p);
-    };
-    return { p, errors, open };
-  }
-
-  const settle = (p: Page): Promise<unknown> => p.waitForSelector('main:not([aria-busy])');
+  const page = (width?: number, height?: number): Promise<ViewerPage> => site.page(width, height);
   const shot = async (p: Page, name: string, fullPage = false): Promise<Buffer> => {
     // A full-page capture would paint the sticky navigation bar where the viewport ended.
     if (fullPage) await p.addStyleTag({ content: 'nav{position:static}' });
-    return p.screenshot({ path: update && REAL_SCREENSHOTS.has(name) ? join(readmeDir, `${name}.png`) : join(shotDir, `real-${name}.png`), fullPage });
+    return p.screenshot({ path: update && README_SCREENSHOTS.has(name) ? join(readmeDir, `${name}.png`) : join(shotDir, `real-${name}.png`), fullPage });
   };
   const text = (p: Page, sel: string): Promise<string> => p.locator(sel).innerText();
 
