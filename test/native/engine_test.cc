@@ -9,24 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../../native/nvme-engine.h"
 
 using namespace vnvme;
 
 namespace {
 
-int failures = 0, checks = 0;
-#define CHECK_EQ(a, b)                                                                                      \
-  do {                                                                                                      \
-    checks++;                                                                                               \
-    auto va = (a);                                                                                          \
-    auto vb = (b);                                                                                          \
-    if (va != vb) {                                                                                         \
-      failures++;                                                                                           \
-      std::fprintf(stderr, "%s:%d: %s == %s failed: 0x%llx != 0x%llx\n", __FILE__, __LINE__, #a, #b,      \
-                   (unsigned long long)va, (unsigned long long)vb);                                        \
-    }                                                                                                       \
-  } while (0)
 
 struct Recorder : EngineSink {
   struct Call {
@@ -209,6 +198,5 @@ int main() {
   TestStatuses();
   TestBdevOp();
   TestQueueAndRestoreValidation();
-  std::printf("engine_test: %d checks, %d failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return vnvme_test::Report("engine_test");
 }

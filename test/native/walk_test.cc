@@ -7,26 +7,13 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../../native/nvme-data.h"
 
 using namespace vnvme;
 
 namespace {
 
-int failures = 0;
-int checks = 0;
-
-#define CHECK_EQ(a, b)                                                                                 \
-  do {                                                                                                 \
-    checks++;                                                                                          \
-    auto va = (a);                                                                                     \
-    auto vb = (b);                                                                                     \
-    if (va != vb) {                                                                                    \
-      failures++;                                                                                      \
-      std::fprintf(stderr, "%s:%d: %s == %s failed: 0x%llx != 0x%llx\n", __FILE__, __LINE__, #a, #b, \
-                   (unsigned long long)va, (unsigned long long)vb);                                   \
-    }                                                                                                  \
-  } while (0)
 
 // Guest memory: 64 pages at IOVA 0x100000, readable and writable; a read-only page at
 // 0x800000; anything else unmapped. Lists are read from the same bytes.
@@ -263,6 +250,5 @@ int main() {
   TestPrpChains();
   TestSgl();
   TestWalkData();
-  std::printf("walk_test: %d checks, %d failed\n", checks, failures);
-  return failures ? 1 : 0;
+  return vnvme_test::Report("walk_test");
 }
