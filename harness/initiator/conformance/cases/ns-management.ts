@@ -62,6 +62,13 @@ async function nsList(t: CaseContext, cns: number): Promise<number[]> {
   return ids;
 }
 
+/** The lowest valid NSID no namespace is allocated at (among the first 4096), or 0 if none. */
+async function unallocatedNsid(t: CaseContext): Promise<number> {
+  const allocated = new Set(await nsList(t, Cns.ALLOCATED_NS_LIST));
+  for (let n = 1; n <= Math.min(t.ctrl.nn, 4096); n++) if (!allocated.has(n)) return n;
+  return 0;
+}
+
 /** A Controller List (CNS 12h, 13h). */
 async function ctrlList(t: CaseContext, cns: number, nsid = 0): Promise<number[]> {
   const { c, data } = await identify(t, cns, nsid);
@@ -360,13 +367,7 @@ export const namespaceManagementCases: ConformanceCase[] = [
     'Delete a valid NSID that is not allocated; delete NSID 0; delete NSID NN+1.',
     'Invalid Field in Command (or Invalid Namespace or Format) for the unallocated NSID; Invalid Namespace or Format for 0 and NN+1.',
     async (t: CaseContext) => {
-      const allocated = new Set(await nsList(t, Cns.ALLOCATED_NS_LIST));
-      let free = 0;
-      for (let n = 1; n <= Math.min(t.ctrl.nn, 4096); n++)
-        if (!allocated.has(n)) {
-          free = n;
-          break;
-        }
+      const free = await unallocatedNsid(t);
       if (free) t.expect(await t.admin(deleteCmd(free)), [Status.INVALID_FIELD, Status.INVALID_NAMESPACE], `delete unallocated NSID ${free}`);
       t.expect(await t.admin(deleteCmd(0)), Status.INVALID_NAMESPACE, 'delete NSID 0');
       if (t.ctrl.nn < 0xfffffffe) t.expect(await t.admin(deleteCmd(t.ctrl.nn + 1)), Status.INVALID_NAMESPACE, `delete NSID ${t.ctrl.nn + 1}`);
@@ -464,13 +465,7 @@ export const namespaceManagementCases: ConformanceCase[] = [
     'Attach (this CNTLID) an unallocated valid NSID; NSID 0; NSID FFFFFFFFh; the namespace under test with SEL 2h.',
     'Invalid Field in Command (or Invalid Namespace or Format) for the unallocated NSID and FFFFFFFFh; Invalid Namespace or Format for NSID 0; Invalid Field in Command for SEL 2h.',
     async (t: CaseContext) => {
-      const allocated = new Set(await nsList(t, Cns.ALLOCATED_NS_LIST));
-      let free = 0;
-      for (let n = 1; n <= Math.min(t.ctrl.nn, 4096); n++)
-        if (!allocated.has(n)) {
-          free = n;
-          break;
-        }
+      const free = await unallocatedNsid(t);
       if (free) t.expect(await t.admin(attachCmd(t, free, [t.ctrl.cntlid])), [Status.INVALID_FIELD, Status.INVALID_NAMESPACE], `unallocated NSID ${free}`);
       t.expect(await t.admin(attachCmd(t, 0, [t.ctrl.cntlid])), Status.INVALID_NAMESPACE, 'NSID 0');
       t.expect(await t.admin(attachCmd(t, NSID_ALL, [t.ctrl.cntlid])), [Status.INVALID_NAMESPACE, Status.INVALID_FIELD], 'NSID FFFFFFFFh');
