@@ -9,6 +9,7 @@
 // the capacity comes back); namespace 1 keeps its data throughout.
 import type { Guest } from '../harness/guest/guest.js';
 import type { CheckRecorder } from '../harness/runner/context.js';
+import { waitForGuest } from '../harness/guest/nvme-in-guest.js';
 import { defineScenario } from '../harness/runner/scenario.js';
 import { setupGuestWithTarget } from './lib/guest-target.js';
 
@@ -16,14 +17,6 @@ const POOL_MIB = 64;
 const SECTION_MGMT = 'NVMe Base 2.0 5.23 (Namespace Management)';
 const SECTION_ATTACH = 'NVMe Base 2.0 5.22 (Namespace Attachment)';
 
-async function waitFor(g: Guest, cond: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await g.exec(cond)).code === 0) return true;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return false;
-}
 
 /** The NSIDs `nvme list-ns` prints ("[   0]:0x2" lines). */
 function listed(out: string): number[] {
@@ -104,7 +97,7 @@ export const scenario = defineScenario({
       if (!nsid) c.fail('no namespace was created');
       await c.sh(g, `nvme attach-ns ${dev} --namespace-id=${nsid} --controllers=${cntlid}`);
       const t0 = Date.now();
-      const seen = await waitFor(g, `b=$(${blockDeviceOf(nsid)}); [ -n "$b" ] && [ "$(blockdev --getsize64 /dev/$b)" = 4194304 ]`, 60_000);
+      const seen = await waitForGuest(g, `b=$(${blockDeviceOf(nsid)}); [ -n "$b" ] && [ "$(blockdev --getsize64 /dev/$b)" = 4194304 ]`, 60_000);
       blk = (await c.sh(g, blockDeviceOf(nsid))).stdout.trim();
       await c.sh(g, `nvme list-ns ${dev}; lsblk; dmesg | grep -i nvme | tail -5`);
       c.ok(seen, `block device of namespace ${nsid}`, '4 MiB within 60 s', seen ? `/dev/${blk} after ${Date.now() - t0} ms` : 'not seen');
@@ -137,10 +130,10 @@ export const scenario = defineScenario({
       const id4 = createdNsid(r.stdout + r.stderr) ?? 0;
       c.ok(id4 > 0, 'NSID printed by create-ns', '> 0', String(id4));
       await c.sh(g, `nvme attach-ns ${dev} --namespace-id=${id4} --controllers=${cntlid}`);
-      const seen = await waitFor(g, `b=$(${blockDeviceOf(id4)}); [ -n "$b" ] && [ "$(blockdev --getss /dev/$b)" = 4096 ] && [ "$(blockdev --getsize64 /dev/$b)" = 4194304 ]`, 60_000);
+      const seen = await waitForGuest(g, `b=$(${blockDeviceOf(id4)}); [ -n "$b" ] && [ "$(blockdev --getss /dev/$b)" = 4096 ] && [ "$(blockdev --getsize64 /dev/$b)" = 4194304 ]`, 60_000);
       c.ok(seen, `block device of namespace ${id4}`, '4 MiB of 4096-byte sectors within 60 s', seen ? 'seen' : 'not seen');
       await c.sh(g, `nvme detach-ns ${dev} --namespace-id=${id4} --controllers=${cntlid}`);
-      const gone = await waitFor(g, `[ -z "$(${blockDeviceOf(id4)})" ]`, 60_000);
+      const gone = await waitForGuest(g, `[ -z "$(${blockDeviceOf(id4)})" ]`, 60_000);
       c.ok(gone, `block device of namespace ${id4}`, 'gone after detach-ns', gone ? 'gone' : 'still present');
       await c.sh(g, `nvme delete-ns ${dev} --namespace-id=${id4}`);
     });
@@ -149,7 +142,7 @@ export const scenario = defineScenario({
     await ctx.check('detach-ns', { title: 'nvme detach-ns: the block device goes, the namespace stays allocated', area: 'Namespaces', section: SECTION_ATTACH }, async (c) => {
       await c.sh(g, `nvme detach-ns ${dev} --namespace-id=${nsid} --controllers=${cntlid}`);
       const t0 = Date.now();
-      const gone = await waitFor(g, `[ -z "$(${blockDeviceOf(nsid)})" ]`, 60_000);
+      const gone = await waitForGuest(g, `[ -z "$(${blockDeviceOf(nsid)})" ]`, 60_000);
       c.ok(gone, `block device of namespace ${nsid}`, 'removed within 60 s', gone ? `after ${Date.now() - t0} ms` : 'still present');
       c.ok(listed((await c.sh(g, `nvme list-ns ${dev} --all`)).stdout).includes(nsid), 'allocated namespace list', `still holds ${nsid}`, 'missing');
       c.ok(!listed((await c.sh(g, `nvme list-ns ${dev}`)).stdout).includes(nsid), 'active namespace list', `without ${nsid}`, 'listed');

@@ -1,18 +1,10 @@
 // namespace-hotplug: namespaces added and removed through RPC while the guest runs. The guest
 // learns of them by the Namespace Attribute Changed event (AER, Changed Namespace List log)
 // and its block devices appear and disappear; namespace 1 keeps its data throughout.
-import type { Guest } from '../harness/guest/guest.js';
+import { waitForGuest } from '../harness/guest/nvme-in-guest.js';
 import { defineScenario } from '../harness/runner/scenario.js';
 import { setupGuestWithTarget } from './lib/guest-target.js';
 
-async function waitFor(g: Guest, cond: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if ((await g.exec(cond)).code === 0) return true;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return false;
-}
 
 export const scenario = defineScenario({
   name: 'namespace-hotplug',
@@ -41,7 +33,7 @@ export const scenario = defineScenario({
         await c.rpc(t, 'bdev_malloc_create', '-b', bdev, '16', '512');
         await c.rpc(t, 'nvmf_subsystem_add_ns', exported.nqn, bdev, '-n', '2');
         const t0 = Date.now();
-        const seen = await waitFor(g, `test -b /dev/${c0}n2 && [ "$(blockdev --getsize64 /dev/${c0}n2)" = 16777216 ]`, 60_000);
+        const seen = await waitForGuest(g, `test -b /dev/${c0}n2 && [ "$(blockdev --getsize64 /dev/${c0}n2)" = 16777216 ]`, 60_000);
         await c.sh(g, `ls /sys/class/nvme/${c0}/ | grep n || true; nvme list-ns /dev/${c0}; dmesg | grep -i nvme | tail -5`);
         c.ok(seen, `/dev/${c0}n2 of 16 MiB`, 'appears within 60 s', seen ? `after ${Date.now() - t0} ms` : 'not seen');
         ctx.metric({ name: `namespace add visible (round ${round})`, value: Date.now() - t0, unit: 'ms' });
@@ -56,7 +48,7 @@ export const scenario = defineScenario({
       await ctx.check(`remove.${round}`, { title: `round ${round}: nvmf_subsystem_remove_ns makes ${c0}n2 go away`, area: 'Namespaces', section: 'NVMe Base 2.1 5.1.12.1.5, 5.1.2' }, async (c) => {
         await c.rpc(t, 'nvmf_subsystem_remove_ns', exported.nqn, '2');
         const t0 = Date.now();
-        const gone = await waitFor(g, `! test -e /dev/${c0}n2`, 60_000);
+        const gone = await waitForGuest(g, `! test -e /dev/${c0}n2`, 60_000);
         await c.sh(g, `nvme list-ns /dev/${c0}; dmesg | grep -i nvme | tail -5`);
         c.ok(gone, `/dev/${c0}n2`, 'removed within 60 s', gone ? `after ${Date.now() - t0} ms` : 'still present');
         await c.rpc(t, 'bdev_malloc_delete', bdev);

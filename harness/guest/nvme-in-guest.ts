@@ -37,6 +37,16 @@ export async function listControllers(g: GuestShell): Promise<GuestController[]>
 }
 
 /** Waits (the driver probes asynchronously) for the controller with this serial to have a namespace. */
+/** Polls `cond` in the guest every 500 ms until it exits 0 (true) or `timeoutMs` passes (false). */
+export async function waitForGuest(g: GuestShell, cond: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if ((await g.exec(cond)).code === 0) return true;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return false;
+}
+
 export async function waitForController(g: GuestShell, serial: string, timeoutMs = 60_000): Promise<GuestController> {
   const deadline = Date.now() + timeoutMs;
   let seen: GuestController[] = [];
