@@ -24,8 +24,6 @@ export interface ServerOptions extends SocketOptions {
   handshakeTimeoutMs?: number;
   /** A message must arrive whole within this many ms of its first byte (default 10 s). */
   messageTimeoutMs?: number;
-  /** Let the socket serve the device's fast writes natively (default true; tests turn it off). */
-  fastWrites?: boolean;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -169,7 +167,7 @@ class Session implements DmaMessenger {
   }
 
   get fastWrites(): number {
-    return (this.transport as { fastWrites?: number }).fastWrites ?? 0;
+    return this.transport.fastWrites ?? 0;
   }
 
   private get maxFds(): number {
@@ -243,10 +241,10 @@ class Session implements DmaMessenger {
       }
     }
     this.busy = false;
-    // Nothing queued, nothing in progress: a doorbell the channel serves natively now cannot
-    // overtake an earlier message (vfio-user: commands are processed in order).
+    // The queue is empty and nothing is in progress: a doorbell the channel serves natively
+    // now cannot overtake an earlier message (vfio-user: commands are processed in order).
     if (!this.transport.closed && !this.ended) {
-      this.transport.setFastWritesEnabled?.(this.queue.length === 0 && this.pending.size === 0);
+      this.transport.setFastWritesEnabled?.(this.pending.size === 0);
       this.transport.resume();
     }
   }
@@ -462,7 +460,7 @@ class Session implements DmaMessenger {
     this.neg.versionDone = true;
     this.server.dma.messenger = this;
     this.server.device.attach({ dma: this.server.dma, irqs: this.server.irqs, log: this.log });
-    if (this.server.opts.fastWrites !== false) this.transport.setFastWrites?.(this.server.device.fastWrites?.() ?? null);
+    this.transport.setFastWrites?.(this.server.device.fastWrites?.() ?? null);
     this.log.debug('VERSION negotiated', { minor: this.neg.minor, clientCaps: caps });
     return { payload: W.encodeVersion({ major: 0, minor: this.neg.minor, caps: reply }) };
   }

@@ -15,6 +15,8 @@ export interface MessageTransport {
   /** Register writes served below JavaScript (see NativeChannel.setFastWrites); optional. */
   setFastWrites?(f: FastWrites | null): void;
   setFastWritesEnabled?(on: boolean): void;
+  /** Writes served below JavaScript so far. */
+  readonly fastWrites?: number;
   /** Stop/restart delivering messages (back-pressure while a command is processed). */
   pause(): void;
   resume(): void;
