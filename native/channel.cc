@@ -20,6 +20,8 @@ namespace {
 constexpr size_t kHeaderSize = 16;
 // Linux SCM_MAX_FD is 253: room for every fd a peer can possibly send in one message.
 constexpr size_t kMaxFdsPerRecv = 253;
+// Bytes a peer that does not read may leave queued for it before sends fail.
+constexpr size_t kMaxQueuedBytes = 256u << 20;
 
 uv_loop_t* LoopOf(Napi::Env env) {
   uv_loop_t* loop = nullptr;
@@ -273,6 +275,14 @@ Napi::Value Channel::GetFastWrites(const Napi::CallbackInfo& info) {
 // The message is REGION_WRITE (command 10) of 4 bytes inside the fast range, a command (not a
 // reply) with no flags but No_reply and no fds: the sink takes it, and the reply (unless
 // No_reply) is the one the server would send, the request's offset/region/count echoed.
+void Channel::NextMessage() {
+  droppedFds_ = 0;
+  partialSince_ = 0;
+  headerGot_ = 0;
+  bodyGot_ = 0;
+  body_.clear();
+}
+
 bool Channel::TryFastWrite() {
   constexpr uint16_t kRegionWrite = 10;
   constexpr uint32_t kNoReply = 0x10, kTypeReply = 1;
@@ -301,14 +311,8 @@ bool Channel::TryFastWrite() {
   std::memcpy(o.data.data() + 8, &rflags, 4);
   std::memcpy(o.data.data() + 12, &error, 4);
   std::memcpy(o.data.data() + 16, body_.data(), 16);
-  outBytes_ += o.data.size();
-  outq_.push_back(std::move(o));
-  int err = 0;
-  if (!Flush(&err)) {
-    Fail(std::string("send failed: ") + std::strerror(err));
-    return true;
-  }
-  UpdatePoll();
+  if (int err = Queue(std::move(o)))
+    Fail(err == ENOBUFS ? std::string("peer is not reading its replies (256 MiB queued)") : std::string("send failed: ") + std::strerror(err));
   return true;
 }
 
@@ -356,16 +360,23 @@ Napi::Value Channel::Send(const Napi::CallbackInfo& info) {
     }
   }
   o.data.assign(buf.Data(), buf.Data() + buf.Length());
-  if (outBytes_ + o.data.size() > (256u << 20)) {
+  int err = Queue(std::move(o));
+  if (err == ENOBUFS) ThrowErrno(env, err, "send: peer is not reading (256 MiB queued)");
+  if (err) ThrowErrno(env, err, "send");
+  return env.Undefined();
+}
+
+int Channel::Queue(Outgoing o) {
+  if (outBytes_ + o.data.size() > kMaxQueuedBytes) {
     CloseFds(o.fds);
-    ThrowErrno(env, ENOBUFS, "send: peer is not reading (256 MiB queued)");
+    return ENOBUFS;
   }
   outBytes_ += o.data.size();
   outq_.push_back(std::move(o));
   int err = 0;
-  if (!Flush(&err)) ThrowErrno(env, err, "send");
+  if (!Flush(&err)) return err;
   UpdatePoll();
-  return env.Undefined();
+  return 0;
 }
 
 bool Channel::Flush(int* err) {
@@ -552,10 +563,7 @@ void Channel::ReadAvailable() {
     // A whole message. A fast write (a doorbell while JavaScript has nothing queued) is served
     // here; anything else goes to JS with its fds.
     if (fastEnabled_ && pendingFds_.empty() && droppedFds_ == 0 && TryFastWrite()) {
-      partialSince_ = 0;
-      headerGot_ = 0;
-      bodyGot_ = 0;
-      body_.clear();
+      NextMessage();
       continue;
     }
     Napi::Env env = Env();
@@ -571,11 +579,7 @@ void Channel::ReadAvailable() {
     for (size_t i = 0; i < pendingFds_.size(); i++) fds.Set(static_cast<uint32_t>(i), pendingFds_[i]);
     pendingFds_.clear();
     Napi::Number dropped = Napi::Number::New(env, static_cast<double>(droppedFds_));
-    droppedFds_ = 0;
-    partialSince_ = 0;
-    headerGot_ = 0;
-    bodyGot_ = 0;
-    body_.clear();
+    NextMessage();
     inCallback_ = true;
     try {
       onMessage_.MakeCallback(Value(), {out, fds, dropped});

@@ -68,6 +68,12 @@ class Channel : public Napi::ObjectWrap<Channel> {
   void ClosePending();
   // Sends as much of the queue as the socket takes; returns false on a fatal error.
   bool Flush(int* err);
+  struct Outgoing;
+  // Queues a message (bounded: ENOBUFS past kMaxQueuedBytes, its fds closed) and flushes:
+  // 0 or an errno.
+  int Queue(Outgoing o);
+  // Forgets the message just handled (header, body, fd count, its start time).
+  void NextMessage();
   void UpdatePoll();
 
   struct Outgoing {
