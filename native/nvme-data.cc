@@ -6,16 +6,6 @@
 namespace vnvme {
 
 namespace {
-uint64_t Le64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-uint32_t Le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 uint16_t Add(GuestView& mem, std::vector<Segment>& segs, uint64_t iova, uint32_t len, int access) {
   uint8_t* p = nullptr;
   if (!mem.Data(iova, len, access, &p)) return kDataTransferError;

@@ -9,6 +9,7 @@
 // looping or runaway structure ends in the spec's status instead of spinning.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace vnvme {
@@ -39,6 +40,19 @@ constexpr uint16_t kCompareFailure = Sc(2, 0x85);
 constexpr uint64_t kPage = 4096;                  // CC.MPS = 0
 constexpr uint32_t kMaxSegments = 4096;           // MDTS 1 MiB = 257 pages, with room for SGLs
 constexpr uint32_t kMaxSglDescriptors = 4096;
+
+// Little-endian fields of guest structures (SQEs, PRP lists, SGL descriptors), read without
+// alignment assumptions.
+inline uint32_t Le32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline uint64_t Le64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
 
 // Access a segment needs (bit 0 read, bit 1 write: as DMA_MAP's protection flags).
 constexpr int kAccessRead = 1;

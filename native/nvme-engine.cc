@@ -18,16 +18,6 @@ namespace vnvme {
 
 namespace {
 
-inline uint32_t Le32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-inline uint64_t Le64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 inline void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
