@@ -71,8 +71,9 @@ async function startTarget(bin: string, dir: string, messageMode: boolean): Prom
   // Each side alone on its core (target on CPU 0, the initiator on CPU 1) when taskset exists:
   // the polling engine and the polling perf loop otherwise fight over both cores and the
   // run-to-run spread swamps any difference being measured.
-  const cmd = PIN ? ['taskset', ['-c', '0', process.execPath, bin, 'target', '-r', sock]] as const : [process.execPath, [bin, 'target', '-r', sock]] as const;
-  const proc = spawn(cmd[0], [...cmd[1]], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const target = [process.execPath, bin, 'target', '-r', sock];
+  const argv = PIN ? ['taskset', '-c', '0', ...target] : target;
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
   const rpc = (...a: string[]) => {
     const r = spawnSync(process.execPath, [bin, 'rpc', '-s', sock, ...a], { encoding: 'utf8' });
