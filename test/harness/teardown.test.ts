@@ -40,10 +40,13 @@ ${body}
 `,
   );
   const p = spawn(process.execPath, [script], { stdio: 'ignore' });
+  // Listen before waiting: a fixture that throws soon after 'ready' can exit while we poll, and
+  // a listener attached after its 'exit' event would wait forever.
+  const exited = new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
   const deadline = Date.now() + 10_000;
   while (!existsSync(join(dir, 'ready')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   if (signal) p.kill(signal);
-  const code = await new Promise<number | null>((resolve) => p.on('exit', (c) => resolve(c)));
+  const code = await exited;
   return { code, dir };
 }
 
