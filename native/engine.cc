@@ -33,6 +33,7 @@ Napi::Function NvmeEngine::Init(Napi::Env env) {
        InstanceMethod("setMdts", &NvmeEngine::SetMdts), InstanceMethod("setCoalescing", &NvmeEngine::SetCoalescing),
        InstanceMethod("stats", &NvmeEngine::Stats), InstanceMethod("namespaceStats", &NvmeEngine::NamespaceStats),
        InstanceMethod("queueState", &NvmeEngine::QueueState), InstanceMethod("setShadow", &NvmeEngine::SetShadow),
+       InstanceMethod("setInterruptMode", &NvmeEngine::SetInterruptMode),
        InstanceMethod("migrationState", &NvmeEngine::MigrationState),
        InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues)});
 }
@@ -229,6 +230,13 @@ Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setInterruptMode(on): sleep whenever idle (nvmf_tgt --interrupt-mode); see EngineCore.
+Napi::Value NvmeEngine::SetInterruptMode(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setInterruptMode(on: boolean)");
+  core_->SetInterruptMode(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
 // namespaceStats(nsid) -> what the engine served for that namespace (bdev_get_iostat).
 Napi::Value NvmeEngine::NamespaceStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -265,6 +273,8 @@ Napi::Value NvmeEngine::Stats(const Napi::CallbackInfo& info) {
   set("flushes", s.flushes);
   set("unmapBytes", s.unmapBytes);
   set("writeZeroes", s.zeroes);
+  set("rearms", s.rearms);
+  set("rearmsLost", s.rearmsLost);
   return o;
 }
 

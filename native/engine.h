@@ -44,6 +44,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink, publi
   Napi::Value NamespaceStats(const Napi::CallbackInfo& info);
   Napi::Value QueueState(const Napi::CallbackInfo& info);
   Napi::Value SetShadow(const Napi::CallbackInfo& info);
+  Napi::Value SetInterruptMode(const Napi::CallbackInfo& info);
   // Live migration (engine-migration.cc)
   Napi::Value MigrationState(const Napi::CallbackInfo& info);
   Napi::Value RestoreQueues(const Napi::CallbackInfo& info);

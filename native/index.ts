@@ -89,6 +89,8 @@ export interface NativeEngine {
   setMdts(bytes: number): void;
   setCoalescing(thr: number, time100us: number, vectorsWithoutCoalescing: number[]): void;
   setShadow(dbs: bigint | null, eventIdx?: bigint): void;
+  /** Sleep whenever idle (nvmf_tgt --interrupt-mode); shadow doorbells keep their event indexes armed. */
+  setInterruptMode(on: boolean): void;
   /** Live I/O queues, doorbell values and unposted upcall completions (engine parked). */
   migrationState(): EngineMigrationState;
   /** Rebuilds queues from migrationState(); validates everything first. */
@@ -147,6 +149,9 @@ export interface PerfConfig {
   nsBlocks: number;
   doorbells?: NativeSharedMemory;
   sockFd?: number;
+  /** Shadow doorbells (Doorbell Buffer Config): the two buffers in the initiator's memory. */
+  shadowDbsIova?: bigint;
+  shadowEiIova?: bigint;
   sqTail: number;
   cqHead: number;
   phase: boolean;
@@ -162,6 +167,9 @@ export interface PerfResult {
   minNs: number;
   maxNs: number;
   avgNs: number;
+  /** Real doorbell writes, and shadow doorbell updates that needed none (event index). */
+  doorbellWrites: number;
+  doorbellsSkipped: number;
   sqTail: number;
   cqHead: number;
   phase: boolean;

@@ -94,11 +94,28 @@ void EngineCore::Resume() {
   for (int i = 1; i < kMaxQueues; i++)
     if (sqs_[i].live || cqs_[i].live) top = i;
   pollLimit_ = top + 1;
+  // A queue created meanwhile has an event index of unknown age: arm again before sleeping.
+  armed_ = false;
   if (pauseRequests_ > 0) pauseRequests_--;
   cv_.notify_all();
 }
 
 // ---------------------------------------------------------------------------------- queues
+
+// SPDK's NVMF_VFIO_USER_EVENTIDX_POLL: with it, Linux's nvme_dbbuf_need_event asks for a
+// doorbell write only when the index wraps, so a host writes the shadow buffer alone.
+constexpr uint32_t kEventIdxPoll = UINT32_MAX;
+
+// A new queue's shadow doorbell starts at 0, as SPDK does: the spec leaves that buffer to the
+// host, but older Linux drivers keep a queue's last values across a queue or controller reset,
+// and a stale tail would make us execute whatever its old slots hold.
+void EngineCore::ResetShadowEntry(uint32_t index, uint32_t eventIdx) {
+  if (!shadow_) return;
+  std::shared_lock<std::shared_mutex> g(dma_->lock());
+  uint8_t* p = dma_->Translate(shadowDbs_ + 4ull * index, 4, DmaMap::kWrite);
+  if (p) __atomic_store_n(reinterpret_cast<uint32_t*>(p), 0u, __ATOMIC_RELEASE);
+  WriteEventIdx(index, eventIdx);
+}
 
 int EngineCore::CreateCq(uint64_t qid, uint64_t iova, uint64_t entries, uint64_t vector, bool ien) {
   if (qid == 0 || qid >= static_cast<uint64_t>(queueLimit_) || entries < 2 || entries > 65536 || vector >= vectorFds_.size())
@@ -116,6 +133,7 @@ int EngineCore::CreateCq(uint64_t qid, uint64_t iova, uint64_t entries, uint64_t
   // A new queue starts at 0 (NVMe 3.1: doorbells reset with the queue), in either doorbell mode.
   __atomic_store_n(&doorbells_[2 * qid + 1], 0u, __ATOMIC_RELEASE);
   strayDoorbells_[2 * qid + 1] = 0;
+  ResetShadowEntry(2 * qid + 1, kEventIdxPoll);
   return 0;
 }
 
@@ -135,6 +153,7 @@ int EngineCore::CreateSq(uint64_t qid, uint64_t cqid, uint64_t iova, uint64_t en
   cqs_[cqid].sqRefs++;
   __atomic_store_n(&doorbells_[2 * qid], 0u, __ATOMIC_RELEASE);
   strayDoorbells_[2 * qid] = 0;
+  ResetShadowEntry(2 * qid, 0);  // event index 0: the first submission rings
   return 0;
 }
 
@@ -173,6 +192,8 @@ void EngineCore::ResetQueues() {
   std::fill(strayDoorbells_.begin(), strayDoorbells_.end(), 0);
   for (int i = 0; i < 2 * queueLimit_; i++) __atomic_store_n(&doorbells_[i], 0u, __ATOMIC_RELEASE);
   shadow_ = false;
+  armed_ = false;
+  cqBlocked_ = false;
   lastAdminTail_ = lastAdminHead_ = 0;
 }
 
@@ -199,6 +220,8 @@ int EngineCore::SetNamespace(uint64_t nsid, const NamespaceSpec* spec) {
   if (ns_.size() < nsid) ns_.resize(nsid);
   NvmeNs& slot = ns_[nsid - 1];
   if (slot.fd >= 0) ::close(slot.fd);
+  // The same namespace pushed again (a write cache change): blocks marked uncorrectable stay.
+  if (slot.kind == n.kind && slot.blocks == n.blocks && slot.blockShift == n.blockShift) n.uncorrectable = std::move(slot.uncorrectable);
   slot = std::move(n);
   NsStats& st = nsStats_[nsid];
   for (std::atomic<uint64_t>* c : {&st.readOps, &st.readBytes, &st.writeOps, &st.writeBytes, &st.unmapOps, &st.unmapBytes,
@@ -272,8 +295,15 @@ void EngineCore::SetCoalescing(uint32_t thr, uint64_t time100us, std::vector<boo
   noCoalesce_ = std::move(off);
 }
 
+void EngineCore::SetInterruptMode(bool on) {
+  PauseGuard pause(*this);
+  interrupt_ = on;
+  armed_ = false;  // the event indexes follow the new mode from the next pass
+}
+
 void EngineCore::SetShadow(bool on, uint64_t dbs, uint64_t eventIdx) {
   PauseGuard pause(*this);
+  armed_ = false;
   if (!on) {
     shadow_ = false;
     return;
@@ -307,6 +337,7 @@ EngineSnapshot EngineCore::Snapshot() {
   }
   s.adminTail = __atomic_load_n(&doorbells_[0], __ATOMIC_ACQUIRE);
   s.adminHead = __atomic_load_n(&doorbells_[1], __ATOMIC_ACQUIRE);
+  SnapshotIo(s);
   std::lock_guard<std::mutex> g(mu_);
   s.completions.assign(completions_.begin(), completions_.end());
   return s;
@@ -341,6 +372,7 @@ int EngineCore::Restore(const EngineRestore& r, std::string* why) {
   for (const Completion& c : r.completions)
     if (c.sqid == 0 || c.sqid >= kMaxQueues || !sqSeen[c.sqid]) return bad("completion for a missing SQ");
   if (r.shadow && ((r.shadowDbs | r.shadowEi) & 4095)) return bad("shadow buffers not page-aligned");
+  if (!RestoreIoValid(r, why)) return EINVAL;
 
   PauseGuard pause(*this);
   for (int i = 0; i < kMaxQueues; i++) {
@@ -378,6 +410,9 @@ int EngineCore::Restore(const EngineRestore& r, std::string* why) {
   shadow_ = r.shadow;
   shadowDbs_ = r.shadowDbs;
   shadowEi_ = r.shadowEi;
+  RestoreIo(r);
+  armed_ = false;  // the source may have parked the event indexes at kEventIdxPoll
+  cqBlocked_ = false;
   std::lock_guard<std::mutex> g(mu_);
   completions_.assign(r.completions.begin(), r.completions.end());
   wake_ = true;
@@ -469,6 +504,7 @@ void EngineCore::DrainCompletions() {
     if (sq.inflight) sq.inflight--;
     todo.pop_front();
   }
+  cqBlocked_ = !todo.empty();
   if (!todo.empty()) {  // CQ full: keep the rest for later, in order
     std::lock_guard<std::mutex> g(mu_);
     completions_.insert(completions_.begin(), todo.begin(), todo.end());
@@ -476,6 +512,8 @@ void EngineCore::DrainCompletions() {
 }
 
 void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
+  // Fused operations, Copy, Verify, Write Uncorrectable (nvme-engine-io.cc).
+  if (ExecuteIo(sq, sqe)) return;
   NvmeCq& cq = cqs_[sq.cqid];
   uint8_t opc = sqe[0];
   uint8_t fuse = (sqe[1] >> 0) & 3;
@@ -489,6 +527,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
   const uint64_t faultsAtStart = GuestFaultCount();
   auto done = [&](uint16_t status, uint32_t dw0 = 0) {
     if (GuestFaultCount() != faultsAtStart) status = kDataTransferError;
+    lastStatus_ = status;
     if (status) {
       // Failed commands go into the Error Information log (NVMe Base 2.0 5.16.1.2), kept by
       // TypeScript: cid, status, nsid and the command's LBA.
@@ -539,7 +578,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
     Upcall(kUpcallBdevOp, sq.qid, std::move(rec));
   };
   if (!known) return done(kInvalidOpcode);
-  if (fuse) return done(kInvalidField);  // no fused operations (Identify FUSES = 0)
+  if (fuse) return done(kInvalidField);  // ExecuteIo takes every fused command
   if (!ns && opc == 0x00 && nsid == 0xffffffff) {
     // Flush of every namespace (NVMe Base 2.0 7.1): file namespaces here, TypeScript bdevs up.
     bool anyUpcall = false;
@@ -749,11 +788,48 @@ void EngineCore::WriteEventIdx(uint32_t index, uint32_t value) {
   if (p) __atomic_store_n(reinterpret_cast<uint32_t*>(p), value, __ATOMIC_RELEASE);
 }
 
+// Before sleeping: every live queue's event index set to its head, so the host's
+// next submission (or CQ head update, while completions wait for room) rings the trapped
+// doorbell and wakes us. Then the tails
+// are read again after a full barrier: one that moved meanwhile was written by a host that saw
+// the old index and will not ring, so we must poll instead of sleeping (false).
+bool EngineCore::ArmShadow() {
+  stats_.rearms++;
+  std::shared_lock<std::shared_mutex> g(dma_->lock());
+  // CQ head updates matter only while completions wait for room (cqBlocked_); otherwise, as
+  // SPDK, the host need not ring for them at all.
+  for (int i = 1; i < pollLimit_; i++) {
+    if (sqs_[i].live) WriteEventIdx(2 * i, sqs_[i].head);
+    if (cqs_[i].live) WriteEventIdx(2 * i + 1, cqBlocked_ ? cqs_[i].head : kEventIdxPoll);
+  }
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  for (int i = 1; i < pollLimit_; i++) {
+    if ((sqs_[i].live && (ReadDoorbell(2 * i) & 0xffff) != sqs_[i].head) ||
+        (cqBlocked_ && cqs_[i].live && (ReadDoorbell(2 * i + 1) & 0xffff) != cqs_[i].head)) {
+      stats_.rearmsLost++;
+      return false;
+    }
+  }
+  armed_ = true;
+  return true;
+}
+
+// Polling mode, on work after a sleep: park the event indexes so the host stops ringing.
+void EngineCore::DisarmShadow() {
+  std::shared_lock<std::shared_mutex> g(dma_->lock());
+  for (int i = 1; i < pollLimit_; i++) {
+    if (sqs_[i].live) WriteEventIdx(2 * i, kEventIdxPoll);
+    if (cqs_[i].live) WriteEventIdx(2 * i + 1, kEventIdxPoll);
+  }
+  armed_ = false;
+}
+
 bool EngineCore::ProcessSq(NvmeSq& sq) {
-  if (!shadow_) return ProcessSqOnce(sq);
-  // Shadow doorbells: after catching up, publish the event index (the host rings the real
-  // doorbell only for tails past it), then re-read the shadow tail after a full barrier so
-  // a submission that raced with the update is not left waiting (virtio-style event index).
+  if (!shadow_ || !interrupt_) return ProcessSqOnce(sq);
+  // Shadow doorbells in interrupt mode: after catching up, publish the event index (the host
+  // rings the real doorbell only for tails past it), then re-read the shadow tail after a full
+  // barrier so a submission that raced with the update is not left waiting (virtio-style
+  // event index; SPDK's set_sq_eventidx).
   bool work = false;
   for (int attempt = 0; attempt < 3; attempt++) {
     work |= ProcessSqOnce(sq);
@@ -836,7 +912,6 @@ bool EngineCore::PollOnce() {
           cq.badHead = UINT32_MAX;
         }
       }
-      if (shadow_) WriteEventIdx(2 * i + 1, cq.head);
     }
     DrainCompletions();
     for (int i = 1; i < pollLimit_; i++)
@@ -880,6 +955,10 @@ void EngineCore::ScanStrayDoorbells() {
 
 void EngineCore::Run() {
   using clock = std::chrono::steady_clock;
+  // After work, keep polling this long before sleeping: catches the next submission of a
+  // host at QD1 without a sleep and a wake-up. Only where doorbells are memory (the mapped
+  // page, or shadow doorbells in polling mode); never in interrupt mode.
+  constexpr auto kSpin = std::chrono::microseconds(50);
   auto lastWork = clock::now();
   std::chrono::microseconds backoff(0);
   for (;;) {
@@ -895,18 +974,23 @@ void EngineCore::Run() {
       }
     }
     bool work = PollOnce();
+    bool shadowPolling = shadow_ && !interrupt_;
     if (work) {
       lastWork = clock::now();
       backoff = std::chrono::microseconds(0);
+      if (shadowPolling && armed_) DisarmShadow();
+      armed_ = false;  // interrupt mode: ProcessSq kept the indexes current; check them again
       continue;
     }
-    // Adaptive idling: spin briefly after work, then sleep longer and longer (mapped mode
-    // must poll memory); message mode sleeps until a doorbell message or completion kicks it.
+    // Adaptive idling: spin briefly after work, then sleep. Mapped doorbells are memory only
+    // we can watch: sleep longer and longer (to 1 ms). Message doorbells kick us; so do shadow
+    // doorbells once their event indexes are armed.
     auto idle = clock::now() - lastWork;
-    if (polling_ && idle < std::chrono::microseconds(50)) continue;
+    if ((polling_ || shadowPolling) && idle < kSpin) continue;
     if (polling_) ScanStrayDoorbells();
+    if (shadow_ && !armed_ && !ArmShadow()) continue;  // lost a race with the host: poll
     std::unique_lock<std::mutex> g(mu_);
-    if (wake_ || !completions_.empty() || pauseRequests_ > 0 || stopRequested_) {
+    if (wake_ || (!completions_.empty() && !cqBlocked_) || pauseRequests_ > 0 || stopRequested_) {
       wake_ = false;
       continue;
     }
@@ -914,6 +998,8 @@ void EngineCore::Run() {
     if (polling_) {
       backoff = std::min(std::chrono::microseconds(1000), backoff.count() ? backoff * 2 : std::chrono::microseconds(5));
       cv_.wait_for(g, backoff);
+    } else if (interrupt_) {
+      cv_.wait(g, [this] { return wake_ || pauseRequests_ > 0 || stopRequested_; });
     } else {
       cv_.wait_for(g, std::chrono::milliseconds(100));
     }

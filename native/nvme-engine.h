@@ -31,6 +31,22 @@ enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3,
 constexpr size_t kBdevOpHeaderSize = 40;
 constexpr size_t kBdevOpEntrySize = 16;
 constexpr uint8_t kBdevOpDeallocate = 1;
+// Flags bit 1: a fused Compare and Write (NVMe Base 2.0 3.4.2). The entries are the Compare's
+// data segments, then the Write's (`bytes` each); the Write's CID is u16 @34. TypeScript posts
+// both completions, Compare first.
+constexpr uint8_t kBdevOpFused = 2;
+// Copy (opcode 19h) records carry its source ranges as entries {slba u64, nlb u32, 0 u32} (as
+// Dataset Management's); slba is the destination (SDLBA), nlb the blocks copied in all.
+
+// Limits the engine enforces and Identify reports (TypeScript reads them from the addon):
+// Copy's Maximum Source Range Count (MSRC + 1, NVM Command Set 1.0 Figure 97) and, in bytes,
+// its Maximum Single Source Range Length and Maximum Copy Length (MSSRL, MCL: each namespace's
+// blocks); Verify Size Limit (VSL) in bytes; how many disjoint ranges of blocks marked by
+// Write Uncorrectable a namespace keeps.
+constexpr uint32_t kCopyMaxRanges = 128;
+constexpr uint64_t kCopyMaxBytes = 1u << 20;
+constexpr uint64_t kVerifyMaxBytes = 1u << 20;
+constexpr uint32_t kMaxUncorrectableRanges = 1024;
 
 // Event info bytes the engine reports beyond the spec's (Error event information 00h-05h).
 constexpr uint8_t kEventSqNotMapped = 0xff;        // an SQ entry lies outside mapped memory
@@ -52,6 +68,15 @@ struct NvmeSq {
   uint32_t head = 0;
   uint32_t inflight = 0;          // upcalls not yet completed
   uint32_t badTail = UINT32_MAX;  // last invalid tail reported (one event per bad value)
+  // The first command of a fused operation (FUSE 01b), fetched and waiting for its second
+  // (NVMe Base 2.0 3.4.2); it holds one of `inflight` so the CQ keeps room for its completion.
+  bool fusedHeld = false;
+  uint8_t fusedFirst[64] = {};
+};
+
+// A run of logical blocks.
+struct LbaRange {
+  uint64_t slba = 0, nlb = 0;
 };
 
 struct NvmeCq {
@@ -78,6 +103,9 @@ struct NvmeNs {
   uint64_t blocks = 0;
   uint32_t blockShift = 9;
   bool writeCache = false;  // file: when off, writes are made durable before completion
+  // Blocks marked by Write Uncorrectable (NVM Command Set 1.0 3.3.7): sorted, disjoint, at most
+  // kMaxUncorrectableRanges. Reads of them fail until they are written, zeroed or deallocated.
+  std::vector<LbaRange> uncorrectable;
 };
 
 // What a namespace is to the engine (setNamespace).
@@ -91,7 +119,10 @@ struct NamespaceSpec {
 
 struct EngineStats {
   std::atomic<uint64_t> readCmds{0}, writeCmds{0}, readBytes{0}, writeBytes{0}, otherCmds{0}, upcalls{0},
-      errors{0}, interrupts{0}, polls{0}, idleSleeps{0}, flushes{0}, unmapBytes{0}, zeroes{0};
+      errors{0}, interrupts{0}, polls{0}, idleSleeps{0}, flushes{0}, unmapBytes{0}, zeroes{0},
+      // Shadow doorbells: event-index arm passes before sleeping, and arms that lost a race
+      // with the host (a tail moved meanwhile: poll again instead of sleeping).
+      rearms{0}, rearmsLost{0};
 };
 
 // Per-namespace counters the engine keeps for bdev_get_iostat (read by the JS thread).
@@ -120,6 +151,7 @@ struct EngineSnapshot {
   std::vector<Sq> sqs;
   uint32_t adminTail = 0, adminHead = 0;
   std::vector<Completion> completions;
+  std::vector<std::pair<uint32_t, LbaRange>> uncorrectable;  // (nsid, blocks) of every namespace
 };
 
 // What Restore() rebuilds (a snapshot taken on the migration source).
@@ -131,6 +163,7 @@ struct EngineRestore {
   bool shadow = false;
   uint64_t shadowDbs = 0, shadowEi = 0;
   std::vector<Completion> completions;
+  std::vector<std::pair<uint32_t, LbaRange>> uncorrectable;  // namespaces must exist already
 };
 
 class EngineCore {
@@ -187,6 +220,12 @@ class EngineCore {
   void SetCoalescing(uint32_t thr, uint64_t time100us, std::vector<bool> vectorsWithoutCoalescing);
   // Doorbell Buffer Config; off when !on.
   void SetShadow(bool on, uint64_t dbs, uint64_t eventIdx);
+  // Interrupt mode (nvmf_tgt --interrupt-mode): never poll while idle. The engine sleeps until a
+  // doorbell message, a completion or a pause kicks it, and with shadow doorbells keeps every
+  // event index armed (the host rings the trapped doorbell for each new submission). Polling
+  // mode polls after work (shadow doorbells: with the event indexes parked at kEventIdxPoll so
+  // the host rings nothing) and arms them only before it sleeps.
+  void SetInterruptMode(bool on);
 
   const EngineStats& stats() const { return stats_; }
   const NsStats* nsStats(uint64_t nsid) const { return nsid >= 1 && nsid <= kMaxNsid ? &nsStats_[nsid] : nullptr; }
@@ -203,7 +242,27 @@ class EngineCore {
   bool ProcessSq(NvmeSq& sq);
   bool ProcessSqOnce(NvmeSq& sq);
   void WriteEventIdx(uint32_t index, uint32_t value);
+  bool ArmShadow();
+  void DisarmShadow();
+  void ResetShadowEntry(uint32_t index, uint32_t eventIdx);
   void Execute(NvmeSq& sq, const uint8_t* sqe);
+  // nvme-engine-io.cc: fused operations, Copy, Verify, Write Uncorrectable and the blocks it
+  // marks. ExecuteIo sees every command before Execute's own switch: true if it took it.
+  bool ExecuteIo(NvmeSq& sq, const uint8_t* sqe);
+  void HoldFusedFirst(NvmeSq& sq, const uint8_t* sqe);
+  void RunFused(NvmeSq& sq, const uint8_t* second);
+  bool HandUpFused(NvmeSq& sq, NvmeNs& ns, const uint8_t* first, const uint8_t* second);
+  void Verify(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  void WriteUncorrectable(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  void Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  bool ClearDeallocated(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  void Finish(NvmeSq& sq, const uint8_t* sqe, uint16_t status, uint64_t faultsAtStart = UINT64_MAX);
+  void HandUp(NvmeSq& sq, const uint8_t* sqe, uint8_t flags, uint64_t slba, uint32_t nlb, uint64_t bytes,
+              const Segment* segs, size_t nsegs, const LbaRange* ranges, size_t nranges, uint16_t cid2, uint32_t completions);
+  NvmeNs* Namespace(uint32_t nsid);
+  void SnapshotIo(EngineSnapshot& s);
+  bool RestoreIoValid(const EngineRestore& r, std::string* why);
+  void RestoreIo(const EngineRestore& r);
   bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
   void RaiseIrqs(bool idle);
   void ScanStrayDoorbells();
@@ -227,6 +286,10 @@ class EngineCore {
   bool paused_ = false;
   bool wake_ = false;
   bool polling_ = false;  // mapped doorbells need polling; message mode sleeps until kicked
+  bool interrupt_ = false;  // SetInterruptMode
+  // Completions wait for room in a full CQ: only a CQ head doorbell (or a new completion) can
+  // change that, so they are no reason to poll again.
+  bool cqBlocked_ = false;
 
   volatile uint32_t* doorbells_ = nullptr;  // mapped page (shared with the client) or own array
   std::vector<uint32_t> ownDoorbells_;
@@ -241,6 +304,9 @@ class EngineCore {
   // Shadow doorbells (Doorbell Buffer Config): guest memory pages.
   uint64_t shadowDbs_ = 0, shadowEi_ = 0;
   bool shadow_ = false;
+  // Every live queue's event index is at its head (ArmShadow): safe to sleep. False while the
+  // indexes may hold kEventIdxPoll (polling mode, after work) or values of unknown age.
+  bool armed_ = false;
 
   NvmeSq sqs_[kMaxQueues];
   NvmeCq cqs_[kMaxQueues];
@@ -252,6 +318,7 @@ class EngineCore {
   std::vector<bool> noCoalesce_;
   std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
   std::vector<uint8_t> bounce_;
+  uint16_t lastStatus_ = 0;  // the status Execute last completed with (a fused pair's Compare)
   EngineStats stats_;
   std::unique_ptr<NsStats[]> nsStats_{new NsStats[kMaxNsid + 1]};
 };

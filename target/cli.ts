@@ -19,6 +19,7 @@ interface TargetCliOptions {
   logLevel: string;
   jsonLogs?: boolean;
   waitForRpc?: boolean;
+  interruptMode?: boolean;
 }
 
 /** --rpc-socket-mode/--rpc-socket-owner/--rpc-socket-group as the daemon takes them. */
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'most verbose level printed: error, warning, notice, info, debug', 'notice')
     .option('--json-logs', 'write logs as one JSON object per line')
     .option('--wait-for-rpc', 'wait for framework_start_init before initializing (as nvmf_tgt)')
+    .option('--interrupt-mode', 'sleep whenever idle instead of polling (as nvmf_tgt); transports must trap doorbells: nvmf_create_transport -t VFIOUSER -M')
     .option('-m, --cpumask <mask>', 'accepted for nvmf_tgt compatibility; ignored')
     .option('-s, --mem-size <size>', 'accepted for nvmf_tgt compatibility; ignored')
     .option('-i, --shm-id <id>', 'accepted for nvmf_tgt compatibility; ignored')
@@ -84,6 +86,7 @@ export function register(program: Command): void {
           log,
           handleSignals: true,
           waitForRpc: o.waitForRpc,
+          interruptMode: o.interruptMode === true,
         });
       } catch (err) {
         log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);

@@ -42,6 +42,8 @@ export interface DaemonOptions {
   endpointFactory?: EndpointFactory;
   /** Mode, owner and group of every vfio-user listener socket DIR/cntrl (QEMU as another user: libvirt). */
   listenerSocketPermissions?: SocketPermissions;
+  /** nvmf_tgt --interrupt-mode: controllers sleep whenever idle; transports must trap BAR0 (-M). */
+  interruptMode?: boolean;
 }
 
 export interface SavedConfig {
@@ -76,7 +78,7 @@ export class TargetDaemon {
     const bdevs = new BdevRegistry();
     const ctx = {
       bdevs,
-      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), withSocketPermissions(opts.endpointFactory ?? startVfioUserEndpoint, opts.listenerSocketPermissions)),
+      nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), withSocketPermissions(opts.endpointFactory ?? startVfioUserEndpoint, opts.listenerSocketPermissions), opts.interruptMode === true),
       bdevOptions: {},
       log: this.log,
       kill: (sig: string) => this.onSignal(sig),

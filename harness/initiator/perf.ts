@@ -17,7 +17,11 @@ export interface PerfOptions {
   seconds: number;
   workers?: number;
   nsid?: number;
+  /** Doorbell Buffer Config before creating the queues (message doorbells, OACS bit 8). */
+  shadowDoorbells?: boolean;
 }
+
+export type DoorbellMode = 'mapped' | 'message' | 'shadow';
 
 export interface PerfReport {
   workload: Workload;
@@ -31,7 +35,10 @@ export interface PerfReport {
   errors: number;
   latencyUs: { avg: number; min: number; max: number; p50: number; p90: number; p99: number; p999: number; p9999: number };
   histogram: [number, number][];
-  doorbells: 'mapped' | 'message';
+  doorbells: DoorbellMode;
+  /** Real doorbell writes (mapped stores or REGION_WRITE messages) per I/O, and shadow updates that needed none. */
+  doorbellWritesPerIo: number;
+  doorbellsSkipped: number;
 }
 
 export async function runPerf(socketPath: string, o: PerfOptions): Promise<PerfReport> {
@@ -44,6 +51,12 @@ export async function runPerf(socketPath: string, o: PerfOptions): Promise<PerfR
     const nsBlocks = Number(idns.readBigUInt64LE(0));
     if (nsBlocks === 0) throw new Error(`namespace ${nsid} is not active`);
     const blockSize = 2 ** ((idns.readUInt32LE(128 + 4 * (idns[26]! & 0xf)) >> 16) & 0xff);
+    if (o.shadowDoorbells) {
+      if (drv.doorbellPage) throw new Error('shadow doorbells need a target whose doorbells trap (nvmf_create_transport -t VFIOUSER -M); this one maps BAR0');
+      const oacs = (await drv.identify(1)).readUInt16LE(256);
+      if (!(oacs & (1 << 8))) throw new Error('the controller does not offer shadow doorbells (OACS bit 8; disable_shadow_doorbells?)');
+      await drv.enableShadowDoorbells();
+    }
     const granted = await drv.setNumberOfQueues(workers);
     if (granted.nsq < workers) throw new Error(`controller granted ${granted.nsq} queues, ${workers} asked`);
     const qsize = Math.min(o.queueDepth + 1 > 2 ? Math.max(o.queueDepth * 2, 32) : 32, Number(drv.cap & 0xffffn) + 1);
@@ -74,6 +87,8 @@ export async function runPerf(socketPath: string, o: PerfOptions): Promise<PerfR
           nsBlocks,
           doorbells: drv.doorbellPage ?? undefined,
           sockFd: drv.client.socketFd,
+          shadowDbsIova: drv.shadow?.dbs,
+          shadowEiIova: drv.shadow?.ei,
           sqTail: q.sqTail,
           cqHead: q.cqHead,
           phase: q.phase,
@@ -84,13 +99,13 @@ export async function runPerf(socketPath: string, o: PerfOptions): Promise<PerfR
     const results = await Promise.all(jobs);
     const failed = results.find((r) => r.error);
     if (failed) throw new Error(`perf: ${failed.error}`);
-    return merge(o, workers, results, drv.doorbellPage ? 'mapped' : 'message');
+    return merge(o, workers, results, drv.doorbellPage ? 'mapped' : drv.shadow ? 'shadow' : 'message');
   } finally {
     drv.close();
   }
 }
 
-function merge(o: PerfOptions, workers: number, rs: PerfResult[], doorbells: 'mapped' | 'message'): PerfReport {
+function merge(o: PerfOptions, workers: number, rs: PerfResult[], doorbells: DoorbellMode): PerfReport {
   const ios = rs.reduce((n, r) => n + r.ios, 0);
   const elapsed = Math.max(...rs.map((r) => r.elapsed));
   const hist = new Map<number, number>();
@@ -124,13 +139,15 @@ function merge(o: PerfOptions, workers: number, rs: PerfResult[], doorbells: 'ma
     },
     histogram: sorted,
     doorbells,
+    doorbellWritesPerIo: rs.reduce((n, r) => n + r.doorbellWrites, 0) / Math.max(1, ios),
+    doorbellsSkipped: rs.reduce((n, r) => n + r.doorbellsSkipped, 0),
   };
 }
 
 export function formatPerf(r: PerfReport, histogram = false): string {
   const f = (n: number, d = 2) => n.toFixed(d);
   const lines = [
-    `Doorbells: ${r.doorbells}; ${r.workload} ${r.ioSize} B, QD ${r.queueDepth} x ${r.workers} worker(s), ${f(r.seconds, 1)} s`,
+    `Doorbells: ${r.doorbells} (${f(r.doorbellWritesPerIo)} writes per I/O); ${r.workload} ${r.ioSize} B, QD ${r.queueDepth} x ${r.workers} worker(s), ${f(r.seconds, 1)} s`,
     '========================================================',
     `${'Device Information'.padEnd(40)}:       IOPS      MiB/s    Average        min        max`,
     `${'vfio-user NVMe (nsid 1)'.padEnd(40)}: ${f(r.iops).padStart(10)} ${f(r.mibps).padStart(10)} ${f(r.latencyUs.avg).padStart(10)} ${f(r.latencyUs.min).padStart(10)} ${f(r.latencyUs.max).padStart(10)}`,
@@ -159,6 +176,7 @@ export function register(program: Command): void {
     .option('-c, --core-mask <n>', 'number of workers (each its own queue pair)', (v) => parseInt(v.startsWith('0x') ? popcount(parseInt(v, 16)).toString() : v, 10))
     .option('-L, --enable-sw-latency-tracking', 'print the latency histogram')
     .option('-n, --nsid <nsid>', 'namespace', (v) => parseInt(v, 10), 1)
+    .option('--shadow-doorbells', 'use shadow doorbells (Doorbell Buffer Config), as the Linux driver does, on a target whose doorbells trap')
     .option('--json', 'print the result as JSON')
     .action(async (opts) => {
       const trid = parseTrid(opts.transportId);
@@ -174,6 +192,7 @@ export function register(program: Command): void {
         seconds: opts.time,
         workers: opts.coreMask ?? 1,
         nsid: opts.nsid,
+        shadowDoorbells: opts.shadowDoorbells === true,
       });
       console.log(opts.json ? JSON.stringify(r, null, 2) : formatPerf(r, !!opts.enableSwLatencyTracking));
       if (r.errors) process.exitCode = 1;

@@ -22,6 +22,8 @@ export interface ControllerOptions {
   maxQueueEntries: number; // MQES + 1
   maxIoQueues: number;
   msixVectors: number;
+  /** The engine sleeps whenever idle instead of polling after work (nvmf_tgt --interrupt-mode). */
+  interruptMode?: boolean;
   log: Logger;
   /** The NVM subsystem's namespaces, for Namespace Management and Attachment (absent: not offered). */
   inventory?: NamespaceInventory;
@@ -127,6 +129,7 @@ export class NvmeController implements PciDeviceModel {
       this.realEngine.setMdts(4096 << this.opts.identity.mdts);
       const db = this.opts.doorbellFile;
       this.realEngine.setDoorbellMemory(db ? db.mem : null, db !== null);
+      if (this.opts.interruptMode) this.realEngine.setInterruptMode(true);
       for (const ns of this.namespaces.values()) this.pushNamespace(ns);
       this.realEngine.start();
     }

@@ -55,6 +55,8 @@ export interface NvmeEndpointOptions {
   /** SPDK's disable_mappable_bar0: doorbells as messages instead of a shared page. */
   disableMappableBar0?: boolean;
   disableShadowDoorbells?: boolean;
+  /** The engine sleeps whenever idle (nvmf_tgt --interrupt-mode); message doorbells only. */
+  interruptMode?: boolean;
   maxQueueDepth?: number;
   maxIoQueuePairs?: number;
   maxNamespaces?: number;
@@ -116,6 +118,7 @@ export class NvmeEndpoint {
       maxQueueEntries: Math.min(opts.maxQueueDepth ?? 1024, 4096),
       maxIoQueues: Math.min(opts.maxIoQueuePairs ?? 127, 511),
       msixVectors,
+      interruptMode: opts.interruptMode === true,
       log,
       inventory: opts.inventory,
     });
@@ -242,6 +245,7 @@ export function vfioUserEndpointFor(o: EndpointOptions): { nvme: NvmeEndpoint; e
     inventory: subsystemInventory(sub, o.log),
     disableMappableBar0: o.transport.disable_mappable_bar0,
     disableShadowDoorbells: o.transport.disable_shadow_doorbells,
+    interruptMode: o.interruptMode,
     maxQueueDepth: o.transport.max_queue_depth,
     maxIoQueuePairs: o.transport.max_io_qpairs_per_ctrlr,
     maxNamespaces: sub.options.maxNamespaces || 32,

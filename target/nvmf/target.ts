@@ -68,6 +68,8 @@ export class NvmfTarget {
     readonly log: Logger,
     /** Creates the vfio-user endpoint of each listener (target/nvme/endpoint.ts in the daemon). */
     private readonly endpointFactory: EndpointFactory,
+    /** nvmf_tgt --interrupt-mode: every controller sleeps whenever idle (needs trapped doorbells). */
+    readonly interruptMode = false,
   ) {}
 
   subsystem(nqn: string): Subsystem {
@@ -80,6 +82,13 @@ export class NvmfTarget {
     if (trtype.toUpperCase() !== 'VFIOUSER') throw invalid(`transport type '${trtype}' is not supported (only VFIOUSER)`);
     if (this.transports.has('VFIOUSER')) throw new TargetError('exists', 'EEXIST', 'transport VFIOUSER already exists', { type: 'transport', name: 'VFIOUSER' });
     const o = resolveTransportOptions(given);
+    if (this.interruptMode) {
+      // As SPDK's vfio_user.c: only a trapped BAR0 can wake a sleeping target (a doorbell
+      // written to a shared page is seen only by polling), and adaptive IRQs need a poller.
+      if (!o.disable_mappable_bar0)
+        throw invalid('interrupt mode needs doorbells that trap: create the transport with disable_mappable_bar0 (rpc.py nvmf_create_transport -t VFIOUSER -M)');
+      o.disable_adaptive_irq = true;
+    }
     if (o.max_queue_depth < 2 || o.max_queue_depth > 65536) throw invalid(`max_queue_depth ${o.max_queue_depth} must be 2..65536`);
     if (o.max_aq_depth < 2 || o.max_aq_depth > 4096) throw invalid(`max_aq_depth ${o.max_aq_depth} must be 2..4096`);
     if (o.max_io_qpairs_per_ctrlr < 1 || o.max_io_qpairs_per_ctrlr + 1 > VFIOUSER_MAX_QPAIRS_PER_CTRLR)
@@ -248,7 +257,7 @@ export class NvmfTarget {
       throw new TargetError('busy', 'EADDRINUSE', `another process is serving ${join(dir, 'cntrl')}; stop it or choose another directory`);
     let endpoint;
     try {
-      endpoint = await this.endpointFactory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user') });
+      endpoint = await this.endpointFactory({ traddr: dir, subsystem: s, transport: transport.options, log: this.log.child('vfio_user'), interruptMode: this.interruptMode });
     } catch (err) {
       if (err instanceof TargetError) throw err;
       throw new TargetError('failed', 'EIO', `failed to listen on ${a.traddr}/cntrl: ${err instanceof Error ? err.message : String(err)}`);

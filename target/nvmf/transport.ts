@@ -94,6 +94,8 @@ export interface EndpointOptions {
   log: Logger;
   /** Mode, owner and group of `${traddr}/cntrl` (0600, ours, unless `vnvme target --socket-*` says otherwise). */
   socket?: { mode?: number; uid?: number; gid?: number };
+  /** `vnvme target --interrupt-mode`: the controller's engine sleeps whenever idle. */
+  interruptMode?: boolean;
 }
 
 export type EndpointFactory = (opts: EndpointOptions) => Promise<ControllerEndpoint>;

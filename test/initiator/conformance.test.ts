@@ -107,6 +107,13 @@ for (const mode of ['mapped', 'message'] as const) {
   });
 }
 
+test('interrupt mode (nvmf_tgt --interrupt-mode, message doorbells): every case passes or skips as in message mode', async () => {
+  const rep = await runConformance({ mode: 'message', interruptMode: true });
+  const bad = rep.results.filter((r) => r.verdict === 'fail' || r.verdict === 'expected-failure');
+  assert.deepEqual(bad.map((r) => `${r.id}: ${r.detail}`), []);
+  assert.deepEqual(rep.results.filter((r) => r.verdict === 'skip').map((r) => r.id).sort(), [...EXPECTED_SKIPS.message].sort());
+});
+
 test('a mapped-doorbell target driven with trapped doorbell writes (a client that does not mmap)', async () => {
   const t = await startInProcessTarget('mapped');
   try {

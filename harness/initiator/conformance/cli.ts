@@ -15,19 +15,23 @@ export function register(program: Command): void {
     .option('-r, --trid <trid>', "transport ID, e.g. 'trtype:VFIOUSER traddr:/var/run/vfio-user'")
     .option('--in-process', 'start a target of our own (malloc namespaces in a temporary directory)')
     .option('--mode <mode>', 'doorbells: mapped (use the mmapped page when offered) or message', 'mapped')
+    .option('--interrupt-mode', 'with --in-process: the target sleeps whenever idle (implies --mode message)')
     .option('--json <file>', 'also write the structured results to FILE')
     .option('--filter <substr>', 'only cases whose id contains SUBSTR')
     .option('-v, --verbose', 'print procedure, expectation and evidence for every case')
     .option('--progress', 'print each result as it completes')
-    .action(async (o: { trid?: string; inProcess?: boolean; mode: string; json?: string; filter?: string; verbose?: boolean; progress?: boolean }) => {
+    .action(async (o: { trid?: string; inProcess?: boolean; interruptMode?: boolean; mode: string; json?: string; filter?: string; verbose?: boolean; progress?: boolean }) => {
+      if (o.interruptMode) o.mode = 'message';
       if (o.mode !== 'mapped' && o.mode !== 'message') throw new Error(`--mode ${o.mode}: mapped or message`);
       if (!o.trid && !o.inProcess) throw new Error('give -r TRID (a running target) or --in-process');
+      if (o.interruptMode && !o.inProcess) throw new Error('--interrupt-mode is for --in-process (start a target of your own with vnvme target --interrupt-mode)');
       const trid = o.trid ? parseTrid(o.trid) : null;
       if (trid) await checkTraddr(trid.traddr);
       const rep = await runConformance({
         socketPath: trid?.socketPath,
         subnqn: trid?.subnqn,
         mode: o.mode,
+        interruptMode: o.interruptMode,
         filter: o.filter,
         onResult: o.progress ? (r) => console.error(formatResultLine(r)) : undefined,
       });

@@ -42,6 +42,8 @@ export interface ConformanceOptions {
    * offered (default 'mapped'); with neither, the in-process target is built in this mode.
    */
   mode?: 'mapped' | 'message';
+  /** With neither socketPath nor endpoint: the in-process target runs in interrupt mode (message doorbells). */
+  interruptMode?: boolean;
   /** Only cases whose id contains this substring. */
   filter?: string;
   subnqn?: string;
@@ -64,7 +66,7 @@ export interface ConformanceOptions {
  */
 export const IN_PROCESS_POOL_BYTES = 16 << 20;
 
-export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; upcallNsid: number; close: () => Promise<void> }> {
+export async function startInProcessTarget(mode: 'mapped' | 'message', o: { interruptMode?: boolean } = {}): Promise<{ endpoint: NvmeEndpoint; slowNsid: number; upcallNsid: number; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-conformance-'));
   const nqn = 'nqn.2019-07.io.spdk:cnode-conformance';
   const bdevs = new BdevRegistry();
@@ -79,7 +81,7 @@ export async function startInProcessTarget(mode: 'mapped' | 'message'): Promise<
     const made = vfioUserEndpointFor(o);
     endpoint = made.nvme;
     return made.endpoint;
-  });
+  }, o.interruptMode === true);
   const close = async () => {
     await target.shutdown();
     await bdevs.closeAll();
@@ -135,7 +137,7 @@ export async function runConformance(o: ConformanceOptions = {}): Promise<Confor
   let upcallNsid = o.upcallNsid;
   let socketPath = o.socketPath ?? endpoint?.socketPath;
   if (!socketPath) {
-    own = await startInProcessTarget(o.mode ?? 'mapped');
+    own = await startInProcessTarget(o.mode ?? 'mapped', { interruptMode: o.interruptMode });
     endpoint = own.endpoint;
     slowNsid = own.slowNsid;
     upcallNsid = own.upcallNsid;
