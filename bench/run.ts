@@ -1,7 +1,8 @@
-// `npm run bench`: 4 KiB random read and write at QD1 and QD32 through our initiator against
-// a `vnvme target` process, in both doorbell modes, with the target's CPU use; plus the idle
-// CPU of a target with a client attached. Printed as a table next to the previous run
-// (bench/results/latest.json) as ratios, never as pass/fail.
+// `npm run bench`: 4 KiB random read and write at QD1 and QD32 and 128 KiB sequential read
+// through our initiator against a `vnvme target` process, for each doorbell mode (mapped page,
+// REGION_WRITE messages, shadow doorbells over messages) in polling and interrupt mode, with the
+// target's CPU use; plus the idle CPU of a target with a client attached. Printed as a table
+// next to the previous run (bench/results/latest.json) as ratios, never as pass/fail.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,10 +14,26 @@ const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathna
 const bin = join(root, 'bin', 'vnvme.js');
 const seconds = Number(process.env.VNVME_BENCH_SECONDS ?? 4);
 
+/** Doorbells, and +intr for a target started with --interrupt-mode (which needs trapped doorbells). */
+const MODES = ['mapped', 'message', 'shadow', 'message+intr', 'shadow+intr'] as const;
+type Mode = (typeof MODES)[number];
+/** What an older checkout (--baseline) can run: it may predate shadow doorbells in perf and interrupt mode. */
+const BASELINE_MODES: readonly Mode[] = ['mapped', 'message'];
+const WORKLOADS = [
+  { workload: 'randread', qd: 1, ioSize: 4096 },
+  { workload: 'randread', qd: 32, ioSize: 4096 },
+  { workload: 'randwrite', qd: 1, ioSize: 4096 },
+  { workload: 'randwrite', qd: 32, ioSize: 4096 },
+  { workload: 'read', qd: 32, ioSize: 131072 },
+] as const;
+
 interface Row {
-  mode: 'mapped' | 'message';
+  mode: Mode;
   workload: string;
   qd: number;
+  ioSize?: number;
+  /** Doorbell writes (stores to the page, or REGION_WRITE messages) per I/O. */
+  doorbellsPerIo?: number;
   iops: number;
   avgUs: number;
   p99Us: number;
@@ -51,7 +68,9 @@ function parseArgs(argv: string[]): { baseline?: string; rounds: number; only?: 
                   ours in the same run, alternated A B A B, each row reported as a ratio
                   ours/baseline with the run-to-run spread (e.g. git worktree add DIR <commit>)
   --rounds N      alternations per target (default 1 alone, 3 with --baseline)
-  --only ROWS     rows to run, e.g. mapped or mapped:randread:1 (doorbells[:workload[:QD]])
+  --only ROWS     rows to run, comma-separated, e.g. mapped or shadow+intr:randread:1
+                  (doorbells[:workload[:QD]]; doorbells: ${MODES.join(', ')};
+                  +intr = target started with --interrupt-mode)
   VNVME_BENCH_SECONDS  seconds per row (default 4)`);
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
@@ -66,12 +85,13 @@ const median = (v: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function startTarget(bin: string, dir: string, messageMode: boolean): Promise<{ proc: ChildProcess; traddr: string }> {
+async function startTarget(bin: string, dir: string, mode: Mode): Promise<{ proc: ChildProcess; traddr: string }> {
+  const messageMode = mode !== 'mapped';
   const sock = join(dir, 'spdk.sock');
   // Each side alone on its core (target on CPU 0, the initiator on CPU 1) when taskset exists:
   // the polling engine and the polling perf loop otherwise fight over both cores and the
   // run-to-run spread swamps any difference being measured.
-  const target = [process.execPath, bin, 'target', '-r', sock];
+  const target = [process.execPath, bin, 'target', '-r', sock, ...(mode.endsWith('+intr') ? ['--interrupt-mode'] : [])];
   const argv = PIN ? ['taskset', '-c', '0', ...target] : target;
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
@@ -93,15 +113,17 @@ let onlyRows: string[] = [];
 const wanted = (mode: string, workload: string, qd: number) =>
   !onlyRows.length || onlyRows.some((o) => `${mode}:${workload}:${qd}`.startsWith(o));
 
-async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<string, number> | null): Promise<Row[]> {
+async function measure(tree: Tree, mode: Mode, idle: Record<string, number> | null): Promise<Row[]> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-bench-'));
-  const { proc, traddr } = await startTarget(tree.bin, dir, mode === 'message');
+  const { proc, traddr } = await startTarget(tree.bin, dir, mode);
+  const shadowDoorbells = mode.startsWith('shadow');
   try {
     const sock = join(traddr, 'cntrl');
     if (idle) {
       // Idle: a client attached with queues, no I/O, for 2 s.
       const drv = await NvmeDriver.attach(sock);
+      if (shadowDoorbells) await drv.enableShadowDoorbells();
       await drv.setNumberOfQueues(1);
       await drv.createIoQueuePair(1, 64);
       await new Promise((r) => setTimeout(r, 300));
@@ -110,16 +132,14 @@ async function measure(tree: Tree, mode: 'mapped' | 'message', idle: Record<stri
       idle[mode] = ((cpuTicks(proc.pid!) - t0) / HZ / 2) * 100;
       drv.close();
     }
-    for (const workload of ['randread', 'randwrite'] as const) {
-      for (const qd of [1, 32]) {
-        if (!wanted(mode, workload, qd)) continue;
-        process.stderr.write(`bench: ${tree.label} ${mode} ${workload} QD${qd} (${seconds} s)...\n`);
-        const c0 = cpuTicks(proc.pid!);
-        const w0 = Date.now();
-        const r: PerfReport = await runPerf(sock, { queueDepth: qd, ioSize: 4096, workload, seconds });
-        const cpu = ((cpuTicks(proc.pid!) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
-        rows.push({ mode, workload, qd, iops: Math.round(r.iops), avgUs: +r.latencyUs.avg.toFixed(2), p99Us: +r.latencyUs.p99.toFixed(2), targetCpuPct: Math.round(cpu) });
-      }
+    for (const { workload, qd, ioSize } of WORKLOADS) {
+      if (!wanted(mode, workload, qd)) continue;
+      process.stderr.write(`bench: ${tree.label} ${mode} ${workload} ${ioSize / 1024} KiB QD${qd} (${seconds} s)...\n`);
+      const c0 = cpuTicks(proc.pid!);
+      const w0 = Date.now();
+      const r: PerfReport = await runPerf(sock, { queueDepth: qd, ioSize, workload, seconds, shadowDoorbells });
+      const cpu = ((cpuTicks(proc.pid!) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
+      rows.push({ mode, workload, qd, ioSize, doorbellsPerIo: r.doorbellWritesPerIo, iops: Math.round(r.iops), avgUs: +r.latencyUs.avg.toFixed(2), p99Us: +r.latencyUs.p99.toFixed(2), targetCpuPct: Math.round(cpu) });
     }
   } finally {
     proc.kill('SIGTERM');
@@ -141,10 +161,10 @@ async function main(): Promise<void> {
   // samples[tree][row key] = one result per round; targets alternate A B, B A, A B ...
   const samples = new Map<string, Map<string, Row[]>>(trees.map((t) => [t.label, new Map()]));
   const key = (r: Row) => `${r.mode} ${r.workload} ${r.qd}`;
-  for (const mode of ['mapped', 'message'] as const) {
+  for (const mode of MODES) {
     if (onlyRows.length && !onlyRows.some((o) => o.split(':')[0] === mode)) continue;
     for (let round = 0; round < opts.rounds; round++) {
-      const order = round % 2 ? [...trees].reverse() : trees;
+      const order = (round % 2 ? [...trees].reverse() : trees).filter((t) => t.label === 'ours' || BASELINE_MODES.includes(mode));
       for (const t of order) {
         for (const r of await measure(t, mode, t.label === 'ours' && round === 0 ? idle : null)) {
           const m = samples.get(t.label)!;
@@ -170,19 +190,21 @@ async function main(): Promise<void> {
     : undefined;
   const run = { date: new Date().toISOString(), seconds, rounds: opts.rounds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, spreads: Object.fromEntries([...ours.entries()].map(([k, rs]) => [k, spread(rs)])), idleTargetCpuPct: idle, baseline };
   const fmt = (n: number) => n.toLocaleString('en-US');
-  console.log(`\n4 KiB random I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process${PIN ? ', pinned to CPU 0, initiator on CPU 1' : ''})\n`);
+  console.log(`\n4 KiB random and 128 KiB sequential I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process${PIN ? ', pinned to CPU 0, initiator on CPU 1' : ''})\n`);
   const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
-  console.log(`| doorbells | workload  | QD | IOPS      | avg us | p99 us | target CPU | spread | vs previous |${baseline ? ' baseline IOPS | spread | ours/baseline |' : ''}`);
-  console.log(`|-----------|-----------|----|-----------|--------|--------|------------|--------|-------------|${baseline ? '---------------|--------|---------------|' : ''}`);
+  console.log(`| doorbells    | workload  | size  | QD | IOPS      | avg us | p99 us | target CPU | doorbells/IO | spread | vs previous |${baseline ? ' baseline IOPS | spread | ours/baseline |' : ''}`);
+  console.log(`|--------------|-----------|-------|----|-----------|--------|--------|------------|--------------|--------|-------------|${baseline ? '---------------|--------|---------------|' : ''}`);
   for (const r of rows) {
     const p = prev?.rows.find((x) => x.mode === r.mode && x.workload === r.workload && x.qd === r.qd);
     const ratio = p ? `${(r.iops / p.iops).toFixed(2)}x` : 'n/a';
     const b = baseline?.rows.find((x) => x.key === key(r));
     const tail = b ? ` ${fmt(b.iops).padStart(13)} | ${pct(b.spread).padStart(6)} | ${`${(r.iops / b.iops).toFixed(2)}x`.padStart(13)} |` : '';
-    console.log(`| ${r.mode.padEnd(9)} | ${r.workload.padEnd(9)} | ${String(r.qd).padStart(2)} | ${fmt(r.iops).padStart(9)} | ${r.avgUs.toFixed(1).padStart(6)} | ${r.p99Us.toFixed(1).padStart(6)} | ${(r.targetCpuPct + '%').padStart(10)} | ${pct(spread(ours.get(key(r))!)).padStart(6)} | ${ratio.padStart(11)} |${tail}`);
+    const size = `${(r.ioSize ?? 4096) / 1024}k`;
+    const dbs = r.doorbellsPerIo === undefined ? 'n/a' : r.doorbellsPerIo.toFixed(2);
+    console.log(`| ${r.mode.padEnd(12)} | ${r.workload.padEnd(9)} | ${size.padStart(5)} | ${String(r.qd).padStart(2)} | ${fmt(r.iops).padStart(9)} | ${r.avgUs.toFixed(1).padStart(6)} | ${r.p99Us.toFixed(1).padStart(6)} | ${(r.targetCpuPct + '%').padStart(10)} | ${dbs.padStart(12)} | ${pct(spread(ours.get(key(r))!)).padStart(6)} | ${ratio.padStart(11)} |${tail}`);
   }
-  if (idle.mapped !== undefined && idle.message !== undefined)
-    console.log(`\nIdle target with a client attached: mapped ${idle.mapped.toFixed(1)}% CPU, message ${idle.message.toFixed(1)}% CPU`);
+  if (Object.keys(idle).length)
+    console.log(`\nIdle target with a client attached (2 s): ${Object.entries(idle).map(([m, v]) => `${m} ${v.toFixed(1)}% CPU`).join(', ')}`);
   console.log('Reference bar (issue 3): SPDK vfio-user target ~0.8-1.1 M IOPS at QD32, ~0.5 M at QD1 on these 2-core machines.');
   writeFileSync(join(resultsDir, `${run.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(run, null, 2));
   writeFileSync(latest, JSON.stringify(run, null, 2));
