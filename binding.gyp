@@ -14,6 +14,7 @@
         "native/eventfd.cc",
         "native/engine.cc",
         "native/nvme-engine.cc",
+        "native/nvme-engine-io.cc",
         "native/nvme-data.cc",
         "native/nvme-data-binding.cc",
         "native/engine-migration.cc",

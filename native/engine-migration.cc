@@ -58,6 +58,17 @@ Napi::Value NvmeEngine::MigrationState(const Napi::CallbackInfo& info) {
     cs.Set(n++, o);
   }
   out.Set("completions", cs);
+  // Blocks marked by Write Uncorrectable: [{ nsid, slba, nlb }].
+  Napi::Array un = Napi::Array::New(env);
+  uint32_t u = 0;
+  for (const auto& [nsid, r] : s.uncorrectable) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("nsid", nsid);
+    o.Set("slba", Napi::BigInt::New(env, r.slba));
+    o.Set("nlb", Napi::BigInt::New(env, r.nlb));
+    un.Set(u++, o);
+  }
+  out.Set("uncorrectable", un);
   return out;
 }
 
@@ -137,6 +148,23 @@ Napi::Value NvmeEngine::RestoreQueues(const Napi::CallbackInfo& info) {
     c.status = static_cast<uint16_t>(Field(env, o, "status", kU16));
     c.dw0 = static_cast<uint32_t>(Field(env, o, "dw0", kU32));
     r.completions.push_back(c);
+  }
+  // Absent in the state of an older target: nothing marked.
+  std::vector<std::pair<uint32_t, LbaRange>>& uncorrectable = r.uncorrectable;
+  if (st.Has("uncorrectable")) {
+    if (!st.Get("uncorrectable").IsArray()) ThrowErrno(env, EINVAL, "restoreQueues: uncorrectable is not an array");
+    Napi::Array un = st.Get("uncorrectable").As<Napi::Array>();
+    if (un.Length() > kMaxUncorrectableRanges * EngineCore::kMaxNsid) ThrowErrno(env, EINVAL, "restoreQueues: too many uncorrectable ranges");
+    for (uint32_t i = 0; i < un.Length(); i++) {
+      if (!un.Get(i).IsObject()) ThrowErrno(env, EINVAL, "restoreQueues: uncorrectable entry is not an object");
+      Napi::Object o = un.Get(i).As<Napi::Object>();
+      LbaRange r;
+      uint32_t nsid = static_cast<uint32_t>(Field(env, o, "nsid", EngineCore::kMaxNsid));
+      r.slba = Field(env, o, "slba", kU64);
+      r.nlb = Field(env, o, "nlb", kU64);
+      if (r.slba + r.nlb < r.slba) ThrowErrno(env, EINVAL, "restoreQueues: uncorrectable range wraps");
+      uncorrectable.push_back({nsid, r});
+    }
   }
   auto num = [&](Napi::Value v) -> uint32_t {
     if (!v.IsNumber()) ThrowErrno(env, EINVAL, "restoreQueues: admin doorbell");

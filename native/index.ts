@@ -129,6 +129,8 @@ export interface EngineMigrationState {
   shadow?: { dbs: bigint; ei: bigint } | null;
   /** Admin SQ tail / CQ head TypeScript has processed (restoreQueues; default adminDoorbells). */
   adminSeen?: [number, number];
+  /** Blocks marked by Write Uncorrectable (absent from an older target's state: none). */
+  uncorrectable?: { nsid: number; slba: bigint; nlb: bigint }[];
 }
 
 export interface PerfConfig {
@@ -224,6 +226,9 @@ export interface NativeConstants {
     | 'INVALID_OPCODE'
     | 'INVALID_FIELD'
     | 'DATA_TRANSFER_ERROR'
+    | 'ABORTED_FAILED_FUSED'
+    | 'ABORTED_MISSING_FUSED'
+    | 'COMMAND_SIZE_LIMIT_EXCEEDED'
     | 'INTERNAL_ERROR'
     | 'INVALID_NAMESPACE'
     | 'INVALID_SGL_SEGMENT_DESCRIPTOR'
@@ -242,7 +247,9 @@ export interface NativeConstants {
   upcall: { BDEV_OP: number; ADMIN_DOORBELL: number; EVENT: number; ERROR: number };
   /** Event info bytes beyond the spec's, in kind EVENT upcalls. */
   event: { SQ_NOT_MAPPED: number; CLIENT_MEMORY_FAULT: number };
-  bdevOp: { HEADER_SIZE: number; ENTRY_SIZE: number; DEALLOCATE: number };
+  bdevOp: { HEADER_SIZE: number; ENTRY_SIZE: number; DEALLOCATE: number; FUSED: number };
+  /** What the engine enforces and Identify reports: Copy's MSRC + 1 and MSSRL/MCL in bytes, VSL in bytes. */
+  limits: { COPY_MAX_RANGES: number; COPY_MAX_BYTES: number; VERIFY_MAX_BYTES: number; MAX_UNCORRECTABLE_RANGES: number };
 }
 
 /** A validated I/O command for a namespace served by a TypeScript bdev (upcall BDEV_OP). */
@@ -257,8 +264,15 @@ export interface BdevOp {
   bytes: number;
   /** Data segments in guest memory (Read, Write, Compare). */
   segments: { iova: bigint; len: number; bucket: boolean }[];
-  /** Dataset Management: the ranges to deallocate (only sent when AD is set). */
+  /** Dataset Management: the ranges to deallocate (only sent when AD is set); Copy: its source ranges. */
   ranges: { slba: bigint; nlb: number }[];
+  /** Flags (bdevOp.DEALLOCATE, bdevOp.FUSED). */
+  flags: number;
+  /**
+   * A fused Compare and Write (flags FUSED): the Write's CID. `segments` are the Compare's data
+   * (`bytes` of them) followed by the Write's.
+   */
+  secondCid: number;
 }
 
 const path = process.env.VNVME_NATIVE ? resolve(root, process.env.VNVME_NATIVE) : resolve(root, 'build/Release/vnvme.node');
@@ -281,10 +295,12 @@ export function decodeBdevOp(b: Buffer): BdevOp {
     sqid: b.readUInt16LE(32),
     segments: [],
     ranges: [],
+    flags: b[1]!,
+    secondCid: b.readUInt16LE(34),
   };
   for (let i = 0; i < count; i++) {
     const at = HEADER_SIZE + ENTRY_SIZE * i;
-    if (opcode === 0x09) op.ranges.push({ slba: b.readBigUInt64LE(at), nlb: b.readUInt32LE(at + 8) });
+    if (opcode === 0x09 || opcode === 0x19) op.ranges.push({ slba: b.readBigUInt64LE(at), nlb: b.readUInt32LE(at + 8) });
     else op.segments.push({ iova: b.readBigUInt64LE(at), len: b.readUInt32LE(at + 8), bucket: (b.readUInt32LE(at + 12) & 1) !== 0 });
   }
   return op;

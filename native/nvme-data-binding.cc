@@ -113,6 +113,8 @@ Napi::Object NvmeConstants(Napi::Env env) {
       {"INVALID_OPCODE", kInvalidOpcode},
       {"INVALID_FIELD", kInvalidField},
       {"DATA_TRANSFER_ERROR", kDataTransferError},
+      {"ABORTED_FAILED_FUSED", kAbortedFailedFused},
+      {"ABORTED_MISSING_FUSED", kAbortedMissingFused},
       {"INTERNAL_ERROR", kInternalError},
       {"INVALID_NAMESPACE", kInvalidNamespace},
       {"INVALID_SGL_SEGMENT_DESCRIPTOR", kInvalidSglSegment},
@@ -122,6 +124,7 @@ Napi::Object NvmeConstants(Napi::Env env) {
       {"INVALID_PRP_OFFSET", kInvalidPrpOffset},
       {"SGL_OFFSET_INVALID", kSglOffsetInvalid},
       {"LBA_OUT_OF_RANGE", kLbaOutOfRange},
+      {"COMMAND_SIZE_LIMIT_EXCEEDED", kCommandSizeLimitExceeded},
       {"WRITE_FAULT", kWriteFault},
       {"UNRECOVERED_READ_ERROR", kUnrecoveredRead},
       {"COMPARE_FAILURE", kCompareFailure},
@@ -142,7 +145,14 @@ Napi::Object NvmeConstants(Napi::Env env) {
   op.Set("HEADER_SIZE", Napi::Number::New(env, static_cast<double>(kBdevOpHeaderSize)));
   op.Set("ENTRY_SIZE", Napi::Number::New(env, static_cast<double>(kBdevOpEntrySize)));
   op.Set("DEALLOCATE", Napi::Number::New(env, kBdevOpDeallocate));
+  op.Set("FUSED", Napi::Number::New(env, kBdevOpFused));
   c.Set("bdevOp", op);
+  Napi::Object lim = Napi::Object::New(env);
+  lim.Set("COPY_MAX_RANGES", Napi::Number::New(env, kCopyMaxRanges));
+  lim.Set("COPY_MAX_BYTES", Napi::Number::New(env, static_cast<double>(kCopyMaxBytes)));
+  lim.Set("VERIFY_MAX_BYTES", Napi::Number::New(env, static_cast<double>(kVerifyMaxBytes)));
+  lim.Set("MAX_UNCORRECTABLE_RANGES", Napi::Number::New(env, kMaxUncorrectableRanges));
+  c.Set("limits", lim);
   return c;
 }
 

@@ -3,6 +3,22 @@
 // command set specific data.
 import type { ControllerIdentity, NamespaceView } from './model.js';
 import { KEEP_ALIVE_GRANULARITY_MS } from './features.js';
+import { native } from '../../native/index.js';
+
+/**
+ * ONCS (Identify Controller bytes 521:520, NVMe Base 2.0 Figure 275): Compare (0), Write
+ * Uncorrectable (1), Dataset Management (2), Write Zeroes (3), Save/Select in Features (4),
+ * Timestamp (6), Verify (7), Copy (8).
+ */
+export const ONCS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8);
+
+/** The limits the native engine enforces (native/nvme-engine.h), as Identify reports them. */
+const LIMITS = native.constants.limits;
+
+/** Copy's MSSRL and MCL for a block size: the engine's 1 MiB in blocks (MSSRL is 16 bits). */
+export function copyLimitBlocks(blockSize: number): number {
+  return Math.min(0xffff, Math.floor(LIMITS.COPY_MAX_BYTES / blockSize));
+}
 
 function ascii(buf: Buffer, off: number, len: number, s: string): void {
   buf.fill(0x20, off, off + len);
@@ -55,12 +71,16 @@ export function identifyController(id: ControllerIdentity, nsm?: NamespaceCapaci
   b[512] = 0x66; // SQES
   b[513] = 0x44; // CQES
   b.writeUInt32LE(id.maxNamespaces, 516); // NN
-  // ONCS: Compare, DSM, Write Zeroes, Save field / Select field (SEL is honoured; nothing is
-  // saveable, which SEL 011b reports), Timestamp feature.
-  b.writeUInt16LE((1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 6), 520);
-  b.writeUInt16LE(0, 522); // FUSES
+  // ONCS: Compare, Write Uncorrectable, DSM, Write Zeroes, Save field / Select field (SEL is
+  // honoured; nothing is saveable, which SEL 011b reports), Timestamp feature, Verify, Copy.
+  b.writeUInt16LE(ONCS, 520);
+  b.writeUInt16LE(1 << 0, 522); // FUSES: Compare and Write
   b[524] = 0; // FNA
   b[525] = 0x07; // VWC: present; Flush with NSID FFFFFFFFh supported
+  // ACWU (0's based): the engine runs a fused Compare and Write on one thread with nothing in
+  // between, so every pair it accepts (NLB up to 65536, within MDTS) is written atomically.
+  b.writeUInt16LE(0xffff, 532);
+  b.writeUInt16LE(1 << 0, 534); // OCFS: Copy with Source Range Entries Descriptor Format 0h
   b.writeUInt32LE((1 << 0) | (1 << 16) | (1 << 18), 536); // SGLS: SGLs, bit bucket, longer SGL than data
   if (nsm) b.writeUInt32LE(id.maxNamespaces, 540); // MNAN: as many as NN
   b.write(id.subnqn.slice(0, 255), 768, 'utf8'); // SUBNQN
@@ -85,6 +105,11 @@ export function identifyNamespace(ns: NamespaceView): Buffer {
   b[26] = ns.formatIndex ?? 0; // FLBAS: the format in use (at most 16 formats: bits 3:0), no metadata
   b[30] = ns.shared ? 1 : 0; // NMIC bit 0: may be attached to two or more controllers
   b[33] = 0x09; // DLFEAT: deallocated blocks read zeroes; Write Zeroes may deallocate
+  // Copy (NVM Command Set 1.0 Figure 97): MSSRL, MCL (blocks), MSRC (0's based ranges).
+  const copyBlocks = copyLimitBlocks(ns.blockSize);
+  b.writeUInt16LE(copyBlocks, 74);
+  b.writeUInt32LE(copyBlocks, 76);
+  b[80] = LIMITS.COPY_MAX_RANGES - 1;
   if (ns.nguid) ns.nguid.copy(b, 104); // NGUID
   if (ns.eui64) ns.eui64.copy(b, 120); // EUI64
   return b;
@@ -142,7 +167,13 @@ export function namespaceDescriptors(ns: NamespaceView): Buffer {
   return b;
 }
 
-/** CNS 06h with CSI 0: NVM command set specific controller data (all limits: none). */
+/**
+ * CNS 06h with CSI 0: NVM command set specific controller data (NVM Command Set 1.0 Figure 97).
+ * VSL (byte 0): Verify's size limit, 2^VSL pages of 4 KiB (CAP.MPSMIN); Write Zeroes, Write
+ * Uncorrectable and Dataset Management have none (WZSL, WUSL, DMRL, DMRSL, DMSL 0).
+ */
 export function nvmControllerData(): Buffer {
-  return Buffer.alloc(4096);
+  const b = Buffer.alloc(4096);
+  b[0] = Math.log2(LIMITS.VERIFY_MAX_BYTES / 4096);
+  return b;
 }

@@ -141,7 +141,8 @@ export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceMan
     b.writeUInt32LE(CSUPP, 4 * op);
   b.writeUInt32LE(CSUPP | LBCC | NCC | NIC, 4 * AdminOpcode.FORMAT_NVM);
   if (opts.namespaceManagement) for (const op of [AdminOpcode.NS_MANAGEMENT, AdminOpcode.NS_ATTACHMENT]) b.writeUInt32LE(CSUPP | NIC, 4 * op);
-  for (const op of [IoOpcode.FLUSH, IoOpcode.READ, IoOpcode.COMPARE]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
-  for (const op of [IoOpcode.WRITE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
+  // I/O: Verify reads; Write Uncorrectable and Copy change logical block content (LBCC).
+  for (const op of [IoOpcode.FLUSH, IoOpcode.READ, IoOpcode.COMPARE, IoOpcode.VERIFY]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
+  for (const op of [IoOpcode.WRITE, IoOpcode.WRITE_UNCORRECTABLE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM, IoOpcode.COPY]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
   return b;
 }

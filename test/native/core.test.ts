@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const CORE = ['nvme-data.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc'].map((f) => join(root, 'native', f));
+const CORE = ['nvme-data.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc', 'nvme-engine-io.cc'].map((f) => join(root, 'native', f));
 
 function buildAndRun(name: string, sources: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), `vnvme-${name}-`));

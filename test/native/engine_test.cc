@@ -80,6 +80,20 @@ struct Bench {
     sqTail = (sqTail + 1) % 16;
     CHECK_EQ(core.Doorbell(2, sqTail), 0);
   }
+  // Writes an SQE without ringing (fused pairs go in with one doorbell update).
+  void Put(uint8_t opc, uint32_t nsid, uint16_t cid, uint64_t prp1, uint64_t slba, uint32_t cdw12, uint8_t fuse = 0) {
+    uint8_t* e = At(kSq + 64ull * sqTail);
+    std::memset(e, 0, 64);
+    e[0] = opc;
+    e[1] = fuse;
+    std::memcpy(e + 2, &cid, 2);
+    std::memcpy(e + 4, &nsid, 4);
+    std::memcpy(e + 24, &prp1, 8);
+    std::memcpy(e + 40, &slba, 8);
+    std::memcpy(e + 48, &cdw12, 4);
+    sqTail = (sqTail + 1) % 16;
+  }
+  void Ring() { CHECK_EQ(core.Doorbell(2, sqTail), 0); }
   // The next CQE's status (without the phase), or -1 if none was posted.
   int Reap(uint16_t* cid = nullptr) {
     uint8_t* e = At(kCq + 16ull * cqHead);
@@ -191,6 +205,343 @@ void TestQueueAndRestoreValidation() {
   CHECK_EQ(b.core.Restore(r, &why), 0);
 }
 
+
+constexpr uint16_t kFirst = 1, kSecond = 2;
+
+// Fills one block of the memory namespace at `lba` with `v` (a Write through the engine).
+void Fill(Bench& b, uint64_t lba, uint8_t v, uint32_t blocks = 1) {
+  std::memset(b.At(kData + 0x4000), v, 512 * blocks);
+  b.Submit(0x01, 1, 900, kData + 0x4000, 0, lba, blocks - 1);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+}
+
+void TestFusedCompareAndWrite() {
+  Bench b;
+  Fill(b, 3, 0xaa);
+  std::memset(b.At(kData), 0xaa, 512);         // what the Compare expects
+  std::memset(b.At(kData + 0x1000), 0x55, 512);  // what the Write stores
+  b.Put(0x05, 1, 1, kData, 3, 0, kFirst);
+  b.Put(0x01, 1, 2, kData + 0x1000, 3, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  uint16_t cid = 0;
+  CHECK_EQ(b.Reap(&cid), 0);
+  CHECK_EQ(cid, 1);
+  CHECK_EQ(b.Reap(&cid), 0);
+  CHECK_EQ(cid, 2);
+  // The same pair again: the blocks hold 0x55 now, so the Compare fails and the Write is aborted.
+  std::memset(b.At(kData + 0x1000), 0x11, 512);
+  b.Put(0x05, 1, 3, kData, 3, 0, kFirst);
+  b.Put(0x01, 1, 4, kData + 0x1000, 3, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kCompareFailure);
+  CHECK_EQ(b.Reap(), kAbortedFailedFused);
+  b.Submit(0x02, 1, 5, kData + 0x2000, 0, 3, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.At(kData + 0x2000)[0], 0x55);
+  CHECK_EQ(b.At(kData + 0x2000)[511], 0x55);
+  // Different ranges: Invalid Field for the Compare, the Write aborted.
+  b.Put(0x05, 1, 6, kData, 3, 0, kFirst);
+  b.Put(0x01, 1, 7, kData + 0x1000, 4, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kInvalidField);
+  CHECK_EQ(b.Reap(), kAbortedFailedFused);
+  // Different NLB, and a Read as the first half: the same.
+  b.Put(0x05, 1, 8, kData, 3, 1, kFirst);
+  b.Put(0x01, 1, 9, kData + 0x1000, 3, 0, kSecond);
+  b.Put(0x02, 1, 10, kData, 3, 0, kFirst);
+  b.Put(0x01, 1, 11, kData + 0x1000, 3, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kInvalidField);
+  CHECK_EQ(b.Reap(), kAbortedFailedFused);
+  CHECK_EQ(b.Reap(), kInvalidField);
+  CHECK_EQ(b.Reap(), kAbortedFailedFused);
+  // A lone second half; a first half followed by an ordinary Read (which still runs); FUSE 11b.
+  b.Put(0x01, 1, 12, kData + 0x1000, 3, 0, kSecond);
+  b.Put(0x05, 1, 13, kData, 3, 0, kFirst);
+  b.Put(0x02, 1, 14, kData + 0x2000, 3, 0);
+  b.Put(0x02, 1, 15, kData + 0x2000, 3, 0, 3);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(&cid), kAbortedMissingFused);
+  CHECK_EQ(cid, 12);
+  CHECK_EQ(b.Reap(&cid), kAbortedMissingFused);
+  CHECK_EQ(cid, 13);
+  CHECK_EQ(b.Reap(&cid), 0);
+  CHECK_EQ(cid, 14);
+  CHECK_EQ(b.Reap(), kInvalidField);
+  // A first half the doorbell did not go past: Missing Fused Command at once, and the second,
+  // rung later, is a lone second half.
+  b.Put(0x05, 1, 16, kData, 3, 0, kFirst);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kAbortedMissingFused);
+  b.Put(0x01, 1, 17, kData + 0x1000, 3, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kAbortedMissingFused);
+  // A pair split across the queue's wrap (slot 15, then slot 0) is still a pair.
+  while (b.sqTail != 15) {
+    b.Submit(0x00, 1, 100, 0, 0, 0, 0);
+    b.core.PollOnce();
+    CHECK_EQ(b.Reap(), 0);
+  }
+  std::memset(b.At(kData), 0x55, 512);
+  std::memset(b.At(kData + 0x1000), 0x77, 512);
+  b.Put(0x05, 1, 18, kData, 3, 0, kFirst);
+  b.Put(0x01, 1, 19, kData + 0x1000, 3, 0, kSecond);
+  CHECK_EQ(b.sqTail, 1u);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  b.Submit(0x02, 1, 20, kData + 0x2000, 0, 3, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.At(kData + 0x2000)[100], 0x77);
+}
+
+// The CQ has room for only the first half's completion: the engine holds it (and the slot of
+// its completion) until the CQ drains; a snapshot meanwhile puts it back into the SQ.
+void TestFusedHeldAcrossPolls() {
+  Bench b;
+  for (int i = 0; i < 14; i++) b.Put(0x00, 1, static_cast<uint16_t>(200 + i), 0, 0, 0);
+  b.Ring();
+  b.core.PollOnce();  // 14 completions the host has not reaped yet
+  b.Put(0x05, 1, 1, kData, 0, 0, kFirst);
+  b.Put(0x01, 1, 2, kData + 0x1000, 0, 0, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  EngineSnapshot s = b.core.Snapshot();
+  CHECK_EQ(s.sqs.size(), 1u);
+  CHECK_EQ(s.sqs[0].q.head, 14u);  // the held first half (slot 14) is not consumed
+  CHECK_EQ(s.sqs[0].q.inflight, 0u);
+  for (int i = 0; i < 14; i++) CHECK_EQ(b.Reap(), 0);
+  b.core.PollOnce();
+  uint16_t cid = 0;
+  CHECK_EQ(b.Reap(&cid), 0);  // zeroes compare equal to the fresh namespace's zeroes
+  CHECK_EQ(cid, 1);
+  CHECK_EQ(b.Reap(&cid), 0);
+  CHECK_EQ(cid, 2);
+}
+
+void TestFusedOnTypeScriptBdev() {
+  Bench b;
+  b.Put(0x05, 2, 30, kData, 8, 1, kFirst);
+  b.Put(0x01, 2, 31, kData + 0x1000, 8, 1, kSecond);
+  b.Ring();
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), -1);
+  CHECK_EQ(b.sink.calls.size(), 1u);
+  const auto& c = b.sink.calls[0];
+  CHECK_EQ(c.kind, kUpcallBdevOp);
+  CHECK_EQ(c.bytes[0], 0x05);
+  CHECK_EQ(c.bytes[1], kBdevOpFused);
+  uint16_t cid2;
+  uint32_t count;
+  uint64_t bytes, iova1;
+  std::memcpy(&cid2, c.bytes.data() + 34, 2);
+  std::memcpy(&count, c.bytes.data() + 20, 4);
+  std::memcpy(&bytes, c.bytes.data() + 24, 8);
+  std::memcpy(&iova1, c.bytes.data() + kBdevOpHeaderSize + kBdevOpEntrySize, 8);
+  CHECK_EQ(cid2, 31);
+  CHECK_EQ(count, 2u);
+  CHECK_EQ(bytes, 1024u);
+  CHECK_EQ(iova1, kData + 0x1000);
+  b.core.Complete({1, 30, 0, 0});
+  b.core.Complete({1, 31, 0, 0});
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+}
+
+void TestWriteUncorrectableAndVerify() {
+  Bench b;
+  b.Submit(0x04, 1, 1, 0, 0, 4, 3);  // LBAs 4-7
+  b.Submit(0x02, 1, 2, kData, 0, 0, 3);
+  b.Submit(0x02, 1, 3, kData, 0, 6, 0);
+  b.Submit(0x05, 1, 4, kData, 0, 3, 1);  // 3-4
+  b.Submit(0x0c, 1, 5, 0, 0, 7, 0);
+  b.Submit(0x0c, 1, 6, 0, 0, 8, 7);
+  b.Submit(0x04, 1, 7, 0, 0, 2047, 1);  // past the end
+  b.Submit(0x0c, 1, 8, 0, 0, 2047, 1);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kLbaOutOfRange);
+  CHECK_EQ(b.Reap(), kLbaOutOfRange);
+  // A write clears its blocks only; Write Zeroes and deallocation clear theirs.
+  Fill(b, 5, 0x42);
+  b.Submit(0x02, 1, 9, kData, 0, 5, 0);
+  b.Submit(0x02, 1, 10, kData, 0, 6, 0);
+  b.Submit(0x08, 1, 11, 0, 0, 6, 1);
+  b.Submit(0x02, 1, 12, kData, 0, 6, 1);
+  b.Submit(0x02, 1, 13, kData, 0, 4, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  uint8_t range[16] = {};
+  uint32_t len = 1;
+  uint64_t lba = 4;
+  std::memcpy(range + 4, &len, 4);
+  std::memcpy(range + 8, &lba, 8);
+  std::memcpy(b.At(kList), range, 16);
+  b.Put(0x09, 1, 14, kList, 0, 0);
+  uint32_t ad = 1u << 2;
+  std::memcpy(b.At(kSq + 64ull * ((b.sqTail + 15) % 16)) + 44, &ad, 4);
+  b.Ring();
+  b.Submit(0x02, 1, 15, kData, 0, 4, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  // The marks travel in a snapshot and come back by Restore (checked first).
+  b.Submit(0x04, 1, 16, 0, 0, 100, 9);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  EngineSnapshot s = b.core.Snapshot();
+  CHECK_EQ(s.uncorrectable.size(), 1u);
+  CHECK_EQ(s.uncorrectable[0].second.slba, 100u);
+  CHECK_EQ(s.uncorrectable[0].second.nlb, 10u);
+  EngineRestore r;
+  r.cqs = s.cqs;
+  r.sqs = s.sqs;
+  r.uncorrectable = {{9, {0, 1}}};
+  std::string why;
+  CHECK_EQ(b.core.Restore(r, &why), EINVAL);
+  CHECK_EQ(why == "uncorrectable blocks of a missing namespace", true);
+  r.uncorrectable = {{1, {2040, 9}}};
+  CHECK_EQ(b.core.Restore(r, &why), EINVAL);
+  r.uncorrectable = {{1, {2000, 8}}};
+  CHECK_EQ(b.core.Restore(r, &why), 0);
+  b.Submit(0x02, 1, 17, kData, 0, 100, 0);
+  b.Submit(0x02, 1, 18, kData, 0, 2007, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  // A namespace's set is bounded: 1024 disjoint ranges, then Internal Error, nothing marked.
+  int fd = ::memfd_create("ns3", MFD_CLOEXEC);
+  CHECK_EQ(::ftruncate(fd, 4 << 20), 0);
+  NamespaceSpec big;
+  big.kind = NvmeNs::kMemory;
+  big.fd = fd;
+  big.size = 4 << 20;
+  CHECK_EQ(b.core.SetNamespace(3, &big), 0);
+  ::close(fd);
+  for (uint32_t i = 0; i <= kMaxUncorrectableRanges; i++) {
+    b.Submit(0x04, 3, static_cast<uint16_t>(i), 0, 0, 4ull * i, 0);
+    b.core.PollOnce();
+    CHECK_EQ(b.Reap(), i < kMaxUncorrectableRanges ? 0 : kInternalError);
+  }
+  b.Submit(0x02, 3, 1, kData, 0, 4ull * kMaxUncorrectableRanges, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+}
+
+// Copy ranges in format 0h: 32 bytes each, SLBA @8, NLB @16 (0's based).
+void PutRange(Bench& b, int i, uint64_t slba, uint16_t nlb0) {
+  uint8_t* e = b.At(kList) + 32 * i;
+  std::memset(e, 0, 32);
+  std::memcpy(e + 8, &slba, 8);
+  std::memcpy(e + 16, &nlb0, 2);
+}
+
+void TestCopy() {
+  Bench b;
+  Fill(b, 0, 0xa1);
+  Fill(b, 10, 0xb2, 2);
+  PutRange(b, 0, 10, 1);
+  PutRange(b, 1, 0, 0);
+  b.Submit(0x19, 1, 1, kList, 0, 100, 1);  // two ranges to LBA 100
+  b.Submit(0x02, 1, 2, kData, 0, 100, 2);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.At(kData)[0], 0xb2);
+  CHECK_EQ(b.At(kData)[1023], 0xb2);
+  CHECK_EQ(b.At(kData)[1024], 0xa1);
+  CHECK_EQ(b.At(kData)[1535], 0xa1);
+  // Overlapping source and destination copy what was there before.
+  PutRange(b, 0, 100, 2);
+  b.Submit(0x19, 1, 3, kList, 0, 101, 0);
+  b.Submit(0x02, 1, 4, kData, 0, 101, 2);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.At(kData)[0], 0xb2);
+  CHECK_EQ(b.At(kData)[512], 0xb2);
+  CHECK_EQ(b.At(kData)[1024], 0xa1);  // a forward block-by-block copy would have left 0xb2
+  // Limits: 129 ranges (MSRC 127), a range of 2049 blocks and 2049 in all (MSSRL = MCL =
+  // 1 MiB of 512-byte blocks), descriptor format 1h, ranges and destination past the end.
+  b.Submit(0x19, 1, 5, kList, 0, 0, 128);
+  PutRange(b, 0, 0, 2048);
+  b.Submit(0x19, 1, 6, kList, 0, 0, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kCommandSizeLimitExceeded);
+  CHECK_EQ(b.Reap(), kCommandSizeLimitExceeded);
+  PutRange(b, 0, 0, 2047);
+  PutRange(b, 1, 0, 0);
+  b.Submit(0x19, 1, 7, kList, 0, 0, 1);
+  b.Submit(0x19, 1, 8, kList, 0, 0, 1u << 8);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kCommandSizeLimitExceeded);
+  CHECK_EQ(b.Reap(), kInvalidField);
+  PutRange(b, 0, 2047, 1);
+  b.Submit(0x19, 1, 9, kList, 0, 0, 0);
+  PutRange(b, 1, 0, 1);
+  b.Submit(0x19, 1, 10, kList + 32, 0, 2047, 0);
+  b.Submit(0x19, 1, 11, kList + 32, 0, ~0ull, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), kLbaOutOfRange);
+  CHECK_EQ(b.Reap(), kLbaOutOfRange);
+  CHECK_EQ(b.Reap(), kLbaOutOfRange);
+  // A marked source: Unrecovered Read Error; a marked destination is good again.
+  b.Submit(0x04, 1, 12, 0, 0, 0, 0);
+  PutRange(b, 0, 0, 0);
+  b.Submit(0x19, 1, 13, kList, 0, 50, 0);
+  b.Submit(0x04, 1, 14, 0, 0, 50, 0);
+  PutRange(b, 2, 10, 0);
+  b.Submit(0x19, 1, 15, kList + 64, 0, 50, 0);
+  b.Submit(0x02, 1, 16, kData, 0, 50, 0);
+  b.core.PollOnce();
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), kUnrecoveredRead);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.Reap(), 0);
+  CHECK_EQ(b.At(kData)[0], 0xb2);
+  // On a TypeScript bdev: one operation with the ranges, destination and total.
+  b.sink.calls.clear();
+  PutRange(b, 0, 10, 1);
+  PutRange(b, 1, 0, 0);
+  b.Submit(0x19, 2, 17, kList, 0, 100, 1);
+  b.core.PollOnce();
+  CHECK_EQ(b.sink.calls.size(), 1u);
+  const auto& c = b.sink.calls[0];
+  CHECK_EQ(c.bytes[0], 0x19);
+  uint64_t slba, r1;
+  uint32_t nlb, count;
+  std::memcpy(&slba, c.bytes.data() + 8, 8);
+  std::memcpy(&nlb, c.bytes.data() + 16, 4);
+  std::memcpy(&count, c.bytes.data() + 20, 4);
+  std::memcpy(&r1, c.bytes.data() + kBdevOpHeaderSize + kBdevOpEntrySize, 8);
+  CHECK_EQ(slba, 100u);
+  CHECK_EQ(nlb, 3u);
+  CHECK_EQ(count, 2u);
+  CHECK_EQ(r1, 0u);
+}
+
 }  // namespace
 
 int main() {
@@ -198,5 +549,10 @@ int main() {
   TestStatuses();
   TestBdevOp();
   TestQueueAndRestoreValidation();
+  TestFusedCompareAndWrite();
+  TestFusedHeldAcrossPolls();
+  TestFusedOnTypeScriptBdev();
+  TestWriteUncorrectableAndVerify();
+  TestCopy();
   return vnvme_test::Report("engine_test");
 }
