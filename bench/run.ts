@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runPerf, type PerfReport } from '../harness/initiator/perf.js';
 import { NvmeDriver } from '../harness/initiator/nvme-driver.js';
+import { parseBenchArgs, rowWanted, USAGE } from './args.js';
+import { runVsSpdk } from './vs-spdk.js';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 const bin = join(root, 'bin', 'vnvme.js');
@@ -52,34 +54,6 @@ interface Tree {
   bin: string;
 }
 
-function parseArgs(argv: string[]): { baseline?: string; rounds: number; only?: string } {
-  let baseline: string | undefined;
-  let rounds = 0;
-  let only: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--baseline') baseline = argv[++i];
-    else if (a === '--rounds') rounds = Number(argv[++i]);
-    else if (a === '--only') only = argv[++i];
-    else if (a === '--help' || a === '-h') {
-      console.log(`usage: npm run bench -- [--baseline DIR] [--rounds N]
-
-  --baseline DIR  a built vnvme checkout (npm install done there) whose target runs beside
-                  ours in the same run, alternated A B A B, each row reported as a ratio
-                  ours/baseline with the run-to-run spread (e.g. git worktree add DIR <commit>)
-  --rounds N      alternations per target (default 1 alone, 3 with --baseline)
-  --only ROWS     rows to run, comma-separated, e.g. mapped or shadow+intr:randread:1
-                  (doorbells[:workload[:QD]]; doorbells: ${MODES.join(', ')};
-                  +intr = target started with --interrupt-mode)
-  VNVME_BENCH_SECONDS  seconds per row (default 4)`);
-      process.exit(0);
-    } else throw new Error(`unknown option ${a} (see --help)`);
-  }
-  if (baseline && !existsSync(join(baseline, 'bin', 'vnvme.js'))) throw new Error(`--baseline ${baseline}: no bin/vnvme.js there; point it at a vnvme checkout`);
-  if (baseline && !existsSync(join(baseline, 'build', 'Release', 'vnvme.node'))) throw new Error(`--baseline ${baseline}: not built; run npm install there first`);
-  return { baseline, rounds: rounds > 0 ? Math.floor(rounds) : baseline ? 3 : 1, only };
-}
-
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -110,8 +84,7 @@ async function startTarget(bin: string, dir: string, mode: Mode): Promise<{ proc
 }
 
 let onlyRows: string[] = [];
-const wanted = (mode: string, workload: string, qd: number) =>
-  !onlyRows.length || onlyRows.some((o) => `${mode}:${workload}:${qd}`.startsWith(o));
+const wanted = (mode: string, workload: string, qd: number) => rowWanted(onlyRows, mode, workload, qd);
 
 async function measure(tree: Tree, mode: Mode, idle: Record<string, number> | null): Promise<Row[]> {
   const rows: Row[] = [];
@@ -152,9 +125,17 @@ async function measure(tree: Tree, mode: Mode, idle: Record<string, number> | nu
 const PIN = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) >= 2 && spawnSync('taskset', ['-V']).status === 0;
 
 async function main(): Promise<void> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseBenchArgs(process.argv.slice(2));
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
   if (PIN) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });
-  onlyRows = opts.only ? opts.only.split(',') : [];
+  onlyRows = opts.only;
+  if (opts.spdk) {
+    const only = opts.only;
+    return runVsSpdk({ spdk: opts.spdk, rounds: opts.rounds, only: (r) => rowWanted(only, r.mode, r.workload, r.qd), seconds, pin: PIN, ourBin: bin, resultsDir: join(root, 'bench', 'results') });
+  }
   const trees: Tree[] = [{ label: 'ours', bin }];
   if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js') });
   const idle: Record<string, number> = {};
