@@ -46,9 +46,10 @@ export const scenario = defineScenario({
     for (const mode of modes) {
       ctx.step(`${mode} doorbells: start target`);
       const t = await ctx.target(`target-${mode}`);
+      const trapped = mode !== 'mapped';
       let socket = '';
       const ok = await ctx.check(`${mode}/setup`, { title: `target configured over RPC (${mode} doorbells)`, area: 'Harness', section: '' }, async (c) => {
-        await c.rpc(t, 'nvmf_create_transport', '-t', 'VFIOUSER', ...(mode === 'message' ? ['-M'] : []));
+        await c.rpc(t, 'nvmf_create_transport', '-t', 'VFIOUSER', ...(trapped ? ['-M'] : []));
         await c.rpc(t, 'bdev_malloc_create', '-b', 'Malloc0', '16', '512');
         await c.rpc(t, 'bdev_malloc_create', '-b', 'Malloc1', '1', '512');
         await c.rpc(t, 'bdev_delay_create', '-b', 'Malloc1', '-d', 'Delay1', '-r', '100000', '-t', '100000', '-w', '100000', '-n', '100000');
@@ -79,7 +80,7 @@ export const scenario = defineScenario({
       let n = 0;
       const rep = await runConformance({
         socketPath: socket,
-        mode,
+        mode: trapped ? 'message' : 'mapped',
         subnqn: 'nqn.2019-07.io.spdk:cnode-conformance',
         // NSID 2 (Delay1) keeps I/O in flight long enough for reset/abort/deletion cases;
         // NSID 3 (EE_Malloc2) is served through TypeScript.

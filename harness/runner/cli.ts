@@ -30,7 +30,7 @@ export interface CliOptions {
   shard?: Shard;
   jobs: number;
   memory?: 'auto' | 'hugepages' | 'memfd';
-  doorbells?: 'mapped' | 'message';
+  doorbells?: 'mapped' | 'message' | 'interrupt';
   accel?: 'auto' | 'kvm' | 'tcg';
 }
 
@@ -99,7 +99,7 @@ export function scenarioProgram(): Command {
     .option('--jobs <n|auto>', 'scenario workers at once, each with its own target and guest (auto: half the cores)', commanderArg((v) => parseJobs(v)), 1)
     .option('--memory <backend>', 'guest RAM for every guest that does not ask for one: auto (hugepages, else memfd), hugepages, memfd', oneOf('--memory', ['auto', 'hugepages', 'memfd'] as const))
     .option('--accel <kind>', 'accelerator for every guest: auto (KVM when the probe boots the guest kernel under it, else TCG; VNVME_ACCEL overrides), kvm, tcg', oneOf('--accel', ['auto', 'kvm', 'tcg'] as const))
-    .option('--doorbells <mode>', 'doorbells of every target: mapped (the shared page) or message (nvmf_create_transport -M)', oneOf('--doorbells', ['mapped', 'message'] as const))
+    .option('--doorbells <mode>', 'doorbells of every target: mapped (the shared page), message (nvmf_create_transport -M) or interrupt (message, on targets started with --interrupt-mode)', oneOf('--doorbells', ['mapped', 'message', 'interrupt'] as const))
     .exitOverride();
 }
 

@@ -216,13 +216,13 @@ export class ScenarioContext {
   }
 
   /** The run's doorbell mode (--doorbells; default mapped). */
-  get doorbells(): 'mapped' | 'message' {
+  get doorbells(): 'mapped' | 'message' | 'interrupt' {
     return this.settings.doorbells ?? 'mapped';
   }
 
   /** `nvmf_create_transport` arguments for the run's doorbell mode: `-t VFIOUSER [-M]`. */
   transportArgs(): string[] {
-    return ['-t', 'VFIOUSER', ...(this.doorbells === 'message' ? ['-M'] : [])];
+    return ['-t', 'VFIOUSER', ...(this.doorbells !== 'mapped' ? ['-M'] : [])];
   }
 
   /** A new target daemon of this scenario's own, started and answering RPC. */
@@ -230,7 +230,7 @@ export class ScenarioContext {
     const t = new ScenarioTarget(join(this.tmp, label), this.dir, (pid) => {
       this.live.pids.push(pid);
       this.publishLive();
-    }, label, opts.env, opts.args);
+    }, label, opts.env, [...(this.doorbells === 'interrupt' ? ['--interrupt-mode'] : []), ...(opts.args ?? [])]);
     t.transportArgs = this.transportArgs();
     this.targets.push(t);
     this.live.logs.push({ name: `${label}.log`, path: t.logFile });

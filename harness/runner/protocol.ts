@@ -7,7 +7,8 @@ export interface RunSettings {
   /** Guest RAM backend for guests that do not ask for one (default auto: hugepages, else memfd). */
   memory?: 'auto' | 'hugepages' | 'memfd';
   /** Doorbells of the targets' VFIOUSER transport: the mmapped page (default) or messages (`-M`). */
-  doorbells?: 'mapped' | 'message';
+  /** interrupt: message doorbells on a target started with --interrupt-mode. */
+  doorbells?: 'mapped' | 'message' | 'interrupt';
   /** Accelerator for guests (default auto: KVM when the probe boots the kernel, else TCG). */
   accel?: 'auto' | 'kvm' | 'tcg';
 }
