@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findHugetlbfsMount, releaseGuestMemory, releaseGuestMemorySync, type MemoryReservation } from '../harness/guest/memory.js';
 import { acquireHostLock } from '../harness/host-lock.js';
-import { run } from '../harness/process.js';
+import { run, which } from '../harness/process.js';
 import { registerChild, registerCleanup } from '../harness/teardown.js';
 
 export interface SpdkTools {
@@ -143,11 +143,11 @@ function spawnTarget(argv: string[], logFile: string): { proc: ChildProcess; sto
   };
 }
 
-async function startTarget(kind: TargetKind, spdk: SpdkTools, dir: string, pin: boolean, ourBin: string, hugeDir: string | undefined): Promise<RunningTarget> {
+async function startTarget(kind: TargetKind, spdk: SpdkTools, dir: string, pin: boolean, ourBin: string, wrap: (argv: string[]) => string[]): Promise<RunningTarget> {
   const sock = join(dir, 'rpc.sock');
   const argv =
     kind === 'spdk'
-      ? [spdk.nvmfTgt, '-m', '0x1', '-r', sock, ...(hugeDir ? ['--huge-dir', hugeDir] : [])]
+      ? wrap([spdk.nvmfTgt, '-m', '0x1', '-r', sock])
       : [...(pin ? ['taskset', '-c', '0'] : []), process.execPath, ourBin, 'target', '-r', sock];
   const t = spawnTarget(argv, join(dir, `${kind}-target.log`));
   try {
@@ -194,11 +194,11 @@ export function hugepagesAvailable(meminfo: string): { total: number; available:
 }
 
 /**
- * 2 MiB hugepages for SPDK (nvmf_tgt and perf): the pool grown by what is missing and a
- * hugetlbfs mounted in the run's directory when root (SPDK's target is pointed at that mount),
- * an existing mount otherwise. The returned function gives back what was added.
+ * 2 MiB hugepages for SPDK (nvmf_tgt and perf): the pool grown by what is missing when root, and
+ * `wrap`, which runs an SPDK command with a hugetlbfs to allocate from (its own when root, an
+ * existing mount otherwise). `giveBack` returns the pages added.
  */
-async function hugepagesForSpdk(runDir: string): Promise<{ hugeDir?: string; giveBack(): Promise<void> }> {
+async function hugepagesForSpdk(runDir: string): Promise<{ wrap(argv: string[]): string[]; giveBack(): Promise<void> }> {
   const need = HUGEPAGES_MIB / 2;
   const root = process.getuid?.() === 0;
   const res: MemoryReservation = { pagesAdded: 0 };
@@ -222,18 +222,20 @@ async function hugepagesForSpdk(runDir: string): Promise<{ hugeDir?: string; giv
       const after = hugepagesAvailable(readFileSync('/proc/meminfo', 'utf8'));
       if (after.available < need) throw new Error(`--vs-spdk: asked the kernel for ${need - before.available} more 2 MiB hugepages, ${after.available} of ${need} are free (memory too fragmented?)`);
     }
-    let hugeDir: string | undefined;
-    if (root) {
-      hugeDir = join(runDir, 'hugepages');
+    // A hugetlbfs of our own, mounted in a private mount namespace per SPDK process: one in
+    // /proc/mounts would be picked up by guests the harness boots meanwhile (it takes the first
+    // 2 MiB hugetlbfs it finds) and would have to be unmounted under them.
+    let wrap = (argv: string[]) => argv;
+    if (root && which('unshare')) {
+      const hugeDir = join(runDir, 'hugepages');
       mkdirSync(hugeDir);
-      await run('mount', ['-t', 'hugetlbfs', '-o', 'pagesize=2M', 'nodev', hugeDir]);
-      res.mountedByUs = hugeDir;
-      done.push(`hugetlbfs mounted at ${hugeDir}`);
+      wrap = (argv) => ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount -t hugetlbfs -o pagesize=2M nodev "$0" && exec "$@"', hugeDir, ...argv];
+      done.push(`a hugetlbfs at ${hugeDir} in each SPDK process's own mount namespace`);
     } else if (!findHugetlbfsMount(readFileSync('/proc/mounts', 'utf8'))) {
       throw new Error('--vs-spdk: SPDK needs a hugetlbfs mount (2 MiB pages) and only root can mount one: mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages');
     }
-    process.stderr.write(`bench: hugepages for SPDK: ${done.length ? `${done.join(', ')} (undone at the end)` : `${before.available} free 2 MiB pages, nothing changed`}\n`);
-    return { hugeDir, giveBack };
+    process.stderr.write(`bench: hugepages for SPDK: ${done.length ? done.join(', ') : `${before.available} free 2 MiB pages, nothing changed`}${res.pagesAdded ? ' (pages given back at the end)' : ''}\n`);
+    return { wrap, giveBack };
   } catch (err) {
     lock.release();
     await giveBack();
@@ -268,12 +270,13 @@ export async function runVsSpdk(o: VsSpdkOptions): Promise<void> {
         for (const kind of order) {
           process.stderr.write(`bench: round ${round + 1}/${o.rounds} ${kind === 'spdk' ? "SPDK's target" : 'vnvme target'} ${row.workload} ${row.ioSize / 1024} KiB QD${row.qd} (${o.seconds} s)...\n`);
           const dir = mkdtempSync(join(runDir, `${kind}-`));
-          const t = await startTarget(kind, o.spdk, dir, o.pin, o.ourBin, huge.hugeDir);
+          const t = await startTarget(kind, o.spdk, dir, o.pin, o.ourBin, huge.wrap);
           try {
             if (kind === 'spdk' && !spdkInfo.version) spdkInfo = spdkVersion(o.spdk, join(dir, 'spdk-target.log'));
             const c0 = cpuTicks(t.proc.pid!);
             const w0 = Date.now();
-            const out = await run(o.spdk.perf, perfArgs(row, t.traddr, NQN, o.seconds, o.pin ? '0x2' : '0x1'), { capture: true, logFile: join(dir, 'perf.log') });
+            const [cmd, ...args] = huge.wrap([o.spdk.perf, ...perfArgs(row, t.traddr, NQN, o.seconds, o.pin ? '0x2' : '0x1')]);
+            const out = await run(cmd!, args, { capture: true, logFile: join(dir, 'perf.log') });
             const cpu = ((cpuTicks(t.proc.pid!) - c0) / HZ / ((Date.now() - w0) / 1000)) * 100;
             const r = parseSpdkPerf(out);
             samples.get(rowKey(row))!.push({ target: kind, round, iops: Math.round(r.iops), avgUs: r.avgUs, p99Us: r.percentilesUs['99'] ?? NaN, targetCpuPct: Math.round(cpu) });
