@@ -40,6 +40,7 @@ export async function executeAdmin(c: NvmeController, sqe: Buffer): Promise<Resu
     case AdminOpcode.ABORT:
       return abort(c, sqe);
     case AdminOpcode.KEEP_ALIVE:
+      c.keepAlive.restart(); // NVMe Base 2.0 5.15 (keep-alive.ts)
       return 0;
     case AdminOpcode.DOORBELL_BUFFER_CONFIG:
       return doorbellBufferConfig(c, sqe);
@@ -239,6 +240,8 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   if (fid === Feature.TEMPERATURE_THRESHOLD && c.features.temperatureOutOfRange(COMPOSITE_TEMPERATURE_K) && c.features.asyncEventConfig & (1 << 1))
     c.asyncEvent(AsyncEvent.TYPE_SMART, 0x01, LogPage.SMART);
   if (fid === Feature.INTERRUPT_COALESCING || fid === Feature.INTERRUPT_VECTOR_CONFIG) c.syncCoalescing();
+  // The Keep Alive Timer starts when this command completes (5.27.1.12); KATO 0 stops it.
+  if (fid === Feature.KEEP_ALIVE_TIMER) c.keepAlive.restart();
   return r;
 }
 

@@ -13,6 +13,7 @@ import { ErrorLog } from './logs.js';
 import { executeAdmin } from './admin.js';
 import { executeBdevOp } from './io.js';
 import { AsyncEventQueue } from './events.js';
+import { KeepAliveTimer } from './keep-alive.js';
 import type { ControllerIdentity, NamespaceInventory, NamespaceView } from './model.js';
 
 export interface ControllerOptions {
@@ -95,6 +96,8 @@ export class NvmeController implements PciDeviceModel {
   bornAt = Date.now();
   /** In-flight TypeScript I/O, for Abort: key sqid:cid. */
   readonly inflightIo = new Map<string, { abort: (how: 'requested' | 'dropped') => void }>();
+  /** Keep Alive (keep-alive.ts): restarted by Keep Alive commands and Set Features KATO. */
+  readonly keepAlive = new KeepAliveTimer(this);
 
   constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
@@ -278,6 +281,7 @@ export class NvmeController implements PciDeviceModel {
     const shn = (v >> 14) & 3;
     if (shn && enNow && (this.csts & CSTS_SHST_MASK) !== CSTS_SHST_COMPLETE) {
       this.log.info('shutdown requested', { shn });
+      this.keepAlive.stop();
       this.io.resetQueues();
       this.sqs.clear();
       this.cqs.clear();
@@ -306,6 +310,7 @@ export class NvmeController implements PciDeviceModel {
 
   /** Controller reset (CC.EN 1->0, FLR, NSSR): every queue torn down, features to defaults. */
   controllerReset(): void {
+    this.keepAlive.stop();
     // Commands still running in TypeScript must never complete into a re-created queue.
     for (const c of this.inflightIo.values()) c.abort('dropped');
     this.inflightIo.clear();

@@ -3,7 +3,9 @@
 // registers, PCI config space and MSI-X table, features, namespaces' identity, every SQ and
 // CQ (ids, base, size, head/tail, phase, vector, enable, doorbell values), the admin queue,
 // shadow doorbell buffers, outstanding AERs and pending events, the error log and SMART
-// counters. Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
+// counters; since version 2 also Timestamp, Host Behavior Support and the Keep Alive Timeout
+// (section FEAX) and the blocks Write Uncorrectable marked (UNCR). A version 1 record still
+// loads: those take their defaults. Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
 // opaque stream.
 //
 // Layout (little-endian):
@@ -20,7 +22,9 @@ import type { AdminQueue } from './controller.js';
 export { RecordError };
 
 export const RECORD_MAGIC = 0x4d564e56; // "VNVM" read as a little-endian u32
-export const RECORD_VERSION = 1;
+export const RECORD_VERSION = 2;
+/** The oldest version decodeDeviceState() reads. */
+export const RECORD_MIN_VERSION = 1;
 export const RECORD_HEADER_SIZE = 32;
 /** Upper bound for a record (sanity against a corrupt length). */
 export const RECORD_MAX_SIZE = 16 << 20;
@@ -91,10 +95,29 @@ export interface DeviceState {
   namespaces: { nsid: number; blocks: bigint; blockSize: number; uuid: Buffer }[];
   errorLog: { count: bigint; entries: ErrorEntryRecord[] };
   smart: { readCommands: bigint; writeCommands: bigint; readBytes: bigint; writeBytes: bigint; mediaErrors: bigint; powerCycles: bigint; unsafeShutdowns: bigint; powerOnMs: bigint };
+  /**
+   * Version 2 (null from a version 1 record: the destination keeps its defaults). The Timestamp
+   * as it read at capture, with its origin and Synch bit and the source's wall clock then (the
+   * destination adds the downtime it can measure); the Host Behavior Support structure; KATO.
+   */
+  featuresV2: {
+    timestampMs: bigint;
+    timestampOrigin: number;
+    timestampSynch: number;
+    capturedAtMs: bigint;
+    hostBehavior: Buffer;
+    keepAliveTimeoutMs: number;
+  } | null;
+  /** Version 2: the blocks Write Uncorrectable marked, per namespace (none from version 1). */
+  uncorrectable: { nsid: number; slba: bigint; nlb: bigint }[];
 }
 
-const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT'] as const;
+const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT', 'FEAX', 'UNCR'] as const;
 type Tag = (typeof TAGS)[number];
+/** The sections each version has (all required). */
+const VERSION_TAGS: Record<number, readonly Tag[]> = { 1: TAGS.slice(0, 11), 2: TAGS };
+/** Upper bound of Write Uncorrectable ranges in a record (the engine keeps 1024 per namespace). */
+const MAX_UNCORRECTABLE = 1024 * 1024;
 
 function tagValue(t: string): number {
   return Buffer.from(t, 'ascii').readUInt32LE(0);
@@ -107,7 +130,12 @@ function tagName(v: number): string {
 
 // ------------------------------------------------------------------ encode
 
-export function encodeDeviceState(s: DeviceState): Buffer {
+/**
+ * Encodes the record; `version` 1 writes what a version 1 target reads (without the version 2
+ * sections), for tests of old records and for a destination that reads only version 1.
+ */
+export function encodeDeviceState(s: DeviceState, version = RECORD_VERSION): Buffer {
+  if (!VERSION_TAGS[version]) throw new RecordError(`device state: cannot write version ${version}`);
   const sections: [Tag, Buffer][] = [];
   const sec = (t: Tag, f: (w: ByteWriter) => void) => {
     const w = new ByteWriter();
@@ -179,12 +207,22 @@ export function encodeDeviceState(s: DeviceState): Buffer {
     const m = s.smart;
     w.u64(m.readCommands).u64(m.writeCommands).u64(m.readBytes).u64(m.writeBytes).u64(m.mediaErrors).u64(m.powerCycles).u64(m.unsafeShutdowns).u64(m.powerOnMs);
   });
+  if (version >= 2) {
+    sec('FEAX', (w) => {
+      const x = s.featuresV2 ?? { timestampMs: 0n, timestampOrigin: 0, timestampSynch: 0, capturedAtMs: 0n, hostBehavior: Buffer.alloc(512), keepAliveTimeoutMs: 0 };
+      w.u64(x.timestampMs).u8(x.timestampOrigin).u8(x.timestampSynch).u64(x.capturedAtMs).blob(x.hostBehavior).u32(x.keepAliveTimeoutMs);
+    });
+    sec('UNCR', (w) => {
+      w.u32(s.uncorrectable.length);
+      for (const u of s.uncorrectable) w.u32(u.nsid).u64(u.slba).u64(u.nlb);
+    });
+  }
   const body = new ByteWriter();
   for (const [t, b] of sections) body.u32(tagValue(t)).blob(b);
   const payload = body.finish();
   const h = Buffer.alloc(RECORD_HEADER_SIZE);
   h.writeUInt32LE(RECORD_MAGIC, 0);
-  h.writeUInt16LE(RECORD_VERSION, 4);
+  h.writeUInt16LE(version, 4);
   h.writeUInt16LE(RECORD_HEADER_SIZE, 6);
   h.writeUInt32LE(payload.length, 8);
   h.writeUInt32LE(crc32(payload), 12);
@@ -200,7 +238,8 @@ export function decodeDeviceState(buf: Buffer): DeviceState {
   const magic = buf.readUInt32LE(0);
   if (magic !== RECORD_MAGIC) throw new RecordError(`device state: bad magic 0x${magic.toString(16)} (expected 0x${RECORD_MAGIC.toString(16)})`);
   const version = buf.readUInt16LE(4);
-  if (version !== RECORD_VERSION) throw new RecordError(`device state: version ${version} is not supported (this target reads version ${RECORD_VERSION})`);
+  if (!VERSION_TAGS[version]) throw new RecordError(`device state: version ${version} is not supported (this target reads versions ${RECORD_MIN_VERSION} to ${RECORD_VERSION})`);
+  const tags = VERSION_TAGS[version]!;
   const hsize = buf.readUInt16LE(6);
   if (hsize !== RECORD_HEADER_SIZE) throw new RecordError(`device state: header size ${hsize} (expected ${RECORD_HEADER_SIZE})`);
   const plen = buf.readUInt32LE(8);
@@ -216,12 +255,12 @@ export function decodeDeviceState(buf: Buffer): DeviceState {
   for (let i = 0; i < nsec; i++) {
     const tv = outer.u32();
     const name = tagName(tv);
-    if (!(TAGS as readonly string[]).includes(name)) throw new RecordError(`device state: unknown section ${name}`);
+    if (!(tags as readonly string[]).includes(name)) throw new RecordError(`device state: unknown section ${name}${(TAGS as readonly string[]).includes(name) ? ` in a version ${version} record` : ''}`);
     if (bodies.has(name as Tag)) throw new RecordError(`device state: section ${name} appears twice`);
     bodies.set(name as Tag, outer.blob(RECORD_MAX_SIZE));
   }
   outer.end();
-  for (const t of TAGS) if (!bodies.has(t)) throw new RecordError(`device state: section ${t} is missing`);
+  for (const t of tags) if (!bodies.has(t)) throw new RecordError(`device state: section ${t} is missing`);
   const rd = (t: Tag) => new ByteReader(bodies.get(t)!, `device state section ${t}`);
 
   let r = rd('IDEN');
@@ -351,7 +390,28 @@ export function decodeDeviceState(buf: Buffer): DeviceState {
   const smart = { readCommands: r.u64(), writeCommands: r.u64(), readBytes: r.u64(), writeBytes: r.u64(), mediaErrors: r.u64(), powerCycles: r.u64(), unsafeShutdowns: r.u64(), powerOnMs: r.u64() };
   r.end();
 
-  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart };
+  let featuresV2: DeviceState['featuresV2'] = null;
+  const uncorrectable: DeviceState['uncorrectable'] = [];
+  if (version >= 2) {
+    r = rd('FEAX');
+    featuresV2 = { timestampMs: r.u64(), timestampOrigin: r.u8(), timestampSynch: r.u8(), capturedAtMs: r.u64(), hostBehavior: r.blob(512), keepAliveTimeoutMs: r.u32() };
+    r.end();
+    const x = featuresV2;
+    if (x.timestampMs > 0xffffffffffffn || x.timestampOrigin > 7 || x.timestampSynch > 1) throw new RecordError('device state: Timestamp out of range');
+    if (x.hostBehavior.length !== 512) throw new RecordError(`device state: Host Behavior Support of ${x.hostBehavior.length} bytes`);
+    r = rd('UNCR');
+    const n = r.count(MAX_UNCORRECTABLE, 'uncorrectable ranges');
+    for (let i = 0; i < n; i++) {
+      const u = { nsid: r.u32(), slba: r.u64(), nlb: r.u64() };
+      if (!namespaces.some((ns) => ns.nsid === u.nsid)) throw new RecordError(`device state: uncorrectable blocks of namespace ${u.nsid}, which the record does not have`);
+      const ns = namespaces.find((m) => m.nsid === u.nsid)!;
+      if (u.nlb === 0n || u.slba + u.nlb > ns.blocks) throw new RecordError(`device state: uncorrectable blocks ${u.slba}+${u.nlb} outside namespace ${u.nsid}`);
+      uncorrectable.push(u);
+    }
+    r.end();
+  }
+
+  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart, featuresV2, uncorrectable };
 }
 
 function validateQueues(queues: QueueRecord[], completions: { sqid: number }[], id: DeviceState['identity']): void {

@@ -25,6 +25,11 @@ export function featureDataBytes(fid: number, dw11: number): number {
   }
 }
 
+/** Milliseconds of a clock that never goes back (the Timestamp counts on it). */
+export function monotonicMs(): number {
+  return performance.now();
+}
+
 export class FeatureState {
   arbitration = 0;
   powerManagement = 0;
@@ -45,8 +50,13 @@ export class FeatureState {
   keepAliveTimeoutMs = 0;
   /** Host Behavior Support: ACRE, ETDAS, LBAFEE (bytes 0..2); the rest is reserved. */
   hostBehavior = Buffer.alloc(512);
-  /** Timestamp: the host's value (ms) at `at` (Date.now()); origin 0 = from reset, 1 = set. */
-  timestamp = { ms: 0n, at: Date.now(), origin: 0 };
+  /**
+   * Timestamp (NVMe Base 2.0 5.27.1.10): `ms` at monotonic time `at` (it counts on from there,
+   * so a change of the wall clock does not move it); origin 000b from a Controller Level Reset,
+   * 001b set by Set Features; synch 1 when the count may have stopped (a migration whose
+   * downtime could not be measured).
+   */
+  timestamp = { ms: 0n, at: monotonicMs(), origin: 0, synch: 0 };
 
   constructor(readonly limits: FeatureLimits) {}
 
@@ -57,7 +67,12 @@ export class FeatureState {
     this.ivConfig = new Map([[0, 1]]);
     this.hostId = Buffer.alloc(8);
     this.hostBehavior = Buffer.alloc(512);
-    this.timestamp = { ms: 0n, at: Date.now(), origin: 0 };
+    this.timestamp = { ms: 0n, at: monotonicMs(), origin: 0, synch: 0 };
+  }
+
+  /** The Timestamp field now (ms, 48 bits). */
+  timestampNow(): bigint {
+    return (this.timestamp.ms + BigInt(Math.max(0, Math.floor(monotonicMs() - this.timestamp.at)))) & 0xffffffffffffn;
   }
 
   /**
@@ -131,9 +146,8 @@ export class FeatureState {
     switch (fid) {
       case Feature.TIMESTAMP: {
         const b = Buffer.alloc(8);
-        const now = this.timestamp.ms + BigInt(Date.now() - this.timestamp.at);
-        b.writeUIntLE(Number(now & 0xffffffffffffn), 0, 6);
-        b[6] = this.timestamp.origin << 1; // Synch 0: the clock did not stop
+        b.writeUIntLE(Number(this.timestampNow()), 0, 6);
+        b[6] = (this.timestamp.origin << 1) | this.timestamp.synch; // byte 6: Timestamp Origin 3:1, Synch 0
         return b;
       }
       case Feature.HOST_BEHAVIOR_SUPPORT:
@@ -212,7 +226,8 @@ export class FeatureState {
       }
       case Feature.TIMESTAMP: {
         if (!opts.data) throw new NvmeError(Status.INVALID_FIELD, 'Timestamp without its data');
-        this.timestamp = { ms: BigInt(opts.data.readUIntLE(0, 6)), at: Date.now(), origin: 1 };
+        // Bytes 5:0; the attributes in byte 6 are the controller's to report (ignored here).
+        this.timestamp = { ms: BigInt(opts.data.readUIntLE(0, 6)), at: monotonicMs(), origin: 1, synch: 0 };
         return 0;
       }
       case Feature.HOST_BEHAVIOR_SUPPORT: {

@@ -6,6 +6,7 @@ import type { PciFunction } from '../pci/function.js';
 import { decodeDeviceState, encodeDeviceState, RecordError, type DeviceState, type QueueRecord } from './device-state.js';
 import type { MigratableDevice } from '../migration/migration.js';
 import type { NvmeController } from './controller.js';
+import { monotonicMs } from './features.js';
 
 const QUIESCE_TIMEOUT_MS = 30_000;
 
@@ -32,6 +33,7 @@ export class NvmeMigratable implements MigratableDevice {
     if (this.parked) return;
     c.frozen = true;
     this.parked = true;
+    c.keepAlive.stop(); // the guest does not run while the device is stopped
     let eng;
     try {
       eng = c.io;
@@ -64,6 +66,7 @@ export class NvmeMigratable implements MigratableDevice {
     c.flushAdminCqes();
     c.events.deliver();
     c.kickAdmin();
+    c.keepAlive.restart(); // a whole KATO from here (keep-alive.ts)
   }
 
   abandon(): void {
@@ -134,6 +137,15 @@ export class NvmeMigratable implements MigratableDevice {
         unsafeShutdowns: c.unsafeShutdowns,
         powerOnMs: BigInt(Date.now() - c.bornAt),
       },
+      featuresV2: {
+        timestampMs: f.timestampNow(),
+        timestampOrigin: f.timestamp.origin,
+        timestampSynch: f.timestamp.synch,
+        capturedAtMs: BigInt(Date.now()),
+        hostBehavior: Buffer.from(f.hostBehavior),
+        keepAliveTimeoutMs: f.keepAliveTimeoutMs,
+      },
+      uncorrectable: (eng.uncorrectable ?? []).map((u) => ({ ...u })),
     };
   }
 
@@ -182,6 +194,7 @@ export class NvmeMigratable implements MigratableDevice {
       completions: s.completions,
       shadow: s.shadow,
       adminSeen: s.admin ? [s.admin.sqTail, s.admin.cqHead] : s.adminDoorbells,
+      uncorrectable: s.uncorrectable,
     };
     try {
       eng.restoreQueues(engineState);
@@ -220,6 +233,16 @@ export class NvmeMigratable implements MigratableDevice {
     f.hostIdExtended = sf.hostIdExtended;
     f.tempThresholds = new Map(sf.tempThresholds);
     f.ivConfig = new Map(sf.ivConfig);
+    const x = s.featuresV2;
+    if (x) {
+      // The Timestamp counts on through the downtime when this host's clock can tell it (the
+      // source's wall clock at capture is not ahead of ours); otherwise Synch says it may not.
+      const down = BigInt(Date.now()) - x.capturedAtMs;
+      const known = x.capturedAtMs > 0n && down >= 0n;
+      f.timestamp = { ms: (x.timestampMs + (known ? down : 0n)) & 0xffffffffffffn, at: monotonicMs(), origin: x.timestampOrigin, synch: known ? x.timestampSynch : 1 };
+      f.hostBehavior = Buffer.from(x.hostBehavior);
+      f.keepAliveTimeoutMs = x.keepAliveTimeoutMs;
+    }
     c.syncAllNamespaces(); // the write cache setting reaches the engine
     (c as unknown as { syncCoalescing?: () => void }).syncCoalescing?.();
     c.errorLog.restore(s.errorLog.count, s.errorLog.entries);

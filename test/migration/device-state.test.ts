@@ -41,6 +41,8 @@ export function sampleState(): DeviceState {
     namespaces: [{ nsid: 1, blocks: 16384n, blockSize: 512, uuid: Buffer.alloc(16, 0xab) }],
     errorLog: { count: 2n, entries: [{ errorCount: 2n, sqid: 1, cid: 4, status: 0x281, paramLocation: 0xffff, lba: 12n, nsid: 1 }] },
     smart: { readCommands: 10n, writeCommands: 20n, readBytes: 5120n, writeBytes: 10240n, mediaErrors: 1n, powerCycles: 1n, unsafeShutdowns: 0n, powerOnMs: 1234n },
+    featuresV2: { timestampMs: 0x123456789abn, timestampOrigin: 1, timestampSynch: 0, capturedAtMs: 1_700_000_000_000n, hostBehavior: Buffer.concat([Buffer.from([1, 0, 1]), Buffer.alloc(509)]), keepAliveTimeoutMs: 5000 },
+    uncorrectable: [{ nsid: 1, slba: 100n, nlb: 8n }],
   };
 }
 
@@ -79,14 +81,49 @@ describe('device-state record', () => {
     m.writeUInt32LE(0xdeadbeef, 0);
     refused(m, /bad magic/);
     const v = Buffer.from(b);
-    v.writeUInt16LE(2, 4);
-    refused(v, /version 2 is not supported/);
+    v.writeUInt16LE(3, 4);
+    refused(v, /version 3 is not supported \(this target reads versions 1 to 2\)/);
+    const v0 = Buffer.from(b);
+    v0.writeUInt16LE(0, 4);
+    refused(v0, /version 0 is not supported/);
     const h = Buffer.from(b);
     h.writeUInt16LE(64, 6);
     refused(h, /header size/);
     const f = Buffer.from(b);
     f.writeUInt32LE(1, 20);
     refused(f, /unknown flags/);
+  });
+
+  test('a version 1 record (before Timestamp, Host Behavior Support, KATO, Write Uncorrectable) still loads, with their defaults', () => {
+    const s = sampleState();
+    const v1 = encodeDeviceState(s, 1);
+    assert.equal(v1.readUInt16LE(4), 1);
+    assert.equal(v1.readUInt32LE(16), 11, 'the eleven sections of version 1');
+    assert.deepEqual(decodeDeviceState(v1), { ...s, featuresV2: null, uncorrectable: [] });
+    // A version 1 record with a version 2 section is not a version 1 record.
+    const v2 = encodeDeviceState(s);
+    const relabelled = Buffer.from(v2);
+    relabelled.writeUInt16LE(1, 4);
+    refused(relabelled, /unknown section FEAX in a version 1 record/);
+    // And a version 2 record must have them.
+    const short = Buffer.from(v1);
+    short.writeUInt16LE(2, 4);
+    refused(short, /section FEAX is missing/);
+  });
+
+  test('version 2 sections are checked: Timestamp range, uncorrectable blocks inside a namespace of the record', () => {
+    const cases: [(s: DeviceState) => void, RegExp][] = [
+      [(s) => void (s.featuresV2!.timestampSynch = 2), /Timestamp out of range/],
+      [(s) => void (s.featuresV2!.timestampMs = 1n << 48n), /Timestamp out of range/],
+      [(s) => void (s.uncorrectable = [{ nsid: 2, slba: 0n, nlb: 1n }]), /namespace 2, which the record does not have/],
+      [(s) => void (s.uncorrectable = [{ nsid: 1, slba: 16380n, nlb: 5n }]), /outside namespace 1/],
+      [(s) => void (s.uncorrectable = [{ nsid: 1, slba: 0n, nlb: 0n }]), /outside namespace 1/],
+    ];
+    for (const [mutate, re] of cases) {
+      const s = sampleState();
+      mutate(s);
+      refused(encodeDeviceState(s), re);
+    }
   });
 
   test('every truncation is refused', () => {

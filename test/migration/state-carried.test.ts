@@ -56,3 +56,43 @@ test('features, error log, SMART, AERs and config space arrive on the destinatio
     await p.close();
   }
 });
+
+test('version 2 state arrives: Timestamp (counting on), Host Behavior Support, KATO, blocks marked by Write Uncorrectable', async () => {
+  const p = await makePair({ doorbells: 'mapped' });
+  const { drv, q } = await driverWithQueue(p.a);
+  try {
+    const data = drv.alloc(4096);
+    const stamp = 0x0000_1234_5678_9an;
+    const ts = Buffer.alloc(8);
+    ts.writeUIntLE(Number(stamp), 0, 6);
+    drv.write(data, ts);
+    await drv.adminOk(cmd(0x09, 0, { prp1: data, cdw10: 0x0e }), 'Set Timestamp');
+    drv.write(data, Buffer.concat([Buffer.from([1, 0, 1]), Buffer.alloc(509)]));
+    await drv.adminOk(cmd(0x09, 0, { prp1: data, cdw10: 0x16 }), 'Set Host Behavior Support (ACRE, LBAFEE)');
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x0f, cdw11: 60_000 }), 'Set KATO 60 s');
+    await writeRead(drv, q, 40, 0x11);
+    const wu = await drv.submit(q, cmd(0x04, 1, { cdw10: 42, cdw12: 1 })); // LBAs 42-43
+    assert.equal(wu.status, 0, 'Write Uncorrectable');
+    const before = Date.now();
+    await migrateDriver(drv, p.b.socketPath, { protocol: 'v2' });
+    const b = p.b.migration!.device as NvmeMigratable;
+    await new Promise((r) => setTimeout(r, 50));
+    await drv.adminOk(cmd(0x0a, 0, { prp1: data, cdw10: 0x0e }), 'Get Timestamp on B');
+    const got = drv.read(data, 8);
+    const value = BigInt(got.readUIntLE(0, 6));
+    assert.ok(value >= stamp + 50n && value < stamp + BigInt(Date.now() - before) + 1000n, `Timestamp counted on: +${value - stamp} ms`);
+    assert.equal((got[6]! >> 1) & 7, 1, 'Timestamp Origin 001b (set by Set Features)');
+    assert.equal(got[6]! & 1, 0, 'Synch 0: the downtime was measured');
+    await drv.adminOk(cmd(0x0a, 0, { prp1: data, cdw10: 0x16 }), 'Get Host Behavior Support on B');
+    assert.deepEqual([...drv.read(data, 4)], [1, 0, 1, 0]);
+    assert.equal(await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x0f }), 'Get KATO on B'), 60_000);
+    assert.ok(b.controller.keepAlive.running, 'the Keep Alive Timer runs on B');
+    const buf = drv.alloc(4096);
+    assert.equal((await drv.io(q, 0x02, 1, 43n, 1, buf, 512)).status, 0x281, 'a marked block still reads Unrecovered Read Error on B');
+    assert.equal((await drv.io(q, 0x02, 1, 41n, 1, buf, 512)).status, 0, 'its neighbour reads');
+    await writeRead(drv, q, 42, 0x22, 2); // written: good again
+  } finally {
+    drv.close();
+    await p.close();
+  }
+});
