@@ -487,6 +487,15 @@ void EngineCore::RaiseIrqs(bool idle) {
 }
 
 void EngineCore::DrainCompletions() {
+  {
+    // Most polls find none: return before constructing a deque, which allocates (no
+    // allocation on the polling path).
+    std::lock_guard<std::mutex> g(mu_);
+    if (completions_.empty()) {
+      cqBlocked_ = false;
+      return;
+    }
+  }
   std::deque<Completion> todo;
   {
     std::lock_guard<std::mutex> g(mu_);
