@@ -237,6 +237,25 @@ export class NvmeDriver {
 
   /** Submits a 64-byte SQE (CID filled in) and resolves with its completion. */
   submit(q: QueuePair, sqe: Buffer, timeoutMs = 10000): Promise<Cqe> {
+    const p = this.enqueue(q, sqe, timeoutMs);
+    void this.ringDoorbell(2 * q.qid, q.sqTail);
+    this.startPolling();
+    return p;
+  }
+
+  /**
+   * Submits several SQEs with one tail doorbell write, as the two commands of a fused operation
+   * must be (NVMe Base 2.0 3.4.2); resolves with their completions in order.
+   */
+  submitTogether(q: QueuePair, sqes: Buffer[], timeoutMs = 10000): Promise<Cqe[]> {
+    const ps = sqes.map((sqe) => this.enqueue(q, sqe, timeoutMs));
+    void this.ringDoorbell(2 * q.qid, q.sqTail);
+    this.startPolling();
+    return Promise.all(ps);
+  }
+
+  /** Places an SQE at the tail (CID filled in) without ringing; resolves with its completion. */
+  private enqueue(q: QueuePair, sqe: Buffer, timeoutMs: number): Promise<Cqe> {
     const cid = q.nextCid;
     q.nextCid = (q.nextCid + 1) & 0xffff;
     sqe.writeUInt16LE(cid, 2);
@@ -267,8 +286,6 @@ export class NvmeDriver {
         resolve(c);
       });
     });
-    void this.ringDoorbell(2 * q.qid, q.sqTail);
-    this.startPolling();
     return p;
   }
 
