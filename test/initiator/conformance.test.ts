@@ -17,9 +17,10 @@ const KNOWN_GAPS: Record<'mapped' | 'message', string[]> = {
 
 /** Skips that are correct for this target in each mode (the feature is not offered there). */
 const EXPECTED_SKIPS: Record<'mapped' | 'message', string[]> = {
-  // The in-process target has a namespace pool: the case for a controller without one skips.
-  mapped: ['admin.dbbuf.shadow-doorbells', 'admin.dbbuf.misaligned', 'admin.dbbuf.unmapped', 'admin.ns-mgmt.cns-without-support'],
-  message: ['admin.dbbuf.unsupported', 'admin.ns-mgmt.cns-without-support'],
+  // The in-process target has a namespace pool: the case for a controller without one skips;
+  // it supports fused Compare and Write: the case for a controller without it skips.
+  mapped: ['admin.dbbuf.shadow-doorbells', 'admin.dbbuf.misaligned', 'admin.dbbuf.unmapped', 'admin.ns-mgmt.cns-without-support', 'io.fused.unsupported'],
+  message: ['admin.dbbuf.unsupported', 'admin.ns-mgmt.cns-without-support', 'io.fused.unsupported'],
 };
 
 test('the suite has well over 100 cases, each with id, section, procedure, expectation, level', () => {

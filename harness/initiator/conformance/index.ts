@@ -26,11 +26,12 @@ import { statusCases } from './cases/status.js';
 import { vfioUserCases } from './cases/vfio-user.js';
 import { pciCases } from './cases/pci.js';
 import { namespaceManagementCases } from './cases/ns-management.js';
+import { nvmCommandCases } from './cases/nvm-commands.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */

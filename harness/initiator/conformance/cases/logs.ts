@@ -121,7 +121,7 @@ export const logCases: ConformanceCase[] = [
     id: 'admin.log.commands-supported-consistent',
     section: 'NVMe Base 2.0 5.16.1.6, 5.17.2.1 (OACS, ONCS)',
     title: 'Commands Supported and Effects agrees with OACS/ONCS and with what the controller accepts',
-    procedure: 'If LPA bit 1: read log 05h; compare CSUPP of Format NVM, Doorbell Buffer Config, Namespace Management/Attachment, Firmware Commit/Download with OACS, and of Compare, Write Uncorrectable, DSM, Write Zeroes, Verify with ONCS; send Keep Alive if listed.',
+    procedure: 'If LPA bit 1: read log 05h; compare CSUPP of Format NVM, Doorbell Buffer Config, Namespace Management/Attachment, Firmware Commit/Download with OACS, and of Compare, Write Uncorrectable, DSM, Write Zeroes, Verify, Copy with ONCS; send Keep Alive if listed.',
     expected: 'Each CSUPP bit equals the corresponding OACS/ONCS bit; a listed command is not rejected as Invalid Command Opcode.',
     level: 'mandatory',
     async run(t: CaseContext) {
@@ -143,6 +143,7 @@ export const logCases: ConformanceCase[] = [
         ['Dataset Management / ONCS bit 2', io(0x09), (oncs >> 2) & 1],
         ['Write Zeroes / ONCS bit 3', io(0x08), (oncs >> 3) & 1],
         ['Verify / ONCS bit 7', io(0x0c), (oncs >> 7) & 1],
+        ['Copy / ONCS bit 8', io(0x19), (oncs >> 8) & 1],
       ];
       for (const [what, csupp, bit] of pairs) t.eq(csupp, bit, what);
       for (const op of [0x00, 0x01, 0x02]) t.eq(io(op), 1, `I/O opcode ${op} CSUPP (mandatory NVM command)`);
