@@ -1,7 +1,8 @@
 // guest-nvme-cli: admin and I/O commands issued from the guest with nvme-cli, each output
 // checked: identify, namespace list, SMART / error / firmware logs, every feature read, the
 // settable ones written and read back, format, write-zeroes, dataset management, flush,
-// compare (match and miscompare), controller reset, and NVM subsystem reset when offered.
+// compare (match and miscompare), verify, write-uncor, copy, controller reset, and NVM
+// subsystem reset when offered.
 import type { Guest } from '../harness/guest/guest.js';
 import type { CheckRecorder } from '../harness/runner/context.js';
 import { defineScenario, Skip } from '../harness/runner/scenario.js';
@@ -157,6 +158,30 @@ export const scenario = defineScenario({
       await c.sh(g, `nvme compare ${ns} -s 100 -c 0 -z 512 -d /tmp/c`);
       const bad = await c.sh(g, `head -c 512 /dev/urandom > /tmp/x && nvme compare ${ns} -s 100 -c 0 -z 512 -d /tmp/x`, { expectExit: null });
       c.ok(bad.code !== 0 && /COMPARE_FAILED|Compare Failure|COMPARE/i.test(bad.stdout + bad.stderr), 'miscompare status', 'Compare Failure (02h/85h)', `exit ${bad.code}: ${(bad.stdout + bad.stderr).trim()}`);
+    });
+    await ctx.check('verify', { title: 'Verify of written blocks succeeds; past the last LBA is refused', area: 'NVM I/O', section: 'NVM Command Set 1.0 3.3.5', level: 'optional' }, async (c) => {
+      if (!(oncs & 0x80)) throw new Skip('ONCS bit 7 (Verify) not set');
+      await c.sh(g, `nvme verify ${ns} -s 0 -c 7`);
+      const bad = await c.sh(g, `nvme verify ${ns} -s 131071 -c 1`, { expectExit: null });
+      c.ok(bad.code !== 0 && /LBA_RANGE|LBA Out of Range|0x80/i.test(bad.stdout + bad.stderr), 'status past the end', 'LBA Out of Range (00h/80h)', `exit ${bad.code}: ${(bad.stdout + bad.stderr).trim()}`);
+    });
+    await ctx.check('write-uncor', { title: 'Write Uncorrectable: reads of the block fail until it is written again', area: 'NVM I/O', section: 'NVM Command Set 1.0 3.3.7', level: 'optional' }, async (c) => {
+      if (!(oncs & 0x2)) throw new Skip('ONCS bit 1 (Write Uncorrectable) not set');
+      await c.sh(g, `nvme write-uncor ${ns} -s 200 -c 0`);
+      const rd = await c.sh(g, `dd if=${ns} of=/dev/null bs=512 skip=200 count=1 iflag=direct status=none`, { expectExit: null });
+      c.ok(rd.code !== 0, 'a read of the marked block fails', 'dd exits non-zero (Unrecovered Read Error: the kernel reports a medium error, ENODATA)', `exit ${rd.code}: ${(rd.stdout + rd.stderr).trim()}`);
+      await c.sh(g, `head -c 512 /dev/urandom > /tmp/u && dd if=/tmp/u of=${ns} bs=512 seek=200 count=1 oflag=direct status=none`);
+      const back = await md5(c, g, `dd if=${ns} bs=512 skip=200 count=1 iflag=direct status=none`);
+      c.equal('written again: reads what was written', await md5(c, g, 'cat /tmp/u'), back);
+    });
+    await ctx.check('copy', { title: 'Copy of two source ranges to a destination: the destination reads them in order', area: 'NVM I/O', section: 'NVM Command Set 1.0 3.3.2', level: 'optional' }, async (c) => {
+      if (!(oncs & 0x100)) throw new Skip('ONCS bit 8 (Copy) not set');
+      await c.sh(g, `head -c 1024 /dev/urandom > /tmp/s && dd if=/tmp/s of=${ns} bs=512 seek=300 count=2 oflag=direct status=none`);
+      // Ranges [301, 1 block] and [300, 1 block] (NLB 0's based, as nvme-cli passes it) to LBA 400.
+      await c.sh(g, `nvme copy ${ns} --sdlba=400 --slbs=301,300 --blocks=0,0`);
+      const got = await md5(c, g, `dd if=${ns} bs=512 skip=400 count=2 iflag=direct status=none`);
+      const want = await md5(c, g, '(dd if=/tmp/s bs=512 skip=1 count=1 status=none; dd if=/tmp/s bs=512 count=1 status=none)');
+      c.equal('LBA 400-401 hold LBA 301 then 300', want, got);
     });
     await ctx.check('format', { title: 'Format NVM (LBA format 0, no secure erase) completes and the namespace keeps working', area: 'Admin', section: 'NVMe Base 2.1 5.1.10 / NVM Command Set 1.0 4.1.2', level: Number(id.oacs ?? 0) & 0x2 ? 'mandatory' : 'optional' }, async (c) => {
       if (!(Number(id.oacs ?? 0) & 0x2)) throw new Skip('OACS bit 1 (Format NVM) not set');
