@@ -3,7 +3,8 @@
 // per protocol version (v2: DEVICE_FEATURE + MIG_DATA; v1: migration region + DIRTY_PAGES,
 // as Oracle's QEMU fork speaks it) and doorbell mode, at random moments, under a verifying
 // write/read workload with admin traffic and an AER outstanding throughout. Every
-// acknowledged write must read back intact. Damaged device-state streams must be refused
+// acknowledged write must read back intact; Timestamp, Host Behavior Support, KATO and a block
+// marked by Write Uncorrectable set before the first migration are there after the last. Damaged device-state streams must be refused
 // cleanly. Reports downtime (guest paused) and total migration time.
 import { defineScenario } from '../harness/runner/scenario.js';
 
@@ -50,6 +51,13 @@ export const scenario = defineScenario({
           c.ok(r.adminCommands > 0, 'admin commands during migrations', '> 0', String(r.adminCommands));
           c.ok(r.inflightAtStop > 0, 'commands outstanding when the guest paused', '> 0 over all migrations', String(r.inflightAtStop));
           c.equal('completions for no outstanding command (acknowledged twice)', 0, r.strayCompletions);
+          const f = r.featureState;
+          c.ok(
+            f !== null && f.timestampOrigin === 1 && f.hostBehavior.join() === '1,0,1' && f.katoMs === 600_000 && (f.uncorrectableReadStatus & 0x7ff) === 0x281,
+            'Timestamp, Host Behavior Support, KATO and Write Uncorrectable blocks set on the first target (record version 2)',
+            'on the last target: Timestamp counted on (Origin 001b), ACRE/LBAFEE 1, KATO 600000, the marked block reads Unrecovered Read Error (281h)',
+            JSON.stringify(f),
+          );
         },
       );
     }

@@ -67,6 +67,12 @@ export interface MigrationInitiatorResult {
   aerCarried: boolean;
   /** Commands outstanding when the guest paused, summed over migrations. */
   inflightAtStop: number;
+  /**
+   * Controller state set before the first migration and read on the last target (record
+   * version 2): the Timestamp's advance (ms) and origin, Host Behavior Support, KATO, and the
+   * status of a read of a block marked by Write Uncorrectable (281h: carried).
+   */
+  featureState: { timestampAdvancedMs: number; timestampOrigin: number; hostBehavior: number[]; katoMs: number; uncorrectableReadStatus: number } | null;
   /** Completions that matched no outstanding command (acknowledged twice): must be 0. */
   strayCompletions: number;
   errors: string[];
@@ -99,6 +105,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
   const migrations: MigrationResult[] = [];
   const errors: string[] = [];
   let verifiedAtEnd = 0;
+  let featureState: MigrationInitiatorResult['featureState'] = null;
   let rnd = o.seed ?? 7;
   const random = () => {
     rnd = (rnd * 1103515245 + 12345) & 0x7fffffff;
@@ -128,6 +135,22 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     const q = await drv.createIoQueuePair(1, 64);
     if (o.shadowDoorbells) await drv.enableShadowDoorbells();
     workload = new VerifyingWorkload(drv, q, wl);
+    // Controller state of record version 2, set before the first migration, read on the last
+    // target: Timestamp, Host Behavior Support, KATO (long enough for the run), and a block past
+    // the workload's marked by Write Uncorrectable.
+    const featBuf = drv.alloc(4096);
+    const stamp = 1_700_000_000_000;
+    const ts = Buffer.alloc(8);
+    ts.writeUIntLE(stamp, 0, 6);
+    drv.write(featBuf, ts);
+    await drv.adminOk(cmd(0x09, 0, { prp1: featBuf, cdw10: 0x0e }), 'Set Timestamp');
+    const stampSetAt = Date.now();
+    drv.write(featBuf, Buffer.concat([Buffer.from([1, 0, 1]), Buffer.alloc(509)]));
+    await drv.adminOk(cmd(0x09, 0, { prp1: featBuf, cdw10: 0x16 }), 'Set Host Behavior Support');
+    await drv.adminOk(cmd(0x09, 0, { cdw10: 0x0f, cdw11: 600_000 }), 'Set KATO');
+    const marked = VerifyingWorkload.blocksNeeded(wl) + 8;
+    const wu = await drv.submit(q, cmd(0x04, 1, { cdw10: marked }));
+    if (wu.status) throw new Error(`Write Uncorrectable: status 0x${wu.status.toString(16)}`);
     // An Asynchronous Event Request stays outstanding across every migration.
     const aer = drv.submit(drv.admin, cmd(0x0c, 0), 600_000);
     // Admin traffic (served in TypeScript) alongside the I/O: Identify Controller, checked.
@@ -166,6 +189,23 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     await workload.stop();
     errors.push(...workload.stats.errors);
     if (!errors.length) verifiedAtEnd = await workload.verifyAll();
+    {
+      await drv.adminOk(cmd(0x0a, 0, { prp1: featBuf, cdw10: 0x0e }), 'Get Timestamp');
+      const t = drv.read(featBuf, 8);
+      const advanced = t.readUIntLE(0, 6) - stamp;
+      await drv.adminOk(cmd(0x0a, 0, { prp1: featBuf, cdw10: 0x16 }), 'Get Host Behavior Support');
+      const hostBehavior = [...drv.read(featBuf, 3)];
+      const katoMs = await drv.adminOk(cmd(0x0a, 0, { cdw10: 0x0f }), 'Get KATO');
+      const rb = drv.alloc(512);
+      const rd = await drv.io(q, 0x02, 1, BigInt(marked), 1, rb, 512);
+      featureState = { timestampAdvancedMs: advanced, timestampOrigin: (t[6]! >> 1) & 7, hostBehavior, katoMs, uncorrectableReadStatus: rd.status };
+      const elapsed = Date.now() - stampSetAt;
+      if (advanced < elapsed - 1000 || advanced > elapsed + 1000) errors.push(`Timestamp advanced ${advanced} ms over ${elapsed} ms of migrations`);
+      if (featureState.timestampOrigin !== 1) errors.push(`Timestamp Origin ${featureState.timestampOrigin} on the last target`);
+      if (hostBehavior.join() !== '1,0,1') errors.push(`Host Behavior Support ${hostBehavior.join()} on the last target`);
+      if (katoMs !== 600_000) errors.push(`KATO ${katoMs} on the last target`);
+      if ((rd.status & 0x7ff) !== 0x281) errors.push(`a block marked by Write Uncorrectable read with status 0x${rd.status.toString(16)} on the last target`);
+    }
     // An event on the last target completes the AER that was submitted on the first: a
     // doorbell write for a queue that does not exist (Invalid Doorbell Register, log page 1).
     drv.client.postRegionWrite(0, 0x1000 + 8 * 7, u32(1));
@@ -203,6 +243,7 @@ export async function runMigrationInitiator(o: MigrationInitiatorOptions): Promi
     adminCommands,
     aerCarried,
     inflightAtStop: migrations.reduce((a, m) => a + m.inflightAtStop, 0),
+    featureState,
     strayCompletions,
     errors,
     passed: errors.length === 0 && migrations.length === o.iterations && verifiedAtEnd > 0 && aerCarried,
