@@ -35,7 +35,8 @@ Napi::Function NvmeEngine::Init(Napi::Env env) {
        InstanceMethod("queueState", &NvmeEngine::QueueState), InstanceMethod("setShadow", &NvmeEngine::SetShadow),
        InstanceMethod("setInterruptMode", &NvmeEngine::SetInterruptMode),
        InstanceMethod("migrationState", &NvmeEngine::MigrationState),
-       InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues)});
+       InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues),
+       InstanceMethod("clearUncorrectable", &NvmeEngine::ClearUncorrectable)});
 }
 
 // new NvmeEngine(dmaTable, onUpcall(kind, qid, data: Buffer))
@@ -234,6 +235,13 @@ Napi::Value NvmeEngine::SetShadow(const Napi::CallbackInfo& info) {
 Napi::Value NvmeEngine::SetInterruptMode(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setInterruptMode(on: boolean)");
   core_->SetInterruptMode(info[0].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+// clearUncorrectable(nsid): the namespace's blocks marked by Write Uncorrectable read normally
+// again (Format NVM erased them).
+Napi::Value NvmeEngine::ClearUncorrectable(const Napi::CallbackInfo& info) {
+  core_->ClearUncorrectable(ArgU64(info, 0, "nsid"));
   return info.Env().Undefined();
 }
 

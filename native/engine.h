@@ -48,6 +48,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink, publi
   // Live migration (engine-migration.cc)
   Napi::Value MigrationState(const Napi::CallbackInfo& info);
   Napi::Value RestoreQueues(const Napi::CallbackInfo& info);
+  Napi::Value ClearUncorrectable(const Napi::CallbackInfo& info);
 
   Napi::ObjectReference dmaRef_;
   Napi::ObjectReference doorbellRef_;

@@ -95,6 +95,8 @@ export interface NativeEngine {
   migrationState(): EngineMigrationState;
   /** Rebuilds queues from migrationState(); validates everything first. */
   restoreQueues(state: EngineMigrationState): void;
+  /** Blocks of the namespace marked by Write Uncorrectable read normally again (Format NVM). */
+  clearUncorrectable(nsid: number): void;
   stats(): Record<string, number>;
   namespaceStats(nsid: number): { readOps: number; readBytes: number; writeOps: number; writeBytes: number; unmapOps: number; unmapBytes: number; flushOps: number; writeZeroesOps: number };
   queueState(): Array<Record<string, number | bigint | boolean | string>>;

@@ -420,6 +420,12 @@ void EngineCore::Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   Finish(sq, sqe, kSuccess, faultsAtStart);
 }
 
+void EngineCore::ClearUncorrectable(uint64_t nsid) {
+  if (nsid == 0 || nsid > ns_.size()) return;
+  PauseGuard pause(*this);
+  ns_[nsid - 1].uncorrectable.clear();
+}
+
 // ------------------------------------------------------------------ migration
 
 // A first half held across the snapshot goes back into the SQ (head one back, its CQE slot

@@ -218,6 +218,8 @@ class EngineCore {
   int SetDoorbellMemory(volatile uint32_t* page, size_t bytes, bool watchAdmin);
   void SetMdts(uint32_t bytes) { mdtsBytes_ = bytes; }
   void SetCoalescing(uint32_t thr, uint64_t time100us, std::vector<bool> vectorsWithoutCoalescing);
+  // Forgets the blocks Write Uncorrectable marked in a namespace (Format NVM erased it).
+  void ClearUncorrectable(uint64_t nsid);
   // Doorbell Buffer Config; off when !on.
   void SetShadow(bool on, uint64_t dbs, uint64_t eventIdx);
   // Interrupt mode (nvmf_tgt --interrupt-mode): never poll while idle. The engine sleeps until a

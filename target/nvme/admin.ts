@@ -365,5 +365,8 @@ async function formatNvm(c: NvmeController, sqe: Buffer): Promise<Result> {
   // Every namespace is checked before any is erased: a failed Format NVM changes nothing.
   for (const ns of targets)
     if (ns!.bdev.productName !== 'Malloc disk') throw new NvmeError(Status.INVALID_FORMAT, `namespace ${ns!.nsid} (${ns!.bdev.productName}) cannot be formatted`);
-  for (const ns of targets) await ns!.bdev.unmap(0n, Number(ns!.blocks));
+  for (const ns of targets) {
+    await ns!.bdev.unmap(0n, Number(ns!.blocks));
+    c.io.clearUncorrectable(ns!.nsid); // erased: blocks Write Uncorrectable marked read normally again
+  }
 }

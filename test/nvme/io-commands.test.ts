@@ -173,6 +173,19 @@ for (const mode of ['mapped', 'message'] as const) {
       });
     }
 
+    test('marked blocks survive the namespace being pushed to the engine again (a write cache change); Format NVM clears them', async () => {
+      const d = f.drv;
+      eq((await d.submit(q, cmd(0x04, 1, { cdw10: 700 }))).status, Status.SUCCESS, 'Write Uncorrectable 700');
+      const vwc = await d.adminOk(cmd(0x0a, 0, { cdw10: 0x06 }), 'Get VWC');
+      await d.adminOk(cmd(0x09, 0, { cdw10: 0x06, cdw11: vwc ^ 1 }), 'Set VWC (the engine gets the namespace again)');
+      await d.adminOk(cmd(0x09, 0, { cdw10: 0x06, cdw11: vwc }), 'Set VWC back');
+      eq((await readBlocks(d, q, 1, 700, 1)).status, Status.UNRECOVERED_READ_ERROR, 'still marked');
+      await d.adminOk(cmd(0x80, 1, { cdw10: 0 }), 'Format NVM');
+      const r = await readBlocks(d, q, 1, 700, 1);
+      eq(r.status, Status.SUCCESS, 'after Format NVM');
+      assert.deepEqual(r.data, Buffer.alloc(512));
+    });
+
     test('a fused pair on a TypeScript bdev is atomic: a Write of its range submitted meanwhile lands after it', async () => {
       const d = f.drv;
       await writeBlocks(d, q, 2, 500, pattern(1, 9));
