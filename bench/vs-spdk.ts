@@ -4,7 +4,7 @@
 // scripts/rpc.py with the same commands: that SPDK's tools work unchanged against ours is part
 // of what this shows. Each target runs alone on CPU 0, perf on CPU 1.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { findHugetlbfsMount, releaseGuestMemory, releaseGuestMemorySync, type MemoryReservation } from '../harness/guest/memory.js';
@@ -356,6 +356,19 @@ export async function runVsSpdk(o: VsSpdkOptions): Promise<void> {
   report(rows, samples, o, spdkInfo);
 }
 
+/** Which vnvme was measured: the commit, whether native/ had uncommitted changes, when the addon was built. */
+function ourBuild(ourBin: string): { commit?: string; nativeChanged?: boolean; addonBuilt?: string } {
+  const tree = resolve(ourBin, '..', '..');
+  const git = (...a: string[]) => spawnSync('git', ['-C', tree, ...a], { encoding: 'utf8' });
+  const head = git('rev-parse', 'HEAD');
+  const addon = join(tree, 'build', 'Release', 'vnvme.node');
+  return {
+    commit: head.status === 0 ? head.stdout.trim() : undefined,
+    nativeChanged: head.status === 0 ? git('status', '--porcelain', '--', 'native').stdout.trim() !== '' : undefined,
+    addonBuilt: existsSync(addon) ? statSync(addon).mtime.toISOString() : undefined,
+  };
+}
+
 interface SideSummary {
   iops: number;
   spread: number;
@@ -364,18 +377,22 @@ interface SideSummary {
   targetCpuPct: number;
 }
 
-/** The median round's figures (IOPS the median over rounds; latency and CPU of the round nearest it). */
-function summarize(s: Sample[]): SideSummary {
+/**
+ * The median round's figures (IOPS the median over rounds; latency and CPU of the round nearest
+ * it), over the rounds no other process disturbed (all of them when every one was); the spread
+ * is over the same rounds.
+ */
+function summarize(all: Sample[]): SideSummary {
+  const clean = all.filter((x) => x.othersPct <= DISTURBED * 100);
+  const s = clean.length ? clean : all;
   const m = median(s.map((x) => x.iops));
   const near = s.reduce((best, x) => (Math.abs(x.iops - m) < Math.abs(best.iops - m) ? x : best));
   return { iops: Math.round(m), spread: spreadOf(s.map((x) => x.iops)), avgUs: near.avgUs, p99Us: near.p99Us, targetCpuPct: near.targetCpuPct };
 }
 
-function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOptions, spdkInfo: { version?: string; commit?: string }): void {
-  const fmt = (n: number) => n.toLocaleString('en-US');
-  const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
-  const us = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
-  const table = rows.map((row) => {
+/** Each row's two sides, the ratio of their medians and the per-round ratios, from the samples. */
+export function vsSpdkTable(rows: readonly VsSpdkRow[], samples: Map<string, Sample[]>) {
+  return rows.map((row) => {
     const s = samples.get(rowKey(row))!;
     const spdk = summarize(s.filter((x) => x.target === 'spdk'));
     const ours = summarize(s.filter((x) => x.target === 'ours'));
@@ -383,6 +400,13 @@ function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOpti
     const perRound = [...new Set(s.map((x) => x.round))].map((r) => s.find((x) => x.round === r && x.target === 'ours')!.iops / s.find((x) => x.round === r && x.target === 'spdk')!.iops);
     return { key: rowKey(row), workload: row.workload, ioSize: row.ioSize, qd: row.qd, spdk, ours, ratio: ours.iops / spdk.iops, perRoundRatios: perRound.map((x) => +x.toFixed(3)), samples: s };
   });
+}
+
+function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOptions, spdkInfo: { version?: string; commit?: string }): void {
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
+  const us = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+  const table = vsSpdkTable(rows, samples);
   const when = new Date().toISOString();
   console.log(`\nspdk_nvme_perf (${o.spdk.perf}) against SPDK's nvmf_tgt and against vnvme target, both set up by SPDK's rpc.py with a 512 MiB malloc bdev;`);
   console.log(`SPDK ${spdkInfo.version ?? '?'} (${spdkInfo.commit ?? 'commit unknown'}); ${o.seconds} s per run, median of ${o.rounds} round(s) alternated A B / B A${o.pin ? ', each target alone on CPU 0, perf on CPU 1' : ''}\n`);
@@ -400,7 +424,8 @@ function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOpti
       ? `\n${disturbed.length} of ${table.length * 2 * o.rounds} runs had other processes taking more than ${DISTURBED * 100}% of the CPUs even after ${ATTEMPTS} attempts: ${disturbed.join(', ')}`
       : `\nNo run had other processes taking more than ${DISTURBED * 100}% of the CPUs (runs above that were taken again, up to ${ATTEMPTS} times).`,
   );
-  const run = { kind: 'vs-spdk', date: when, seconds: o.seconds, rounds: o.rounds, pinned: o.pin, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), spdk: { dir: o.spdk.dir, ...spdkInfo }, rows: table };
+  if (disturbed.length) console.log('Medians and spreads are over the undisturbed rounds where a row has any; the per-round ratios include every round.');
+  const run = { kind: 'vs-spdk', date: when, seconds: o.seconds, rounds: o.rounds, pinned: o.pin, cpus: NCPU, spdk: { dir: o.spdk.dir, ...spdkInfo }, ours: ourBuild(o.ourBin), rows: table };
   mkdirSync(o.resultsDir, { recursive: true });
   const file = join(o.resultsDir, `${when.replace(/[:.]/g, '-')}-vs-spdk.json`);
   writeFileSync(file, JSON.stringify(run, null, 2));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, rowWanted } from '../../bench/args.js';
-import { findSpdk, hugepagesAvailable, parseSpdkPerf, perfArgs, rowKey, VS_SPDK_ROWS } from '../../bench/vs-spdk.js';
+import { findSpdk, hugepagesAvailable, parseSpdkPerf, perfArgs, rowKey, VS_SPDK_ROWS, vsSpdkTable } from '../../bench/vs-spdk.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const sample = readFileSync(join(root, 'test', 'fixtures', 'spdk-nvme-perf', 'vfiouser-randread-qd32.txt'), 'utf8');
@@ -132,4 +132,18 @@ test('hugepagesAvailable: free 2 MiB pages not promised to a mapping, from /proc
   const meminfo = 'MemTotal: 24000000 kB\nHugePages_Total:    1024\nHugePages_Free:      900\nHugePages_Rsvd:      100\nHugePages_Surp:        0\nHugepagesize:       2048 kB\n';
   assert.deepEqual(hugepagesAvailable(meminfo), { total: 1024, available: 800 });
   assert.deepEqual(hugepagesAvailable(meminfo.replace('2048 kB', '1048576 kB')), { total: 0, available: 0 });
+});
+
+test('vsSpdkTable: medians over the undisturbed rounds, the ratio of the medians, per-round ratios of every round', () => {
+  const row = VS_SPDK_ROWS[0]!;
+  const s = (target: 'spdk' | 'ours', round: number, iops: number, othersPct = 0) => ({ target, round, iops, avgUs: 1, p99Us: 2, targetCpuPct: 99, othersPct });
+  const samples = new Map([[rowKey(row), [s('spdk', 0, 100), s('ours', 0, 50), s('ours', 1, 60), s('spdk', 1, 10, 40), s('spdk', 2, 120), s('ours', 2, 70)]]]);
+  const [r] = vsSpdkTable([row], samples);
+  assert.equal(r!.spdk.iops, 110); // rounds 0 and 2; round 1 had others at 40%
+  assert.equal(r!.ours.iops, 60);
+  assert.equal(r!.ratio, 60 / 110);
+  assert.deepEqual(r!.perRoundRatios, [0.5, 6, 0.583]);
+  // Every round disturbed: the median of all of them.
+  const all = new Map([[rowKey(row), [s('spdk', 0, 100, 50), s('ours', 0, 80, 50)]]]);
+  assert.equal(vsSpdkTable([row], all)[0]!.spdk.iops, 100);
 });
