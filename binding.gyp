@@ -16,6 +16,7 @@
         "native/nvme-engine.cc",
         "native/nvme-engine-io.cc",
         "native/nvme-data.cc",
+        "native/nvme-protection.cc",
         "native/nvme-data-binding.cc",
         "native/engine-migration.cc",
         "native/perf.cc"

@@ -132,7 +132,8 @@ Napi::Value NvmeEngine::ResetQueues(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// setNamespace(nsid, spec | null): spec = {kind:'memory'|'file'|'null'|'upcall', fd?, size, blockSize, writeCache?}
+// setNamespace(nsid, spec | null): spec = {kind:'memory'|'file'|'null'|'upcall', fd?, size, blockSize, writeCache?,
+//   metadata?: {size, extended, piType, piFirst}} (metadata: memory only; the memfd holds it after the data)
 Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t nsid = ArgU64(info, 0, "nsid");
@@ -148,6 +149,15 @@ Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
   spec.blockSize = static_cast<uint64_t>(o.Get("blockSize").As<Napi::Number>().Int64Value());
   spec.size = static_cast<uint64_t>(o.Get("size").As<Napi::Number>().Int64Value());
   spec.writeCache = o.Has("writeCache") && o.Get("writeCache").ToBoolean();
+  if (o.Has("metadata") && o.Get("metadata").IsObject()) {
+    // {size, extended, piType, piFirst}: the LBA format's metadata (nvme-protection.h).
+    Napi::Object m = o.Get("metadata").As<Napi::Object>();
+    if (!m.Get("size").IsNumber()) throw Napi::TypeError::New(env, "setNamespace: metadata.size expected");
+    spec.mdSize = m.Get("size").As<Napi::Number>().Uint32Value();
+    spec.mdExtended = m.Get("extended").ToBoolean();
+    spec.piType = static_cast<uint8_t>(m.Has("piType") && m.Get("piType").IsNumber() ? m.Get("piType").As<Napi::Number>().Uint32Value() : 0);
+    spec.piFirst = m.Get("piFirst").ToBoolean();
+  }
   if (kind == "memory" || kind == "file") {
     if (!o.Get("fd").IsNumber()) throw Napi::TypeError::New(env, "setNamespace: fd expected");
     spec.fd = o.Get("fd").As<Napi::Number>().Int32Value();

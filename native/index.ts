@@ -70,6 +70,15 @@ export interface NativeNamespaceSpec {
   size: number;
   blockSize: number;
   writeCache?: boolean;
+  /** The LBA format's metadata (memory only: the memfd holds it after `size` bytes of data). */
+  metadata?: NativeMetadataFormat;
+}
+/** Metadata bytes a block, extended (FLBAS bit 4) or separate, PI type 0-3 and where it sits (DPS bit 3). */
+export interface NativeMetadataFormat {
+  size: number;
+  extended: boolean;
+  piType: number;
+  piFirst: boolean;
 }
 export interface NativeEngine {
   start(): void;

@@ -122,4 +122,26 @@ uint16_t WalkData(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, 
   return WalkSgl(mem, sqe + 24, len, access, isRead, segs);
 }
 
+uint16_t WalkMetadata(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, bool isRead, std::vector<Segment>& segs) {
+  if (len == 0) return kSuccess;
+  uint8_t psdt = (sqe[1] >> 6) & 3;
+  uint64_t mptr = Le64(sqe + 16);
+  if (psdt == 3) return kInvalidField;
+  if (psdt == 2) {
+    // MPTR is the address of an SGL segment holding exactly one descriptor (qword aligned).
+    if (mptr & 7) return kSglOffsetInvalid;
+    const uint8_t* desc = mem.List(mptr, 16);
+    if (!desc) return kDataTransferError;
+    return WalkSgl(mem, desc, len, access, isRead, segs);
+  }
+  if (psdt == 0 && (mptr & 3)) return kInvalidField;  // "shall be Dword aligned"
+  // One contiguous buffer: an SGL Data Block descriptor of `len` bytes at MPTR.
+  if (len > UINT32_MAX) return kInvalidField;
+  uint8_t desc[16] = {};
+  std::memcpy(desc, &mptr, 8);
+  uint32_t l = static_cast<uint32_t>(len);
+  std::memcpy(desc + 8, &l, 4);
+  return WalkSgl(mem, desc, len, access, false, segs);
+}
+
 }  // namespace vnvme

@@ -87,5 +87,10 @@ uint16_t WalkSgl(GuestView& mem, const uint8_t* sgl1, uint64_t len, int access, 
 // is an SGL where `allowSgl` is false (admin commands: PRPs only, NVMe over PCIe).
 uint16_t WalkData(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, bool isRead, bool allowSgl,
                   std::vector<Segment>& segs);
+// A command's separate metadata (MPTR, SQE bytes 16-23) for `len` bytes, as CDW0.PSDT says
+// (NVMe Base 2.0 Figure 92): 00b (PRPs) a contiguous buffer, dword aligned; 01b a contiguous
+// buffer, byte aligned; 10b the address of one SGL descriptor, walked as any SGL (WalkSgl, so a
+// segment chain is bounded the same way). A contiguous buffer is walked as one SGL Data Block.
+uint16_t WalkMetadata(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, bool isRead, std::vector<Segment>& segs);
 
 }  // namespace vnvme

@@ -2,7 +2,9 @@
 // Management and Flush (those are EngineCore::Execute's own switch in nvme-engine.cc):
 //   - fused Compare and Write (NVMe Base 2.0 3.4.2; NVM Command Set 1.0 3.3.1 Compare, 3.3.6 Write),
 //   - Copy, Source Range Entries Descriptor Format 0h (NVM Command Set 1.0 3.3.2),
-//   - Verify (3.3.5), Write Uncorrectable (3.3.7) and the blocks it marks.
+//   - Verify (3.3.5), Write Uncorrectable (3.3.7) and the blocks it marks,
+//   - Read, Write, Compare of namespaces with metadata and protection information (5.2, 5.3;
+//     the checks themselves are nvme-protection.cc).
 // Execute hands every command to ExecuteIo first. Everything runs on the engine thread, which
 // serves every queue of the controller in turn, so a command's work is atomic against every
 // other command the engine serves: that is what makes a fused Compare and Write atomic.
@@ -202,15 +204,21 @@ bool EngineCore::ExecuteIo(NvmeSq& sq, const uint8_t* sqe) {
     case 0x08:
     case 0x02:  // Read, Compare of a marked block: Unrecovered Read Error
     case 0x05: {
-      if (!ns || ns->uncorrectable.empty() || psdt == 3) return false;
+      // Read, Write, Compare of a namespace with metadata are MetadataIo's; the rest Execute's.
+      auto meta = [&] {
+        if (!ns || !ns->fmt.ms || opc == 0x08 || psdt == 3) return false;
+        MetadataIo(sq, sqe, *ns);
+        return true;
+      };
+      if (!ns || ns->uncorrectable.empty() || psdt == 3) return meta();
       uint64_t slba = Slba(sqe);
       uint32_t nlb = Nlb(sqe);
-      if (!InRange(*ns, slba, nlb)) return false;  // Execute: LBA Out of Range
+      if (!InRange(*ns, slba, nlb)) return meta();  // LBA Out of Range
       if (opc == 0x01 || opc == 0x08) {
         Clear(*ns, slba, nlb);
-        return false;
+        return meta();
       }
-      if (!Overlaps(*ns, slba, nlb)) return false;
+      if (!Overlaps(*ns, slba, nlb)) return meta();
       Finish(sq, sqe, kUnrecoveredRead);
       return true;
     }
@@ -303,7 +311,14 @@ void EngineCore::Verify(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   if (!InRange(ns, slba, nlb)) return Finish(sq, sqe, kLbaOutOfRange);
   uint64_t len = static_cast<uint64_t>(nlb) << ns.blockShift;
   if (len > kVerifyMaxBytes) return Finish(sq, sqe, kInvalidField);
+  // PRINFO (CDW12 29:26): the blocks' protection information is checked as a Read checks it
+  // (PRACT only says the PI is not transferred, and Verify transfers nothing).
+  PiCommand pi = DecodePi(sqe);
+  if (uint16_t st = CheckPrinfo(ns.fmt, pi, slba)) return Finish(sq, sqe, st);
   if (Overlaps(ns, slba, nlb)) return Finish(sq, sqe, kUnrecoveredRead);
+  if (ns.fmt.piType && (pi.guard || pi.app || pi.ref))
+    if (uint16_t st = CheckBlocks(ns.fmt, ns.mem->data + (slba << ns.blockShift), ns.md + slba * ns.fmt.ms, nlb, pi))
+      return Finish(sq, sqe, st);
   stats_.otherCmds++;
   if (ns.kind == NvmeNs::kUpcall) return HandUp(sq, sqe, 0, slba, nlb, len, nullptr, 0, nullptr, 0, 0, 1);
   if (ns.kind == NvmeNs::kFile) {
@@ -367,6 +382,9 @@ void EngineCore::Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   uint32_t format = (cdw12 >> 8) & 0xf;
   uint64_t sdlba = Slba(sqe);
   if (format != 0) return Finish(sq, sqe, kInvalidField);  // OCFS: only format 0h
+  // PRINFOR (CDW12 15:12) and PRINFOW (29:26) are not offered: a namespace with metadata copies
+  // each block's metadata with its data, unchecked; any PRINFO bit is Invalid Field.
+  if ((cdw12 & 0x3c00f000u) != 0) return Finish(sq, sqe, kInvalidField);
   if (nr > kCopyMaxRanges) return Finish(sq, sqe, kCommandSizeLimitExceeded);
   static thread_local std::vector<Segment> segs;
   segs.clear();
@@ -412,12 +430,143 @@ void EngineCore::Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   }
   if (ns.kind == NvmeNs::kMemory) {
     std::memcpy(ns.mem->data + (sdlba << ns.blockShift), bb, bytes);
+    if (ns.fmt.ms) {
+      // The sources' metadata, in range order, through the same bounce buffer.
+      const uint64_t ms = ns.fmt.ms;
+      if (bounce_.size() < total * ms) bounce_.resize(total * ms);
+      uint64_t m = 0;
+      for (uint32_t i = 0; i < nr; i++) {
+        std::memcpy(bounce_.data() + m, ns.md + ranges[i].slba * ms, ranges[i].nlb * ms);
+        m += ranges[i].nlb * ms;
+      }
+      std::memcpy(ns.md + sdlba * ms, bounce_.data(), m);
+    }
   } else {
     if (::pwrite(ns.fd, bb, bytes, static_cast<off_t>(sdlba << ns.blockShift)) != static_cast<ssize_t>(bytes))
       return Finish(sq, sqe, kWriteFault);
     if (!ns.writeCache && ::fdatasync(ns.fd) < 0) return Finish(sq, sqe, kWriteFault);
   }
   Finish(sq, sqe, kSuccess, faultsAtStart);
+}
+
+// ------------------------------------------------------------------ metadata and PI
+
+// Read (02h), Write (01h), Compare (05h) of a namespace with metadata (NVM Command Set 1.0
+// 5.3). Extended (FLBAS bit 4): each block's metadata follows its data in the data buffer,
+// which MDTS then covers whole. Separate: the data buffer holds data only and MPTR the
+// metadata, contiguous (PSDT 00b/01b) or as an SGL (10b). With PI (5.2), PRINFO says what the
+// controller does: PRACT generates the PI of written blocks and, when the metadata is only the
+// PI, neither takes it from nor gives it to the host; PRCHK checks Guard, Application and
+// Reference Tags of written blocks (PRACT clear) and of read and compared blocks. Nothing is
+// stored unless every block passed; a read transfers nothing unless every block passed.
+void EngineCore::MetadataIo(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
+  const uint64_t faultsAtStart = GuestFaultCount();
+  const uint8_t opc = sqe[0];
+  const uint32_t nsid = Le32(sqe + 4);
+  const uint64_t slba = Slba(sqe);
+  const uint32_t nlb = Nlb(sqe);
+  if (!InRange(ns, slba, nlb)) return Finish(sq, sqe, kLbaOutOfRange);
+  const MetaFormat& f = ns.fmt;
+  const PiCommand pi = DecodePi(sqe);
+  if (uint16_t st = CheckPrinfo(f, pi, slba)) return Finish(sq, sqe, st);
+  const uint32_t bs = 1u << ns.blockShift, ms = f.ms, tms = TransferredMetadata(f, pi);
+  const uint64_t dataLen = static_cast<uint64_t>(nlb) << ns.blockShift, mdLen = static_cast<uint64_t>(nlb) * ms;
+  const uint64_t xferLen = f.extended ? dataLen + static_cast<uint64_t>(nlb) * tms : dataLen;
+  if (mdtsBytes_ && xferLen > mdtsBytes_) return Finish(sq, sqe, kInvalidField);
+  const bool toGuest = opc == 0x02;
+  const int access = toGuest ? kAccessWrite : kAccessRead;
+  static thread_local std::vector<Segment> segs, msegs;
+  segs.clear();
+  msegs.clear();
+  IoView view(dma_, false);
+  if (uint16_t st = WalkData(view, sqe, xferLen, access, toGuest, true, segs)) return Finish(sq, sqe, st);
+  if (!f.extended && tms)
+    if (uint16_t st = WalkMetadata(view, sqe, mdLen, access, toGuest, msegs)) return Finish(sq, sqe, st);
+  uint8_t* data = ns.mem->data + (slba << ns.blockShift);
+  uint8_t* md = ns.md + slba * ms;
+  const bool check = f.piType && (pi.guard || pi.app || pi.ref);
+  SegmentCursor dc(segs.data(), segs.size()), mc(msegs.data(), msegs.size());
+  SegmentCursor& mcur = f.extended ? dc : mc;
+
+  if (toGuest) {
+    if (check)
+      if (uint16_t st = CheckBlocks(f, data, md, nlb, pi)) return Finish(sq, sqe, st);
+    if (!f.extended) {
+      dc.Write(data, dataLen);
+      if (tms) mc.Write(md, mdLen);
+    } else {
+      for (uint32_t i = 0; i < nlb; i++) {
+        dc.Write(data + static_cast<uint64_t>(i) * bs, bs);
+        if (tms) dc.Write(md + static_cast<uint64_t>(i) * ms, ms);
+      }
+    }
+    stats_.readCmds++;
+    stats_.readBytes += dataLen;
+    nsStats_[nsid].readOps++;
+    nsStats_[nsid].readBytes += dataLen;
+    return Finish(sq, sqe, kSuccess, faultsAtStart);
+  }
+
+  // Write and Compare: the host's blocks into the bounce buffer, data then metadata.
+  if (bounce_.size() < dataLen + mdLen) bounce_.resize(dataLen + mdLen);
+  uint8_t* bd = bounce_.data();
+  uint8_t* bm = bd + dataLen;
+  if (!f.extended) {
+    dc.Read(bd, dataLen);
+    if (tms) mc.Read(bm, mdLen);
+  } else {
+    for (uint32_t i = 0; i < nlb; i++) {
+      dc.Read(bd + static_cast<uint64_t>(i) * bs, bs);
+      if (tms) mcur.Read(bm + static_cast<uint64_t>(i) * ms, ms);
+    }
+  }
+  if (!tms) std::memset(bm, 0, mdLen);  // PRACT, PI-only metadata: generated below
+
+  if (opc == 0x05) {
+    stats_.otherCmds++;
+    if (check)
+      if (uint16_t st = CheckBlocks(f, data, md, nlb, pi)) return Finish(sq, sqe, st);
+    if (std::memcmp(bd, data, dataLen) != 0) return Finish(sq, sqe, kCompareFailure);
+    // The metadata the host sent is compared too, but for the PI PRACT tells us to ignore.
+    if (tms) {
+      const uint32_t po = f.piType && pi.pract ? f.PiOffset() : ms, pe = f.piType && pi.pract ? po + kPiSize : ms;
+      for (uint32_t i = 0; i < nlb; i++) {
+        const uint8_t* a = bm + static_cast<uint64_t>(i) * ms;
+        const uint8_t* b = md + static_cast<uint64_t>(i) * ms;
+        if (std::memcmp(a, b, po) != 0 || std::memcmp(a + pe, b + pe, ms - pe) != 0) return Finish(sq, sqe, kCompareFailure);
+      }
+    }
+    return Finish(sq, sqe, kSuccess, faultsAtStart);
+  }
+
+  if (f.piType && pi.pract) GenerateBlocks(f, bd, bm, nlb, pi);
+  else if (check)
+    if (uint16_t st = CheckBlocks(f, bd, bm, nlb, pi)) return Finish(sq, sqe, st);
+  std::memcpy(data, bd, dataLen);
+  std::memcpy(md, bm, mdLen);
+  stats_.writeCmds++;
+  stats_.writeBytes += dataLen;
+  nsStats_[nsid].writeOps++;
+  nsStats_[nsid].writeBytes += dataLen;
+  Finish(sq, sqe, kSuccess, faultsAtStart);
+}
+
+// Deallocated blocks (and blocks Write Zeroes cleared without PRACT) read zeroes; their metadata
+// reads as zeroes too, or, with PI, as all FFh: an Application Tag of FFFFh and a Reference Tag
+// of FFFFFFFFh turn the checks off (5.2.1.4), so a host checking PI can read them (as QEMU
+// reports zeroed blocks and SPDK's malloc bdev formats new ones).
+void EngineCore::FillMetadata(NvmeNs& ns, uint64_t slba, uint64_t nlb) {
+  std::memset(ns.md + slba * ns.fmt.ms, ns.fmt.piType ? 0xff : 0, nlb * ns.fmt.ms);
+}
+
+// Write Zeroes (NVM Command Set 1.0 3.3.8) with PRACT on a namespace with PI: the zeroed blocks
+// get generated PI (Guard over zeroes, the command's LBAT and ILBRT), as written blocks do.
+void EngineCore::ZeroMetadata(NvmeNs& ns, const uint8_t* sqe, uint64_t slba, uint64_t nlb) {
+  PiCommand pi = DecodePi(sqe);
+  if (!ns.fmt.piType || !pi.pract) return FillMetadata(ns, slba, nlb);
+  uint8_t* md = ns.md + slba * ns.fmt.ms;
+  std::memset(md, 0, nlb * ns.fmt.ms);
+  GenerateBlocks(ns.fmt, ns.mem->data + (slba << ns.blockShift), md, static_cast<uint32_t>(nlb), pi);
 }
 
 void EngineCore::ClearUncorrectable(uint64_t nsid) {

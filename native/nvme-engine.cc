@@ -207,10 +207,25 @@ int EngineCore::SetNamespace(uint64_t nsid, const NamespaceSpec* spec) {
     n.blocks = spec->size >> n.blockShift;
     n.writeCache = spec->writeCache;
     n.kind = spec->kind;
+    if (spec->mdSize) {
+      // LBA formats with metadata (NVM Command Set 1.0 5.3): the sizes SPDK's bdevs offer, PI
+      // in 8 of them; only memory namespaces keep a metadata area.
+      uint32_t ms = spec->mdSize;
+      if ((ms != 8 && ms != 16 && ms != 32 && ms != 64 && ms != 128) || spec->kind != NvmeNs::kMemory || spec->piType > 3)
+        return EINVAL;
+      n.fmt.ms = ms;
+      n.fmt.extended = spec->mdExtended;
+      n.fmt.piType = spec->piType;
+      n.fmt.piFirst = spec->piFirst;
+    } else if (spec->piType) {
+      return EINVAL;
+    }
+    n.fmt.blockSize = static_cast<uint32_t>(bs);
     if (spec->kind == NvmeNs::kMemory) {
       int err = 0;
-      n.mem = Mapping::Map(spec->fd, 0, spec->size, PROT_READ | PROT_WRITE, &err);
+      n.mem = Mapping::Map(spec->fd, 0, spec->size + n.blocks * n.fmt.ms, PROT_READ | PROT_WRITE, &err);
       if (!n.mem) return err;
+      if (n.fmt.ms) n.md = n.mem->data + (n.blocks << n.blockShift);
     } else if (spec->kind == NvmeNs::kFile) {
       n.fd = ::fcntl(spec->fd, F_DUPFD_CLOEXEC, 0);
       if (n.fd < 0) return errno;
@@ -221,7 +236,7 @@ int EngineCore::SetNamespace(uint64_t nsid, const NamespaceSpec* spec) {
   NvmeNs& slot = ns_[nsid - 1];
   if (slot.fd >= 0) ::close(slot.fd);
   // The same namespace pushed again (a write cache change): blocks marked uncorrectable stay.
-  if (slot.kind == n.kind && slot.blocks == n.blocks && slot.blockShift == n.blockShift) n.uncorrectable = std::move(slot.uncorrectable);
+  if (slot.kind == n.kind && slot.blocks == n.blocks && slot.blockShift == n.blockShift && slot.fmt.ms == n.fmt.ms) n.uncorrectable = std::move(slot.uncorrectable);
   slot = std::move(n);
   NsStats& st = nsStats_[nsid];
   for (std::atomic<uint64_t>* c : {&st.readOps, &st.readBytes, &st.writeOps, &st.writeBytes, &st.unmapOps, &st.unmapBytes,
@@ -603,6 +618,10 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
   if (!ns) return done(kInvalidNamespace);
   if (psdt == 3) return done(kInvalidField);
   const bool upcall = ns->kind == NvmeNs::kUpcall;
+  // PRINFO (CDW12 bits 29:26) of Write, Read, Compare, Write Zeroes: namespaces with metadata
+  // take Write/Read/Compare in ExecuteIo (MetadataIo); what reaches here has no PI to act on.
+  if (opc == 0x01 || opc == 0x02 || opc == 0x05 || opc == 0x08)
+    if (uint16_t st = CheckPrinfo(ns->fmt, DecodePi(sqe), slba)) return done(st);
   switch (opc) {
     case 0x00: {  // Flush
       if (upcall) return handUp(nullptr, nullptr, 0, 0, 0);
@@ -729,8 +748,10 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
       if (upcall) return handUp(nullptr, nullptr, 0, len, 0);
       stats_.zeroes++;
       nsStats_[nsid].zeroesOps++;
-      if (ns->kind == NvmeNs::kMemory) std::memset(ns->mem->data + off, 0, len);
-      else if (ns->kind == NvmeNs::kFile) {
+      if (ns->kind == NvmeNs::kMemory) {
+        std::memset(ns->mem->data + off, 0, len);
+        if (ns->fmt.ms) ZeroMetadata(*ns, sqe, slba, nlb);
+      } else if (ns->kind == NvmeNs::kFile) {
         if (::fallocate(ns->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off), static_cast<off_t>(len)) < 0) {
           std::vector<uint8_t> z(std::min<uint64_t>(len, 1 << 20), 0);
           for (uint64_t d = 0; d < len;) {
@@ -773,8 +794,10 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
           if (!blen) continue;
           stats_.unmapBytes += blen;
           nsStats_[nsid].unmapBytes += blen;
-          if (ns->kind == NvmeNs::kMemory) std::memset(ns->mem->data + off, 0, blen);
-          else if (ns->kind == NvmeNs::kFile &&
+          if (ns->kind == NvmeNs::kMemory) {
+            std::memset(ns->mem->data + off, 0, blen);
+            if (ns->fmt.ms) FillMetadata(*ns, rslba, rlen);
+          } else if (ns->kind == NvmeNs::kFile &&
                    ::fallocate(ns->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off), static_cast<off_t>(blen)) < 0) {
             std::vector<uint8_t> z(std::min<uint64_t>(blen, 1 << 20), 0);
             for (uint64_t d = 0; d < blen;) {

@@ -17,6 +17,7 @@
 
 #include "dma-map.h"
 #include "nvme-data.h"
+#include "nvme-protection.h"
 
 namespace vnvme {
 
@@ -106,6 +107,10 @@ struct NvmeNs {
   // Blocks marked by Write Uncorrectable (NVM Command Set 1.0 3.3.7): sorted, disjoint, at most
   // kMaxUncorrectableRanges. Reads of them fail until they are written, zeroed or deallocated.
   std::vector<LbaRange> uncorrectable;
+  // Metadata (memory namespaces only): fmt.ms bytes a block in an area after the data, in the
+  // same mapping (`md`), whatever way the host transfers it (extended or separate).
+  MetaFormat fmt;
+  uint8_t* md = nullptr;
 };
 
 // What a namespace is to the engine (setNamespace).
@@ -115,6 +120,12 @@ struct NamespaceSpec {
   uint64_t size = 0;
   uint64_t blockSize = 512;
   bool writeCache = false;
+  // Metadata bytes a block (0, 8, 16, 32, 64, 128), placement and PI (memory only): the memfd
+  // holds `size` bytes of data, then size / blockSize * mdSize bytes of metadata.
+  uint32_t mdSize = 0;
+  bool mdExtended = false;
+  uint8_t piType = 0;
+  bool piFirst = false;
 };
 
 struct EngineStats {
@@ -258,6 +269,11 @@ class EngineCore {
   void WriteUncorrectable(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
   void Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
   bool ClearDeallocated(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  // Read, Write, Compare of a namespace with metadata (extended or separate, PI checked and
+  // generated per PRINFO); what Write Zeroes and deallocation leave in the metadata.
+  void MetadataIo(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  void ZeroMetadata(NvmeNs& ns, const uint8_t* sqe, uint64_t slba, uint64_t nlb);
+  void FillMetadata(NvmeNs& ns, uint64_t slba, uint64_t nlb);
   void Finish(NvmeSq& sq, const uint8_t* sqe, uint16_t status, uint64_t faultsAtStart = UINT64_MAX);
   void HandUp(NvmeSq& sq, const uint8_t* sqe, uint8_t flags, uint64_t slba, uint32_t nlb, uint64_t bytes,
               const Segment* segs, size_t nsegs, const LbaRange* ranges, size_t nranges, uint16_t cid2, uint32_t completions);

@@ -1,5 +1,6 @@
 // Builds and runs the C++ unit tests of the plain-C++ core (no N-API) with AddressSanitizer and
-// UBSan, warnings as errors: the NVMe data-pointer walker (walk_test.cc against nvme-data.cc)
+// UBSan, warnings as errors: the NVMe data-pointer walker (walk_test.cc against nvme-data.cc),
+// metadata and protection information (protection_test.cc against nvme-protection.cc)
 // and the I/O engine core (engine_test.cc against nvme-engine.cc, dma-map.cc). A compiler
 // missing is a failure: the addon needs g++ too.
 import { test } from 'node:test';
@@ -11,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const CORE = ['nvme-data.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc', 'nvme-engine-io.cc'].map((f) => join(root, 'native', f));
+const CORE = ['nvme-data.cc', 'nvme-protection.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc', 'nvme-engine-io.cc'].map((f) => join(root, 'native', f));
 
 function buildAndRun(name: string, sources: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), `vnvme-${name}-`));
@@ -36,4 +37,8 @@ test('C++ unit test of the data-pointer walker (PRP/SGL boundaries, cycles, ever
 
 test('C++ unit test of the engine core (I/O, statuses, bdev operations, queue and restore validation)', () => {
   assert.match(buildAndRun('engine_test', [...CORE, join(root, 'test/native/engine_test.cc')]), /engine_test: \d+ checks, 0 failed/);
+});
+
+test('C++ unit test of metadata and protection information (CRC16 T10-DIF vector, PI checks and statuses, PRINFO rules)', () => {
+  assert.match(buildAndRun('protection_test', [join(root, 'native/nvme-protection.cc'), join(root, 'native/nvme-data.cc'), join(root, 'test/native/protection_test.cc')]), /protection_test: \d+ checks, 0 failed/);
 });

@@ -243,6 +243,52 @@ void TestWalkData() {
   CHECK_EQ(s.size(), 1u);
 }
 
+// Separate metadata (MPTR, SQE bytes 16-23) by PSDT: a contiguous buffer (PRPs: dword aligned;
+// SGL data: byte aligned) or, PSDT 10b, the address of one SGL descriptor walked as any SGL.
+void TestWalkMetadata() {
+  FakeMemory m;
+  std::vector<Segment> segs;
+  uint8_t sqe[64];
+  auto walk = [&](uint8_t psdt, uint64_t mptr, uint64_t len, int access = kAccessRead) {
+    Sqe(sqe, psdt, FakeMemory::Page(0), 0);
+    std::memcpy(sqe + 16, &mptr, 8);
+    segs.clear();
+    return WalkMetadata(m, sqe, len, access, access == kAccessWrite, segs);
+  };
+  CHECK_EQ(walk(0, FakeMemory::Page(1) + 4, 64), kSuccess);
+  CHECK_EQ(segs.size(), 1u);
+  CHECK_EQ(segs[0].iova, FakeMemory::Page(1) + 4);
+  CHECK_EQ(segs[0].len, 64u);
+  // A contiguous buffer may cross pages (it is contiguous in guest memory, not a PRP).
+  CHECK_EQ(walk(0, FakeMemory::Page(1) + 4000, 512), kSuccess);
+  CHECK_EQ(segs.size(), 1u);
+  CHECK_EQ(walk(0, FakeMemory::Page(1) + 2, 64), kInvalidField);  // PRPs: MPTR dword aligned
+  CHECK_EQ(walk(1, FakeMemory::Page(1) + 2, 64), kSuccess);       // SGL data: byte aligned
+  CHECK_EQ(walk(0, 0x900000, 64), kDataTransferError);              // outside guest memory
+  CHECK_EQ(walk(0, FakeMemory::Page(63) + 4064, 64), kDataTransferError);  // runs off its end
+  CHECK_EQ(walk(0, FakeMemory::kRo, 64, kAccessWrite), kDataTransferError);  // a read into read-only memory
+  CHECK_EQ(walk(0, FakeMemory::kRo, 64, kAccessRead), kSuccess);
+  CHECK_EQ(walk(0, 0x2, 0, kAccessRead), kSuccess);  // nothing to transfer: MPTR unused
+  CHECK_EQ(walk(3, FakeMemory::Page(1), 64), kInvalidField);
+  // PSDT 10b: MPTR -> one descriptor, a data block...
+  m.PutDesc(FakeMemory::Page(2), FakeMemory::Page(3), 64, 0);
+  CHECK_EQ(walk(2, FakeMemory::Page(2), 64), kSuccess);
+  CHECK_EQ(segs.size(), 1u);
+  CHECK_EQ(segs[0].iova, FakeMemory::Page(3));
+  CHECK_EQ(walk(2, FakeMemory::Page(2) + 4, 64), kSglOffsetInvalid);  // qword aligned
+  CHECK_EQ(walk(2, FakeMemory::Page(2), 128), kSglLengthInvalid);     // shorter than the metadata
+  CHECK_EQ(walk(2, 0x900000, 64), kDataTransferError);                // the descriptor unreadable
+  // ... or a last segment of two data blocks; a looping segment chain ends as any SGL does.
+  m.PutDesc(FakeMemory::Page(4), FakeMemory::Page(5), 32, 3);
+  m.PutDesc(FakeMemory::Page(5), FakeMemory::Page(6), 16, 0);
+  m.PutDesc(FakeMemory::Page(5) + 16, FakeMemory::Page(7), 16, 0);
+  CHECK_EQ(walk(2, FakeMemory::Page(4), 32), kSuccess);
+  CHECK_EQ(segs.size(), 2u);
+  m.PutDesc(FakeMemory::Page(8), FakeMemory::Page(9), 16, 2);
+  m.PutDesc(FakeMemory::Page(9), FakeMemory::Page(9), 16, 2);  // a segment pointing at itself
+  CHECK_EQ(walk(2, FakeMemory::Page(8), 64) != kSuccess, true);
+}
+
 }  // namespace
 
 int main() {
@@ -250,5 +296,6 @@ int main() {
   TestPrpChains();
   TestSgl();
   TestWalkData();
+  TestWalkMetadata();
   return vnvme_test::Report("walk_test");
 }
