@@ -857,19 +857,9 @@ void EngineCore::DisarmShadow() {
 }
 
 bool EngineCore::ProcessSq(NvmeSq& sq) {
-  if (!shadow_ || !interrupt_) return ProcessSqOnce(sq);
-  // Shadow doorbells in interrupt mode: after catching up, publish the event index (the host
-  // rings the real doorbell only for tails past it), then re-read the shadow tail after a full
-  // barrier so a submission that raced with the update is not left waiting (virtio-style
-  // event index; SPDK's set_sq_eventidx).
-  bool work = false;
-  for (int attempt = 0; attempt < 3; attempt++) {
-    work |= ProcessSqOnce(sq);
-    WriteEventIdx(2 * sq.qid, sq.head);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if ((ReadDoorbell(2 * sq.qid) & 0xffff) == sq.head) break;
-  }
-  return work;
+  // Shadow doorbells: the event indexes stay parked while we poll and are armed (with the race
+  // re-check) only before sleeping, by ArmShadow; nothing to do per pass.
+  return ProcessSqOnce(sq);
 }
 
 bool EngineCore::ProcessSqOnce(NvmeSq& sq) {
@@ -989,8 +979,11 @@ void EngineCore::Run() {
   using clock = std::chrono::steady_clock;
   // After work, keep polling this long before sleeping: catches the next submission of a
   // host at QD1 without a sleep and a wake-up. Only where doorbells are memory (the mapped
-  // page, or shadow doorbells in polling mode); never in interrupt mode.
+  // page, shadow doorbells); a message doorbell needs the socket thread, which spinning
+  // here would keep off the CPU. Interrupt mode polls shadow doorbells only briefly (a host
+  // at QD1 resubmits within a few microseconds), then sleeps.
   constexpr auto kSpin = std::chrono::microseconds(50);
+  constexpr auto kSpinInterrupt = std::chrono::microseconds(10);
   auto lastWork = clock::now();
   std::chrono::microseconds backoff(0);
   for (;;) {
@@ -1006,19 +999,17 @@ void EngineCore::Run() {
       }
     }
     bool work = PollOnce();
-    bool shadowPolling = shadow_ && !interrupt_;
     if (work) {
       lastWork = clock::now();
       backoff = std::chrono::microseconds(0);
-      if (shadowPolling && armed_) DisarmShadow();
-      armed_ = false;  // interrupt mode: ProcessSq kept the indexes current; check them again
+      if (shadow_ && armed_) DisarmShadow();
       continue;
     }
     // Adaptive idling: spin briefly after work, then sleep. Mapped doorbells are memory only
     // we can watch: sleep longer and longer (to 1 ms). Message doorbells kick us; so do shadow
     // doorbells once their event indexes are armed.
     auto idle = clock::now() - lastWork;
-    if ((polling_ || shadowPolling) && idle < kSpin) continue;
+    if ((polling_ || shadow_) && idle < (polling_ || !interrupt_ ? kSpin : kSpinInterrupt)) continue;
     if (polling_) ScanStrayDoorbells();
     if (shadow_ && !armed_ && !ArmShadow()) continue;  // lost a race with the host: poll
     std::unique_lock<std::mutex> g(mu_);
