@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findSpdk, type SpdkTools } from './vs-spdk.js';
 
-export const USAGE = `usage: npm run bench -- [--baseline DIR | --vs-spdk DIR] [--rounds N] [--only ROWS]
+/** `--help`; `modes` are the initiator bench's doorbell modes (bench/run.ts). */
+export const usage = (modes: readonly string[]) => `usage: npm run bench -- [--baseline DIR | --vs-spdk DIR] [--rounds N] [--only ROWS]
 
   --baseline DIR  a built vnvme checkout (npm install done there) whose target runs beside
                   ours in the same run, alternated A B A B, each row reported as a ratio
@@ -11,11 +12,12 @@ export const USAGE = `usage: npm run bench -- [--baseline DIR | --vs-spdk DIR] [
   --vs-spdk DIR   an SPDK build (DIR/build/bin/nvmf_tgt and spdk_nvme_perf, configured
                   --with-vfio-user): SPDK's perf against SPDK's nvmf_tgt and against ours, both
                   targets set up by DIR/scripts/rpc.py, alternated, reported as ours/SPDK
-                  (needs 2 GiB of 2 MiB hugepages for SPDK: reserved and given back when root)
+                  (needs 1024 free 2 MiB hugepages for SPDK: reserved and given back when root)
   --rounds N      alternations per target (default 1 alone, 3 with --baseline or --vs-spdk)
-  --only ROWS     rows to run, comma-separated prefixes of doorbells:workload:QD, e.g. mapped
-                  or mapped:randread:1; --vs-spdk rows are mapped:{randread,randwrite}:{1,32}
-                  and mapped:seqread:8 (128 KiB)
+  --only ROWS     rows to run, comma-separated, e.g. mapped or shadow+intr:randread:1
+                  (doorbells[:workload[:QD]]; doorbells: ${modes.join(', ')};
+                  +intr = target started with --interrupt-mode); --vs-spdk rows are
+                  mapped:{randread,randwrite}:{1,32} and mapped:seqread:8 (128 KiB)
   VNVME_BENCH_SECONDS  seconds per row (default 4)`;
 
 export interface BenchOptions {
@@ -52,8 +54,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   if (baseline && !existsSync(join(baseline, 'bin', 'vnvme.js'))) throw new Error(`--baseline ${baseline}: no bin/vnvme.js there; point it at a vnvme checkout`);
   if (baseline && !existsSync(join(baseline, 'build', 'Release', 'vnvme.node'))) throw new Error(`--baseline ${baseline}: not built; run npm install there first`);
   const spdk = vsSpdk === undefined ? undefined : findSpdk(vsSpdk);
-  if (spdk && only.some((o) => o.split(':')[0] === 'message'))
-    throw new Error("--vs-spdk has no message rows: SPDK's spdk_nvme_perf needs the doorbells mapped (nvme_vfio_setup_bar0); use --only mapped:...");
+  if (spdk && only.some((o) => !'mapped'.startsWith(o.split(':')[0]!)))
+    throw new Error("--vs-spdk has mapped rows only: SPDK's spdk_nvme_perf maps BAR0's doorbells itself (nvme_vfio_setup_bar0); use --only mapped:...");
   return { baseline, spdk, rounds: rounds || (baseline || spdk ? 3 : 1), only };
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runPerf, type PerfReport } from '../harness/initiator/perf.js';
 import { NvmeDriver } from '../harness/initiator/nvme-driver.js';
-import { parseBenchArgs, rowWanted, USAGE } from './args.js';
+import { parseBenchArgs, rowWanted, usage } from './args.js';
 import { runVsSpdk } from './vs-spdk.js';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
@@ -127,7 +127,7 @@ const PIN = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()) >= 2 
 async function main(): Promise<void> {
   const opts = parseBenchArgs(process.argv.slice(2));
   if (opts.help) {
-    console.log(USAGE);
+    console.log(usage(MODES));
     return;
   }
   if (PIN) spawnSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' });

@@ -96,7 +96,9 @@ test('parseBenchArgs: --vs-spdk defaults to 3 rounds; conflicts and bad values a
     assert.equal(parseBenchArgs([]).spdk, undefined);
     assert.equal(parseBenchArgs(['--help']).help, true);
     assert.throws(() => parseBenchArgs(['--vs-spdk', fake, '--baseline', fake]), /pass one of them/);
-    assert.throws(() => parseBenchArgs(['--vs-spdk', fake, '--only', 'message']), /no message rows/);
+    assert.throws(() => parseBenchArgs(['--vs-spdk', fake, '--only', 'message']), /mapped rows only/);
+    assert.throws(() => parseBenchArgs(['--vs-spdk', fake, '--only', 'mapped,shadow+intr']), /mapped rows only/);
+    assert.equal(parseBenchArgs(['--vs-spdk', fake, '--only', 'map']).only[0], 'map');
     assert.throws(() => parseBenchArgs(['--vs-spdk']), /--vs-spdk needs a value/);
     assert.throws(() => parseBenchArgs(['--rounds', '0']), /--rounds 0/);
     assert.throws(() => parseBenchArgs(['--rounds', 'x']), /--rounds x/);
