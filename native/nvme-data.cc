@@ -132,7 +132,8 @@ uint16_t WalkMetadata(GuestView& mem, const uint8_t* sqe, uint64_t len, int acce
     if (mptr & 7) return kSglOffsetInvalid;
     const uint8_t* desc = mem.List(mptr, 16);
     if (!desc) return kDataTransferError;
-    return WalkSgl(mem, desc, len, access, isRead, segs);
+    uint16_t st = WalkSgl(mem, desc, len, access, isRead, segs);
+    return st == kSglLengthInvalid ? kMetadataSglLengthInvalid : st;
   }
   if (psdt == 0 && (mptr & 3)) return kInvalidField;  // "shall be Dword aligned"
   // One contiguous buffer: an SGL Data Block descriptor of `len` bytes at MPTR.

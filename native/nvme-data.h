@@ -31,6 +31,7 @@ constexpr uint16_t kInvalidNamespace = Sc(0, 0x0b);
 constexpr uint16_t kInvalidSglSegment = Sc(0, 0x0d);
 constexpr uint16_t kInvalidSglCount = Sc(0, 0x0e);
 constexpr uint16_t kSglLengthInvalid = Sc(0, 0x0f);
+constexpr uint16_t kMetadataSglLengthInvalid = Sc(0, 0x10);
 constexpr uint16_t kSglTypeInvalid = Sc(0, 0x11);
 constexpr uint16_t kInvalidPrpOffset = Sc(0, 0x13);
 constexpr uint16_t kSglOffsetInvalid = Sc(0, 0x16);
@@ -90,7 +91,8 @@ uint16_t WalkData(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, 
 // A command's separate metadata (MPTR, SQE bytes 16-23) for `len` bytes, as CDW0.PSDT says
 // (NVMe Base 2.0 Figure 92): 00b (PRPs) a contiguous buffer, dword aligned; 01b a contiguous
 // buffer, byte aligned; 10b the address of one SGL descriptor, walked as any SGL (WalkSgl, so a
-// segment chain is bounded the same way). A contiguous buffer is walked as one SGL Data Block.
+// segment chain is bounded the same way; too short an SGL is Metadata SGL Length Invalid). A
+// contiguous buffer is walked as one SGL Data Block.
 uint16_t WalkMetadata(GuestView& mem, const uint8_t* sqe, uint64_t len, int access, bool isRead, std::vector<Segment>& segs);
 
 }  // namespace vnvme

@@ -276,7 +276,7 @@ void TestWalkMetadata() {
   CHECK_EQ(segs.size(), 1u);
   CHECK_EQ(segs[0].iova, FakeMemory::Page(3));
   CHECK_EQ(walk(2, FakeMemory::Page(2) + 4, 64), kSglOffsetInvalid);  // qword aligned
-  CHECK_EQ(walk(2, FakeMemory::Page(2), 128), kSglLengthInvalid);     // shorter than the metadata
+  CHECK_EQ(walk(2, FakeMemory::Page(2), 128), kMetadataSglLengthInvalid);  // shorter than the metadata
   CHECK_EQ(walk(2, 0x900000, 64), kDataTransferError);                // the descriptor unreadable
   // ... or a last segment of two data blocks; a looping segment chain ends as any SGL does.
   m.PutDesc(FakeMemory::Page(4), FakeMemory::Page(5), 32, 3);
