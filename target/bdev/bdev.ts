@@ -22,8 +22,24 @@ export class BdevIoError extends Error {
   }
 }
 
+/**
+ * A bdev's per-block metadata, as SPDK's bdev_malloc_create configures it (md_size,
+ * md_interleave, dif_type, dif_is_head_of_md; 16-bit Guard PI only). The namespace shows it as
+ * its LBA format: MS, FLBAS bit 4 (interleaved: extended), DPS.
+ */
+export interface BdevMetadata {
+  /** Bytes a block: 8, 16, 32, 64 or 128. */
+  size: number;
+  /** Interleaved after each block's data (NVMe extended LBA) or a separate buffer (MPTR). */
+  interleave: boolean;
+  /** Protection information type 0 (none), 1, 2 or 3. */
+  piType: number;
+  /** PI in the first 8 bytes of the metadata (else the last 8). */
+  piFirst: boolean;
+}
+
 export type NativeBacking =
-  | { kind: 'memory'; fd: number; size: number }
+  | { kind: 'memory'; fd: number; size: number; metadata?: BdevMetadata }
   | { kind: 'file'; fd: number; size: number; direct: boolean }
   | { kind: 'null' };
 
@@ -52,6 +68,12 @@ export interface Bdev {
   readonly stats: BdevIoStats;
   /** Name of the bdev this one is stacked on (error, delay), if any. */
   readonly baseBdev?: string;
+  /**
+   * Per-block metadata, if any. Only the native I/O engine moves metadata (a malloc bdev's
+   * metadata area), so a bdev with metadata always has a native backing and no TypeScript
+   * bdev may be stacked on it; read/write here move the data alone.
+   */
+  readonly metadata?: BdevMetadata;
 
   read(lba: bigint, blocks: number): Promise<Buffer>;
   write(lba: bigint, data: Buffer): Promise<void>;

@@ -354,14 +354,22 @@ async function formatNvm(c: NvmeController, sqe: Buffer): Promise<Result> {
   const lbaf = dw(sqe, 10) & 0xf;
   const ses = (dw(sqe, 10) >> 9) & 7;
   const pi = (dw(sqe, 10) >> 5) & 7;
-  // No format has metadata, so protection information cannot be enabled (NVMe Base 2.0 5.14).
-  if (pi !== 0) throw new NvmeError(Status.INVALID_FORMAT, `PI ${pi} on a format without metadata`);
+  const mset = (dw(sqe, 10) >> 4) & 1;
+  const pil = (dw(sqe, 10) >> 8) & 1;
   // FNA bit 2 = 0: no cryptographic erase; SES 010b and reserved values are invalid.
   if (ses > 1) throw new NvmeError(Status.INVALID_FIELD, `SES ${ses}`);
   const targets = nsid === 0xffffffff ? [...c.namespaces.values()] : [c.namespaces.get(nsid)];
   if (targets.some((t) => !t)) throw new NvmeError(Status.INVALID_NAMESPACE, `NSID ${nsid}`);
-  // A namespace keeps its block size: only the format it is in is accepted.
-  for (const ns of targets) if (lbaf !== (ns!.formatIndex ?? 0)) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf} (namespace ${ns!.nsid} is in format ${ns!.formatIndex ?? 0})`);
+  // A namespace keeps its block size and metadata: only the format it is in is accepted, with
+  // the metadata placement (MSET: extended), PI type and PI location (PIL: first 8 bytes) it has
+  // (NVMe Base 2.0 5.14: a PI setting the format does not support is Invalid Format).
+  for (const ns of targets) {
+    if (lbaf !== (ns!.formatIndex ?? 0)) throw new NvmeError(Status.INVALID_FORMAT, `LBA format ${lbaf} (namespace ${ns!.nsid} is in format ${ns!.formatIndex ?? 0})`);
+    const md = ns!.bdev.metadata;
+    if (pi !== (md?.piType ?? 0)) throw new NvmeError(Status.INVALID_FORMAT, `PI ${pi} (namespace ${ns!.nsid} has ${md?.piType ? `Type ${md.piType}` : 'none'})`);
+    if (md && mset !== (md.interleave ? 1 : 0)) throw new NvmeError(Status.INVALID_FORMAT, `MSET ${mset} (namespace ${ns!.nsid}'s metadata is ${md.interleave ? 'extended' : 'separate'})`);
+    if (md?.piType && pil !== (md.piFirst ? 1 : 0)) throw new NvmeError(Status.INVALID_FORMAT, `PIL ${pil} (namespace ${ns!.nsid}'s PI is in the ${md.piFirst ? 'first' : 'last'} 8 bytes)`);
+  }
   // Every namespace is checked before any is erased: a failed Format NVM changes nothing.
   for (const ns of targets)
     if (ns!.bdev.productName !== 'Malloc disk') throw new NvmeError(Status.INVALID_FORMAT, `namespace ${ns!.nsid} (${ns!.bdev.productName}) cannot be formatted`);

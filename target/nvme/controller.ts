@@ -576,7 +576,10 @@ export class NvmeController implements PciDeviceModel {
     const writeCache = this.features.volatileWriteCache === 1 && n.bdev.writeCache;
     if (!b) eng.setNamespace(n.nsid, { kind: 'upcall', size, blockSize: n.blockSize });
     else if (b.kind === 'null') eng.setNamespace(n.nsid, { kind: 'null', size, blockSize: n.blockSize });
-    else eng.setNamespace(n.nsid, { kind: b.kind, fd: b.fd, size, blockSize: n.blockSize, writeCache });
+    else if (b.kind === 'memory' && b.metadata) {
+      const m = b.metadata;
+      eng.setNamespace(n.nsid, { kind: 'memory', fd: b.fd, size, blockSize: n.blockSize, writeCache, metadata: { size: m.size, extended: m.interleave, piType: m.piType, piFirst: m.piFirst } });
+    } else eng.setNamespace(n.nsid, { kind: b.kind, fd: b.fd, size, blockSize: n.blockSize, writeCache });
   }
 
   /** Interrupt Coalescing / Interrupt Vector Configuration to the engine. */

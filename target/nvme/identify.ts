@@ -102,7 +102,22 @@ export function identifyNamespace(ns: NamespaceView): Buffer {
   b.writeBigUInt64LE(ns.blocks, 16); // NUSE
   b[24] = 0; // NSFEAT
   lbaFormats(b, ns.lbaFormats ?? [ns.blockSize]);
-  b[26] = ns.formatIndex ?? 0; // FLBAS: the format in use (at most 16 formats: bits 3:0), no metadata
+  b[26] = ns.formatIndex ?? 0; // FLBAS: the format in use (at most 16 formats: bits 3:0)
+  const md = ns.bdev.metadata;
+  if (md) {
+    // A namespace with metadata has the one format its bdev was created with (NVM Command Set
+    // 1.0 Figure 97, 5.3): LBAF MS (bits 15:0), FLBAS bit 4 metadata at the end of each block's
+    // data (extended) or not (separate, MPTR); MC says which of the two it supports.
+    b.writeUInt16LE(md.size, 128 + 4 * (ns.formatIndex ?? 0));
+    if (md.interleave) b[26] |= 1 << 4;
+    b[27] = md.interleave ? 1 << 0 : 1 << 1; // MC
+    if (md.piType) {
+      // DPC: the PI type in use (bit type-1) and where it sits (bit 3 first, bit 4 last 8 bytes);
+      // DPS: the type (bits 2:0), bit 3 PI in the first 8 bytes of the metadata.
+      b[28] = (1 << (md.piType - 1)) | (md.piFirst ? 1 << 3 : 1 << 4);
+      b[29] = md.piType | (md.piFirst ? 1 << 3 : 0);
+    }
+  }
   b[30] = ns.shared ? 1 : 0; // NMIC bit 0: may be attached to two or more controllers
   b[33] = 0x09; // DLFEAT: deallocated blocks read zeroes; Write Zeroes may deallocate
   // Copy (NVM Command Set 1.0 Figure 97): MSSRL, MCL (blocks), MSRC (0's based ranges).

@@ -76,7 +76,19 @@ test('bdev methods: create, list, stats, delete, and their errors', async (t) =>
   await fails(c, 'bdev_malloc_create', { num_blocks: 0, block_size: 512, name: 'X' }, -22);
   await fails(c, 'bdev_malloc_create', { num_blocks: 2 ** 45, block_size: 512, name: 'X' }, -12, /larger than this machine's memory/);
   await fails(c, 'bdev_malloc_create', { block_size: 512, name: 'X' }, -32602, /num_blocks/);
-  await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', md_size: 8 }, -95);
+  // Metadata and PI as SPDK's malloc takes them; only the sizes it offers, PI with metadata,
+  // the 16-bit Guard format; a TypeScript bdev cannot stack on one.
+  assert.equal(await c.call('bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'MD0', md_size: 8, dif_type: 1 }), 'MD0');
+  await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', md_size: 12 }, -22, /metadata size 12/);
+  await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', dif_type: 1 }, -22, /needs md_size/);
+  await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', md_size: 16, dif_type: 1, dif_pi_format: 2 }, -95, /16-bit Guard/);
+  await fails(c, 'bdev_error_create', { base_name: 'MD0' }, -95, /only the native I\/O engine/);
+  await fails(c, 'bdev_null_create', { name: 'X', num_blocks: 8, block_size: 512, md_size: 8 }, -95);
+  const [md0] = (await c.call('bdev_get_bdevs', { name: 'MD0' })) as Record<string, unknown>[];
+  assert.equal(md0.md_size, 8);
+  assert.equal(md0.dif_type, 1);
+  assert.equal(md0.md_interleave, false);
+  assert.equal(await c.call('bdev_malloc_delete', { name: 'MD0' }), true);
   await fails(c, 'bdev_malloc_create', { num_blocks: 8, block_size: 512, name: 'X', uuid: 'not-a-uuid' }, -32602, /uuid/);
 
   assert.equal(await c.call('bdev_null_create', { name: 'Null0', num_blocks: 1 << 20, block_size: 512 }), 'Null0');

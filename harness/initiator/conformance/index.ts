@@ -27,11 +27,12 @@ import { vfioUserCases } from './cases/vfio-user.js';
 import { pciCases } from './cases/pci.js';
 import { namespaceManagementCases } from './cases/ns-management.js';
 import { nvmCommandCases } from './cases/nvm-commands.js';
+import { metadataCases } from './cases/metadata.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...metadataCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
@@ -60,7 +61,9 @@ export interface ConformanceOptions {
 /**
  * A target of our own in a temporary directory, built as the daemon builds one (an NvmfTarget
  * with a VFIOUSER listener): malloc namespace 1 (native engine), slow (delay) namespace 2,
- * namespace 3 served through TypeScript (an error bdev injecting nothing), and a 16 MiB
+ * namespace 3 served through TypeScript (an error bdev injecting nothing), namespaces 4-7 with
+ * metadata (4: 512+8 separate, PI Type 1; 5: 512+16 extended, PI Type 2 in the last 8 bytes;
+ * 6: 4096+64 separate, PI Type 3 in the first 8; 7: 512+16 separate, no PI), and a 16 MiB
  * namespace pool, so the Namespace Management and Attachment cases run too; a second listener
  * (DIR/second/cntrl, never connected) is the subsystem's other controller, for the cases that
  * attach to one.
@@ -76,7 +79,13 @@ export async function startInProcessTarget(mode: 'mapped' | 'message', o: { inte
   const slow = new DelayBdev('Delay1', slowBase, { avgReadUs: 100_000, p99ReadUs: 100_000, avgWriteUs: 100_000, p99WriteUs: 100_000 });
   const upcallBase = new MallocBdev({ name: 'Malloc2', blockSize: 512, numBlocks: 4096 });
   const upcall = new ErrorBdev(upcallBase);
-  for (const b of [malloc, slowBase, slow, upcallBase, upcall]) bdevs.add(b, { method: 'in-process', params: {} });
+  const withMetadata = [
+    new MallocBdev({ name: 'Malloc3', blockSize: 512, numBlocks: 1024, metadata: { size: 8, interleave: false, piType: 1, piFirst: false } }),
+    new MallocBdev({ name: 'Malloc4', blockSize: 512, numBlocks: 1024, metadata: { size: 16, interleave: true, piType: 2, piFirst: false } }),
+    new MallocBdev({ name: 'Malloc5', blockSize: 4096, numBlocks: 256, metadata: { size: 64, interleave: false, piType: 3, piFirst: true } }),
+    new MallocBdev({ name: 'Malloc6', blockSize: 512, numBlocks: 1024, metadata: { size: 16, interleave: false, piType: 0, piFirst: false } }),
+  ];
+  for (const b of [malloc, slowBase, slow, upcallBase, upcall, ...withMetadata]) bdevs.add(b, { method: 'in-process', params: {} });
   let endpoint: NvmeEndpoint | undefined;
   const target = new NvmfTarget(bdevs, silentLogger, async (o) => {
     const made = vfioUserEndpointFor(o);
@@ -107,6 +116,7 @@ export async function startInProcessTarget(mode: 'mapped' | 'message', o: { inte
     target.addNamespace(nqn, { bdev_name: malloc.name, nsid: 1, nguid: '6e766d65636f6e66000000000000a001', eui64: '6e766d6500a00001' });
     target.addNamespace(nqn, { bdev_name: slow.name, nsid: 2 });
     target.addNamespace(nqn, { bdev_name: upcall.name, nsid: 3 });
+    withMetadata.forEach((b, i) => target.addNamespace(nqn, { bdev_name: b.name, nsid: 4 + i }));
     target.setNamespacePool(nqn, IN_PROCESS_POOL_BYTES);
     await target.addListener(nqn, { address: { trtype: 'VFIOUSER', traddr: dir } });
     const first = endpoint;

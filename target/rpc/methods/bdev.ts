@@ -4,7 +4,7 @@
 import { totalmem } from 'node:os';
 import { z } from 'zod';
 import { BaseBdev, TICK_RATE, ticksNow } from '../../bdev/base.js';
-import type { Bdev } from '../../bdev/bdev.js';
+import type { Bdev, BdevMetadata } from '../../bdev/bdev.js';
 import { DelayBdev } from '../../bdev/delay.js';
 import { ERROR_TYPES, ErrorBdev } from '../../bdev/error.js';
 import { FileBdev } from '../../bdev/file.js';
@@ -39,10 +39,28 @@ function addStacked(ctx: TargetContext, bdev: Bdev, base: string, config: { meth
   ctx.bdevs.add(bdev, config);
 }
 
+/**
+ * md_size, md_interleave, dif_type, dif_is_head_of_md, dif_pi_format as SPDK's
+ * bdev_malloc_create takes them (module/bdev/malloc/bdev_malloc.c: md_size 0, 8, 16, 32, 64 or
+ * 128; PI needs metadata). Only the 16-bit Guard PI format (dif_pi_format 0) is offered.
+ */
+function metadataOf(p: { md_size?: number; md_interleave?: boolean; dif_type?: number; dif_is_head_of_md?: boolean; dif_pi_format?: number }): BdevMetadata | undefined {
+  const size = p.md_size ?? 0;
+  if (![0, 8, 16, 32, 64, 128].includes(size)) throw errnoError('EINVAL', `metadata size ${size} is not supported (0, 8, 16, 32, 64 or 128)`);
+  const piType = p.dif_type ?? 0;
+  if (piType < 0 || piType > 3) throw errnoError('EINVAL', `dif_type ${piType} must be 0-3`);
+  if (piType && size < 8) throw errnoError('EINVAL', `dif_type ${piType} needs md_size of at least 8 (the protection information's 8 bytes)`);
+  if (p.dif_pi_format) throw errnoError('ENOTSUP', `dif_pi_format ${p.dif_pi_format}: only the 16-bit Guard format (0) is supported`);
+  if (!size) return undefined;
+  return { size, interleave: p.md_interleave ?? false, piType, piFirst: p.dif_is_head_of_md ?? false };
+}
+
 function baseFor(ctx: TargetContext, name: string): Bdev {
   const b = ctx.bdevs.get(name);
   const holder = ctx.bdevs.claimedBy(name);
   if (holder !== undefined) throw errnoError('EBUSY', `bdev '${name}' is already claimed by ${holder}`);
+  // Stacked bdevs work in TypeScript, which moves data only: metadata is the native engine's.
+  if (b.metadata) throw errnoError('ENOTSUP', `bdev '${name}' has ${b.metadata.size}-byte metadata, which only the native I/O engine serves; it cannot be the base of a TypeScript bdev (error, delay)`);
   return b;
 }
 
@@ -52,9 +70,24 @@ export function bdevInfo(ctx: TargetContext, b: Bdev): Record<string, unknown> {
     name: b.name,
     aliases: [],
     product_name: b.productName,
-    block_size: b.blockSize,
+    // Interleaved metadata is part of SPDK's block (blocklen = data + metadata).
+    block_size: b.blockSize + (b.metadata?.interleave ? b.metadata.size : 0),
     num_blocks: b.numBlocks,
     uuid: b.uuid,
+    ...(b.metadata
+      ? {
+          md_size: b.metadata.size,
+          md_interleave: b.metadata.interleave,
+          dif_type: b.metadata.piType,
+          ...(b.metadata.piType
+            ? {
+                dif_is_head_of_md: b.metadata.piFirst,
+                enabled_dif_check_types: { reftag: b.metadata.piType !== 3, apptag: false, guard: true },
+                dif_pi_format: 0,
+              }
+            : {}),
+        }
+      : {}),
     assigned_rate_limits: { rw_ios_per_sec: 0, rw_mbytes_per_sec: 0, r_mbytes_per_sec: 0, w_mbytes_per_sec: 0 },
     claimed: claimedBy !== undefined,
     ...(claimedBy !== undefined ? { claim_type: 'exclusive_write' } : {}),
@@ -178,7 +211,7 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
     }),
     handler: (p, ctx) => {
       checkGeometry(p.block_size, p.num_blocks);
-      checkNoMetadata(p);
+      const metadata = metadataOf(p);
       if (p.physical_block_size && (p.physical_block_size < p.block_size || p.physical_block_size % p.block_size))
         throw errnoError('EINVAL', `physical block size ${p.physical_block_size} must be a multiple of the block size ${p.block_size}`);
       // The memfd is filled lazily; one larger than RAM would fail on a later write (SIGBUS).
@@ -188,7 +221,7 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
       ctx.bdevs.checkFree(name);
       let bdev: MallocBdev;
       try {
-        bdev = new MallocBdev({ name, blockSize: p.block_size, numBlocks: p.num_blocks, uuid: p.uuid });
+        bdev = new MallocBdev({ name, blockSize: p.block_size, numBlocks: p.num_blocks, uuid: p.uuid, metadata });
       } catch (err) {
         throw fromSystemError(err, `cannot allocate ${p.num_blocks} blocks of ${p.block_size} bytes`);
       }
@@ -201,9 +234,12 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
           physical_block_size: p.physical_block_size,
           uuid: bdev.uuid,
           optimal_io_boundary: p.optimal_io_boundary ?? 0,
+          ...(metadata
+            ? { md_size: metadata.size, md_interleave: metadata.interleave, dif_type: metadata.piType, dif_is_head_of_md: metadata.piFirst, dif_pi_format: 0 }
+            : {}),
         }),
       });
-      ctx.log.notice('malloc bdev created', { name, blocks: p.num_blocks, block_size: p.block_size });
+      ctx.log.notice('malloc bdev created', { name, blocks: p.num_blocks, block_size: p.block_size, ...(metadata ? { md_size: metadata.size, dif_type: metadata.piType } : {}) });
       return name;
     },
   }),
