@@ -4,8 +4,10 @@
 // CQ (ids, base, size, head/tail, phase, vector, enable, doorbell values), the admin queue,
 // shadow doorbell buffers, outstanding AERs and pending events, the error log and SMART
 // counters; since version 2 also Timestamp, Host Behavior Support and the Keep Alive Timeout
-// (section FEAX) and the blocks Write Uncorrectable marked (UNCR). A version 1 record still
-// loads: those take their defaults. Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
+// (section FEAX) and the blocks Write Uncorrectable marked (UNCR); since version 3 the LBA
+// format's metadata of each namespace that has any (NSFM: size, placement, PI type and
+// location), which the destination's namespaces must match. Version 1 and 2 records still
+// load: those take their defaults (no namespace has metadata). Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
 // opaque stream.
 //
 // Layout (little-endian):
@@ -22,7 +24,7 @@ import type { AdminQueue } from './controller.js';
 export { RecordError };
 
 export const RECORD_MAGIC = 0x4d564e56; // "VNVM" read as a little-endian u32
-export const RECORD_VERSION = 2;
+export const RECORD_VERSION = 3;
 /** The oldest version decodeDeviceState() reads. */
 export const RECORD_MIN_VERSION = 1;
 export const RECORD_HEADER_SIZE = 32;
@@ -110,12 +112,26 @@ export interface DeviceState {
   } | null;
   /** Version 2: the blocks Write Uncorrectable marked, per namespace (none from version 1). */
   uncorrectable: { nsid: number; slba: bigint; nlb: bigint }[];
+  /** Version 3: the namespaces whose LBA format has metadata (none from versions 1 and 2). */
+  formats: NamespaceFormatRecord[];
 }
 
-const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT', 'FEAX', 'UNCR'] as const;
+export interface NamespaceFormatRecord {
+  nsid: number;
+  /** Metadata bytes a block (8, 16, 32, 64, 128). */
+  mdSize: number;
+  /** FLBAS bit 4: interleaved with the data. */
+  extended: boolean;
+  piType: number;
+  /** DPS bit 3: PI in the first 8 bytes of the metadata. */
+  piFirst: boolean;
+}
+
+const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT', 'FEAX', 'UNCR', 'NSFM'] as const;
 type Tag = (typeof TAGS)[number];
 /** The sections each version has (all required). */
-const VERSION_TAGS: Record<number, readonly Tag[]> = { 1: TAGS.slice(0, 11), 2: TAGS };
+const VERSION_TAGS: Record<number, readonly Tag[]> = { 1: TAGS.slice(0, 11), 2: TAGS.slice(0, 13), 3: TAGS };
+const METADATA_SIZES = [8, 16, 32, 64, 128];
 /** Upper bound of Write Uncorrectable ranges in a record (the engine keeps 1024 per namespace). */
 const MAX_UNCORRECTABLE = 1024 * 1024;
 
@@ -215,6 +231,12 @@ export function encodeDeviceState(s: DeviceState, version = RECORD_VERSION): Buf
     sec('UNCR', (w) => {
       w.u32(s.uncorrectable.length);
       for (const u of s.uncorrectable) w.u32(u.nsid).u64(u.slba).u64(u.nlb);
+    });
+  }
+  if (version >= 3) {
+    sec('NSFM', (w) => {
+      w.u32(s.formats.length);
+      for (const f of s.formats) w.u32(f.nsid).u32(f.mdSize).u8((f.extended ? 1 : 0) | (f.piFirst ? 2 : 0)).u8(f.piType);
     });
   }
   const body = new ByteWriter();
@@ -410,8 +432,23 @@ export function decodeDeviceState(buf: Buffer): DeviceState {
     }
     r.end();
   }
+  const formats: NamespaceFormatRecord[] = [];
+  if (version >= 3) {
+    r = rd('NSFM');
+    const n = r.count(1024, 'namespace formats');
+    for (let i = 0; i < n; i++) {
+      const f = { nsid: r.u32(), mdSize: r.u32(), flags: r.u8(), piType: r.u8() };
+      const where = `device state: namespace ${f.nsid}'s format`;
+      if (!namespaces.some((ns) => ns.nsid === f.nsid)) throw new RecordError(`${where}: the record has no such namespace`);
+      if (formats.some((x) => x.nsid === f.nsid)) throw new RecordError(`${where} appears twice`);
+      if (!METADATA_SIZES.includes(f.mdSize)) throw new RecordError(`${where}: metadata size ${f.mdSize}`);
+      if (f.flags > 3 || f.piType > 3) throw new RecordError(`${where}: flags ${f.flags}, PI type ${f.piType}`);
+      formats.push({ nsid: f.nsid, mdSize: f.mdSize, extended: (f.flags & 1) !== 0, piType: f.piType, piFirst: (f.flags & 2) !== 0 });
+    }
+    r.end();
+  }
 
-  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart, featuresV2, uncorrectable };
+  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart, featuresV2, uncorrectable, formats };
 }
 
 function validateQueues(queues: QueueRecord[], completions: { sqid: number }[], id: DeviceState['identity']): void {

@@ -126,6 +126,10 @@ export class NvmeMigratable implements MigratableDevice {
         ivConfig: [...f.ivConfig.entries()],
       },
       namespaces: [...c.namespaces.values()].map((n) => ({ nsid: n.nsid, blocks: n.blocks, blockSize: n.blockSize, uuid: Buffer.from(n.uuid) })),
+      formats: [...c.namespaces.values()].flatMap((n) => {
+        const m = n.bdev.metadata;
+        return m ? [{ nsid: n.nsid, mdSize: m.size, extended: m.interleave, piType: m.piType, piFirst: m.piFirst }] : [];
+      }),
       errorLog: { count: c.errorLog.count, entries: c.errorLog.snapshot() },
       smart: {
         readCommands: totals.readCommands,
@@ -176,6 +180,16 @@ export class NvmeMigratable implements MigratableDevice {
       if (!mine) refuse(`namespace ${n.nsid} does not exist here`);
       else if (mine.blocks !== n.blocks || mine.blockSize !== n.blockSize) refuse(`namespace ${n.nsid} is ${n.blocks} x ${n.blockSize} B on the source, ${mine.blocks} x ${mine.blockSize} B here`);
       else if (!mine.uuid.equals(n.uuid)) refuse(`namespace ${n.nsid} has a different UUID here`);
+      else {
+        // The LBA format's metadata must be the same (a version 1/2 record: none on the source).
+        const f = s.formats.find((x) => x.nsid === n.nsid);
+        const m = mine.bdev.metadata;
+        const show = (x: { size: number; extended: boolean; piType: number; piFirst: boolean } | undefined) =>
+          x ? `${x.size}-byte ${x.extended ? 'extended' : 'separate'} metadata, PI ${x.piType ? `Type ${x.piType} ${x.piFirst ? 'first' : 'last'}` : 'none'}` : 'no metadata';
+        const src = f ? { size: f.mdSize, extended: f.extended, piType: f.piType, piFirst: f.piFirst } : undefined;
+        const here = m ? { size: m.size, extended: m.interleave, piType: m.piType, piFirst: m.piFirst } : undefined;
+        if (show(src) !== show(here)) refuse(`namespace ${n.nsid} has ${show(src)} on the source, ${show(here)} here`);
+      }
     }
     for (const nsid of c.namespaces.keys()) if (!s.namespaces.some((n) => n.nsid === nsid)) refuse(`namespace ${nsid} exists here but not on the source`);
   }

@@ -43,6 +43,7 @@ export function sampleState(): DeviceState {
     smart: { readCommands: 10n, writeCommands: 20n, readBytes: 5120n, writeBytes: 10240n, mediaErrors: 1n, powerCycles: 1n, unsafeShutdowns: 0n, powerOnMs: 1234n },
     featuresV2: { timestampMs: 0x123456789abn, timestampOrigin: 1, timestampSynch: 0, capturedAtMs: 1_700_000_000_000n, hostBehavior: Buffer.concat([Buffer.from([1, 0, 1]), Buffer.alloc(509)]), keepAliveTimeoutMs: 5000 },
     uncorrectable: [{ nsid: 1, slba: 100n, nlb: 8n }],
+    formats: [{ nsid: 1, mdSize: 16, extended: true, piType: 2, piFirst: false }],
   };
 }
 
@@ -81,8 +82,8 @@ describe('device-state record', () => {
     m.writeUInt32LE(0xdeadbeef, 0);
     refused(m, /bad magic/);
     const v = Buffer.from(b);
-    v.writeUInt16LE(3, 4);
-    refused(v, /version 3 is not supported \(this target reads versions 1 to 2\)/);
+    v.writeUInt16LE(4, 4);
+    refused(v, /version 4 is not supported \(this target reads versions 1 to 3\)/);
     const v0 = Buffer.from(b);
     v0.writeUInt16LE(0, 4);
     refused(v0, /version 0 is not supported/);
@@ -99,7 +100,7 @@ describe('device-state record', () => {
     const v1 = encodeDeviceState(s, 1);
     assert.equal(v1.readUInt16LE(4), 1);
     assert.equal(v1.readUInt32LE(16), 11, 'the eleven sections of version 1');
-    assert.deepEqual(decodeDeviceState(v1), { ...s, featuresV2: null, uncorrectable: [] });
+    assert.deepEqual(decodeDeviceState(v1), { ...s, featuresV2: null, uncorrectable: [], formats: [] });
     // A version 1 record with a version 2 section is not a version 1 record.
     const v2 = encodeDeviceState(s);
     const relabelled = Buffer.from(v2);
@@ -109,6 +110,31 @@ describe('device-state record', () => {
     const short = Buffer.from(v1);
     short.writeUInt16LE(2, 4);
     refused(short, /section FEAX is missing/);
+  });
+
+  test('a version 2 record (before namespace formats) still loads: no namespace has metadata', () => {
+    const s = sampleState();
+    const v2 = encodeDeviceState(s, 2);
+    assert.equal(v2.readUInt16LE(4), 2);
+    assert.equal(v2.readUInt32LE(16), 13, 'the thirteen sections of version 2');
+    assert.deepEqual(decodeDeviceState(v2), { ...s, formats: [] });
+    const relabelled = Buffer.from(encodeDeviceState(s));
+    relabelled.writeUInt16LE(2, 4);
+    refused(relabelled, /unknown section NSFM in a version 2 record/);
+  });
+
+  test('version 3 namespace formats are checked: a namespace of the record, once, a metadata size and PI type that exist', () => {
+    const cases: [(s: DeviceState) => void, RegExp][] = [
+      [(s) => void (s.formats = [{ nsid: 2, mdSize: 8, extended: false, piType: 1, piFirst: false }]), /namespace 2's format: the record has no such namespace/],
+      [(s) => void s.formats.push({ ...s.formats[0]! }), /appears twice/],
+      [(s) => void (s.formats[0]!.mdSize = 12), /metadata size 12/],
+      [(s) => void (s.formats[0]!.piType = 4), /PI type 4/],
+    ];
+    for (const [mutate, re] of cases) {
+      const s = sampleState();
+      mutate(s);
+      refused(encodeDeviceState(s), re);
+    }
   });
 
   test('version 2 sections are checked: Timestamp range, uncorrectable blocks inside a namespace of the record', () => {

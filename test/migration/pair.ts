@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBdev } from '../../target/bdev/file.js';
 import { MallocBdev } from '../../target/bdev/malloc.js';
-import type { Bdev } from '../../target/bdev/bdev.js';
+import type { Bdev, BdevMetadata } from '../../target/bdev/bdev.js';
 import { NvmeEndpoint } from '../../target/nvme/endpoint.js';
 import { NvmeDriver, type QueuePair } from '../../harness/initiator/nvme-driver.js';
 
@@ -17,7 +17,10 @@ export interface Pair {
   close(): Promise<void>;
 }
 
-export async function makePair(o: { v1?: boolean; doorbells?: 'mapped' | 'message'; blocks?: number; blocksB?: number; malloc?: boolean } = {}): Promise<Pair> {
+/** `metadata` (malloc only): both namespaces' metadata format, or B's alone with `metadataB` (null: none). */
+export async function makePair(
+  o: { v1?: boolean; doorbells?: 'mapped' | 'message'; blocks?: number; blocksB?: number; malloc?: boolean; metadata?: BdevMetadata; metadataB?: BdevMetadata | null } = {},
+): Promise<Pair> {
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-migt-'));
   const uuid = '6a1e3b1c-7a5e-4c2e-9d41-0c1d2e3f4a5b';
   const eps: NvmeEndpoint[] = [];
@@ -27,7 +30,7 @@ export async function makePair(o: { v1?: boolean; doorbells?: 'mapped' | 'messag
     writeFileSync(file, Buffer.alloc(0), { flag: 'a' });
     truncateSync(file, 512 * (name === 'B' && o.blocksB ? o.blocksB : (o.blocks ?? 8192)));
     const bdev: Bdev = o.malloc
-      ? new MallocBdev({ name: `d${name}`, blockSize: 512, numBlocks: o.blocks ?? 8192, uuid })
+      ? new MallocBdev({ name: `d${name}`, blockSize: 512, numBlocks: o.blocks ?? 8192, uuid, metadata: (name === 'B' && o.metadataB !== undefined ? o.metadataB : o.metadata) ?? undefined })
       : await FileBdev.open({ name: `d${name}`, filename: file, uuid });
     bdevs.push(bdev);
     const traddr = join(dir, name);

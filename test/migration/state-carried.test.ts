@@ -96,3 +96,40 @@ test('version 2 state arrives: Timestamp (counting on), Host Behavior Support, K
     await p.close();
   }
 });
+
+test('version 3: a namespace\'s metadata format (PI Type 1, separate) must match on the destination; I/O with PI continues there', async () => {
+  const metadata = { size: 8, interleave: false, piType: 1, piFirst: false };
+  const p = await makePair({ doorbells: 'mapped', malloc: true, metadata });
+  const { drv, q } = await driverWithQueue(p.a);
+  try {
+    await migrateDriver(drv, p.b.socketPath, { protocol: 'v2' });
+    const id = drv.alloc(4096);
+    await drv.adminOk(cmd(0x06, 1, { prp1: id, cdw10: 0 }), 'Identify Namespace on B');
+    const ns = drv.read(id, 4096);
+    assert.equal(ns.readUInt32LE(128) & 0xffff, 8, 'LBAF0 MS');
+    assert.equal(ns[29], 1, 'DPS: Type 1');
+    // A Write with PRACT (LBAT 77h) and a Read checking every tag, on B's engine.
+    const buf = drv.alloc(512);
+    drv.write(buf, Buffer.alloc(512, 0x3c));
+    const w = await drv.submit(q, cmd(0x01, 1, { prp1: buf, cdw10: 5, cdw12: 1 << 29, cdw14: 5, cdw15: 0x77 }));
+    assert.equal(w.status, 0, 'Write with PRACT on B');
+    const md = drv.alloc(8);
+    const rd = cmd(0x02, 1, { prp1: buf, cdw10: 5, cdw12: 7 << 26, cdw14: 5, cdw15: 0xffff0077 });
+    rd.writeBigUInt64LE(md, 16);
+    assert.equal((await drv.submit(q, rd)).status, 0, 'Read with every check on B');
+    assert.equal(drv.read(md, 8).readUInt32BE(4), 5, 'Reference Tag: the LBA');
+  } finally {
+    drv.close();
+    await p.close();
+  }
+  // A destination whose namespace has no metadata refuses the source's state (EINVAL on the wire;
+  // the same pair with matching formats migrated above).
+  const p2 = await makePair({ doorbells: 'mapped', malloc: true, metadata, metadataB: null });
+  const d2 = await driverWithQueue(p2.a);
+  try {
+    await assert.rejects(migrateDriver(d2.drv, p2.b.socketPath, { protocol: 'v2' }), /errno 22/);
+  } finally {
+    d2.drv.close();
+    await p2.close();
+  }
+});
