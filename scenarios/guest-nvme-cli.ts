@@ -2,7 +2,9 @@
 // checked: identify, namespace list, SMART / error / firmware logs, every feature read, the
 // settable ones written and read back, format, write-zeroes, dataset management, flush,
 // compare (match and miscompare), verify, write-uncor, copy, controller reset, and NVM
-// subsystem reset when offered.
+// subsystem reset when offered. A second namespace has 8 bytes of separate metadata with PI
+// Type 1 (bdev_malloc_create -m 8 -t 1): the kernel's block integrity profile, I/O through it,
+// nvme-cli's --prinfo/--metadata, and a Guard error the kernel reports.
 import type { Guest } from '../harness/guest/guest.js';
 import type { CheckRecorder } from '../harness/runner/context.js';
 import { defineScenario, Skip } from '../harness/runner/scenario.js';
@@ -49,7 +51,7 @@ async function md5(c: CheckRecorder, g: Guest, cmd: string): Promise<string> {
 
 export const scenario = defineScenario({
   name: 'guest-nvme-cli',
-  description: 'nvme-cli admin and I/O commands from the guest with checked outputs: id-ctrl, id-ns, list-ns, logs, every feature, set-feature, format, write-zeroes, dsm, flush, compare, reset, subsystem-reset.',
+  description: 'nvme-cli admin and I/O commands from the guest with checked outputs: id-ctrl, id-ns, list-ns, logs, every feature, set-feature, format, write-zeroes, dsm, flush, compare, verify, write-uncor, copy, protection information (integrity profile, --prinfo, Guard error), reset, subsystem-reset.',
   tags: ['default', 'guest', 'admin'],
   needs: ['qemu'],
   timeoutMs: 15 * 60_000,
@@ -57,8 +59,11 @@ export const scenario = defineScenario({
     const { guest: g, ctrl } = await setupGuestWithTarget(ctx, {
       serial: SERIAL,
       model: MODEL,
-      bdevRpcs: [['bdev_malloc_create', '-b', 'Malloc0', '64', '512']],
-      namespaces: ['Malloc0'],
+      bdevRpcs: [
+        ['bdev_malloc_create', '-b', 'Malloc0', '64', '512'],
+        ['bdev_malloc_create', '-b', 'Malloc1', '16', '512', '-m', '8', '-t', '1'],
+      ],
+      namespaces: ['Malloc0', 'Malloc1'],
       subsystemArgs: ['-n'],
     });
     const dev = `/dev/${ctrl.name}`;
@@ -189,6 +194,44 @@ export const scenario = defineScenario({
       await c.sh(g, `sleep 1; head -c 65536 /dev/urandom > /tmp/f && dd if=/tmp/f of=${ns} bs=65536 count=1 oflag=direct status=none`);
       const r = await md5(c, g, `dd if=${ns} bs=65536 count=1 iflag=direct status=none`);
       c.equal('data written after format reads back', await md5(c, g, 'cat /tmp/f'), r);
+    });
+    ctx.step('protection information');
+    const pi = ctrl.namespaces.find((n) => n.endsWith('n2'));
+    const piDev = `/dev/${pi}`;
+    await ctx.check('pi.integrity', { title: 'PI Type 1 namespace: Identify MS 8 / DPS 1, and the kernel registers a T10-DIF-TYPE1-CRC integrity profile', area: 'Protection', section: 'NVM Command Set 1.0 5.2, Figure 97 (LBAF, DPS)', level: 'optional' }, async (c) => {
+      if (!pi) throw new Error(`no second namespace among ${ctrl.namespaces.join(', ')}`);
+      const j = JSON.parse((await c.sh(g, `nvme id-ns ${piDev} -o json`)).stdout) as { flbas: number; dps: number; lbafs: { ms: number; ds: number }[] };
+      c.equal('LBAF MS', 8, j.lbafs[j.flbas & 0xf]!.ms);
+      c.equal('DPS', 1, j.dps);
+      c.equal('integrity format', 'T10-DIF-TYPE1-CRC', (await c.sh(g, `cat /sys/block/${pi}/integrity/format`)).stdout.trim());
+      c.equal('protection interval', '512', (await c.sh(g, `cat /sys/block/${pi}/integrity/protection_interval_bytes`)).stdout.trim());
+    });
+    await ctx.check('pi.block-io', { title: 'Direct I/O through the integrity profile: the kernel generates PI, the target checks it on write and read', area: 'Protection', section: 'NVM Command Set 1.0 5.2 (PRCHK)', level: 'optional' }, async (c) => {
+      await c.sh(g, `head -c 65536 /dev/urandom > /tmp/p && dd if=/tmp/p of=${piDev} bs=65536 seek=1 count=1 oflag=direct status=none`);
+      c.equal('data read back', await md5(c, g, 'cat /tmp/p'), await md5(c, g, `dd if=${piDev} bs=65536 skip=1 count=1 iflag=direct status=none`));
+    });
+    await ctx.check('pi.nvme-cli', { title: 'nvme write --prinfo=8 (PRACT) stores generated PI; nvme read --metadata returns it; a fully checked read succeeds', area: 'Protection', section: 'NVM Command Set 1.0 5.2 (PRACT, PRCHK, ILBRT, LBAT)', level: 'optional' }, async (c) => {
+      await c.sh(g, 'head -c 512 /dev/urandom > /tmp/b');
+      await c.sh(g, `nvme write ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/b --prinfo=8 --app-tag=0x1234 --ref-tag=300`);
+      await c.sh(g, `nvme read ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/r --metadata-size=8 --metadata=/tmp/m --prinfo=0`);
+      c.equal('data', await md5(c, g, 'cat /tmp/b'), await md5(c, g, 'cat /tmp/r'));
+      const md = (await c.sh(g, 'od -An -tx1 /tmp/m')).stdout.replace(/\s+/g, '');
+      c.equal('Application Tag (LBAT)', '1234', md.slice(4, 8));
+      c.equal('Reference Tag (the LBA, Type 1)', '0000012c', md.slice(8, 16));
+      await c.sh(g, `nvme read ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/r --metadata-size=8 --metadata=/tmp/m --prinfo=7 --ref-tag=300 --app-tag=0x1234 --app-tag-mask=0xffff`);
+    });
+    await ctx.check('pi.guard-error', { title: 'A block stored with a wrong Guard: checked reads fail with End-to-end Guard Check Error (the kernel: EILSEQ), unchecked reads succeed, a rewrite heals it', area: 'Protection', section: 'NVM Command Set 1.0 5.2.1.4, status 282h', level: 'optional' }, async (c) => {
+      // /tmp/m holds block 300's valid PI: its Guard set to FFFFh (wrong but for 1 in 65536), stored with PRCHK clear.
+      await c.sh(g, "printf '\\377\\377' | dd of=/tmp/m bs=1 count=2 conv=notrunc status=none");
+      await c.sh(g, `nvme write ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/b --metadata-size=8 --metadata=/tmp/m --prinfo=0`);
+      const chk = await c.sh(g, `nvme read ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/r --metadata-size=8 --metadata=/tmp/m --prinfo=4`, { expectExit: null });
+      c.ok(chk.code !== 0 && /GUARD|0x282|282/i.test(chk.stdout + chk.stderr), 'nvme read with the Guard check', 'End-to-end Guard Check Error (282h)', `exit ${chk.code}: ${(chk.stdout + chk.stderr).trim()}`);
+      const rd = await c.sh(g, `dd if=${piDev} of=/dev/null bs=512 skip=300 count=1 iflag=direct status=none`, { expectExit: null });
+      // The kernel maps 282h-284h to BLK_STS_PROTECTION, which a read returns as EILSEQ.
+      c.ok(rd.code !== 0 && /Invalid or incomplete multibyte/.test(rd.stderr), "the kernel's read (PRCHK guard and ref)", 'EILSEQ (BLK_STS_PROTECTION)', `exit ${rd.code}: ${rd.stderr.trim()}`);
+      await c.sh(g, `nvme read ${piDev} --start-block=300 --block-count=0 --data-size=512 --data=/tmp/r --prinfo=0 --metadata-size=8 --metadata=/tmp/m`);
+      await c.sh(g, `dd if=/tmp/b of=${piDev} bs=512 seek=300 count=1 oflag=direct status=none`);
+      c.equal('rewritten block reads', await md5(c, g, 'cat /tmp/b'), await md5(c, g, `dd if=${piDev} bs=512 skip=300 count=1 iflag=direct status=none`));
     });
     ctx.step('resets');
     await ctx.check('nvme-reset', { title: 'nvme reset: controller reset, live again, I/O works', area: 'Reset', section: 'NVMe Base 2.1 3.7.2 (Controller Level Reset)' }, async (c) => {
