@@ -307,6 +307,7 @@ export async function runVsSpdk(o: VsSpdkOptions): Promise<void> {
   const runDir = mkdtempSync(join(tmpdir(), 'vnvme-vs-spdk-'));
   const unregisterDir = registerCleanup('vs-spdk scratch', () => rmSync(runDir, { recursive: true, force: true }), () => rmSync(runDir, { recursive: true, force: true }));
   const huge = await hugepagesForSpdk(runDir);
+  const builtBefore = ourBuild(o.ourBin).addonBuilt;
   const samples = new Map<string, Sample[]>(rows.map((r) => [rowKey(r), []]));
   let spdkInfo: { version?: string; commit?: string } = {};
 
@@ -353,7 +354,7 @@ export async function runVsSpdk(o: VsSpdkOptions): Promise<void> {
     unregisterDir();
     rmSync(runDir, { recursive: true, force: true });
   }
-  report(rows, samples, o, spdkInfo);
+  report(rows, samples, o, spdkInfo, builtBefore);
 }
 
 /** Which vnvme was measured: the commit, whether native/ had uncommitted changes, when the addon was built. */
@@ -402,7 +403,7 @@ export function vsSpdkTable(rows: readonly VsSpdkRow[], samples: Map<string, Sam
   });
 }
 
-function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOptions, spdkInfo: { version?: string; commit?: string }): void {
+function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOptions, spdkInfo: { version?: string; commit?: string }, builtBefore: string | undefined): void {
   const fmt = (n: number) => n.toLocaleString('en-US');
   const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
   const us = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
@@ -425,7 +426,10 @@ function report(rows: VsSpdkRow[], samples: Map<string, Sample[]>, o: VsSpdkOpti
       : `\nNo run had other processes taking more than ${DISTURBED * 100}% of the CPUs (runs above that were taken again, up to ${ATTEMPTS} times).`,
   );
   if (disturbed.length) console.log('Medians and spreads are over the undisturbed rounds where a row has any; the per-round ratios include every round.');
-  const run = { kind: 'vs-spdk', date: when, seconds: o.seconds, rounds: o.rounds, pinned: o.pin, cpus: NCPU, spdk: { dir: o.spdk.dir, ...spdkInfo }, ours: ourBuild(o.ourBin), rows: table };
+  // Each run starts a fresh target, which loads the addon then: one rebuilt meanwhile mixes two builds.
+  const ours = { ...ourBuild(o.ourBin), addonRebuiltDuringRun: ourBuild(o.ourBin).addonBuilt !== builtBefore };
+  if (ours.addonRebuiltDuringRun) console.log(`WARNING: build/Release/vnvme.node was rebuilt during this run (${builtBefore} -> ${ours.addonBuilt}): later rounds measured another build`);
+  const run = { kind: 'vs-spdk', date: when, seconds: o.seconds, rounds: o.rounds, pinned: o.pin, cpus: NCPU, spdk: { dir: o.spdk.dir, ...spdkInfo }, ours, rows: table };
   mkdirSync(o.resultsDir, { recursive: true });
   const file = join(o.resultsDir, `${when.replace(/[:.]/g, '-')}-vs-spdk.json`);
   writeFileSync(file, JSON.stringify(run, null, 2));
