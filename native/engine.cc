@@ -36,7 +36,8 @@ Napi::Function NvmeEngine::Init(Napi::Env env) {
        InstanceMethod("setInterruptMode", &NvmeEngine::SetInterruptMode),
        InstanceMethod("migrationState", &NvmeEngine::MigrationState),
        InstanceMethod("restoreQueues", &NvmeEngine::RestoreQueues),
-       InstanceMethod("clearUncorrectable", &NvmeEngine::ClearUncorrectable)});
+       InstanceMethod("clearUncorrectable", &NvmeEngine::ClearUncorrectable),
+       InstanceMethod("setReservationAccess", &NvmeEngine::SetReservationAccess)});
 }
 
 // new NvmeEngine(dmaTable, onUpcall(kind, qid, data: Buffer))
@@ -252,6 +253,14 @@ Napi::Value NvmeEngine::SetInterruptMode(const Napi::CallbackInfo& info) {
 // again (Format NVM erased them).
 Napi::Value NvmeEngine::ClearUncorrectable(const Napi::CallbackInfo& info) {
   core_->ClearUncorrectable(ArgU64(info, 0, "nsid"));
+  return info.Env().Undefined();
+}
+
+// setReservationAccess(nsid, blocks): what this controller's host may not do to the namespace
+// under its reservation (constants.reservation bits); stored atomically, the engine runs on.
+Napi::Value NvmeEngine::SetReservationAccess(const Napi::CallbackInfo& info) {
+  Check(info.Env(), core_->SetReservationAccess(ArgU64(info, 0, "nsid"), static_cast<uint8_t>(ArgU64(info, 1, "blocks") & 0xff)),
+        "setReservationAccess");
   return info.Env().Undefined();
 }
 

@@ -49,6 +49,7 @@ class NvmeEngine : public Napi::ObjectWrap<NvmeEngine>, public EngineSink, publi
   Napi::Value MigrationState(const Napi::CallbackInfo& info);
   Napi::Value RestoreQueues(const Napi::CallbackInfo& info);
   Napi::Value ClearUncorrectable(const Napi::CallbackInfo& info);
+  Napi::Value SetReservationAccess(const Napi::CallbackInfo& info);
 
   Napi::ObjectReference dmaRef_;
   Napi::ObjectReference doorbellRef_;

@@ -106,6 +106,8 @@ export interface NativeEngine {
   restoreQueues(state: EngineMigrationState): void;
   /** Blocks of the namespace marked by Write Uncorrectable read normally again (Format NVM). */
   clearUncorrectable(nsid: number): void;
+  /** What this controller's host may not do to the namespace under its reservation (constants.reservation bits). */
+  setReservationAccess(nsid: number, blocks: number): void;
   stats(): Record<string, number>;
   namespaceStats(nsid: number): { readOps: number; readBytes: number; writeOps: number; writeBytes: number; unmapOps: number; unmapBytes: number; flushOps: number; writeZeroesOps: number };
   queueState(): Array<Record<string, number | bigint | boolean | string>>;
@@ -249,18 +251,21 @@ export interface NativeConstants {
     | 'INVALID_PRP_OFFSET'
     | 'SGL_OFFSET_INVALID'
     | 'LBA_OUT_OF_RANGE'
+    | 'RESERVATION_CONFLICT'
     | 'WRITE_FAULT'
     | 'UNRECOVERED_READ_ERROR'
     | 'COMPARE_FAILURE',
     number
   >;
   /** Upcall kinds from the engine thread. */
-  upcall: { BDEV_OP: number; ADMIN_DOORBELL: number; EVENT: number; ERROR: number };
+  upcall: { BDEV_OP: number; ADMIN_DOORBELL: number; EVENT: number; ERROR: number; IO_COMMAND: number };
+  /** Reservation access bits (setReservationAccess): the read and the write command groups. */
+  reservation: { BLOCKS_READ: number; BLOCKS_WRITE: number };
   /** Event info bytes beyond the spec's, in kind EVENT upcalls. */
   event: { SQ_NOT_MAPPED: number; CLIENT_MEMORY_FAULT: number };
   bdevOp: { HEADER_SIZE: number; ENTRY_SIZE: number; DEALLOCATE: number; FUSED: number };
   /** What the engine enforces and Identify reports: Copy's MSRC + 1 and MSSRL/MCL in bytes, VSL in bytes. */
-  limits: { COPY_MAX_RANGES: number; COPY_MAX_BYTES: number; VERIFY_MAX_BYTES: number; MAX_UNCORRECTABLE_RANGES: number };
+  limits: { COPY_MAX_RANGES: number; COPY_MAX_BYTES: number; VERIFY_MAX_BYTES: number; MAX_UNCORRECTABLE_RANGES: number; MAX_NSID: number };
 }
 
 /** A validated I/O command for a namespace served by a TypeScript bdev (upcall BDEV_OP). */

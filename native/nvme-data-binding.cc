@@ -124,6 +124,7 @@ Napi::Object NvmeConstants(Napi::Env env) {
       {"INVALID_PRP_OFFSET", kInvalidPrpOffset},
       {"SGL_OFFSET_INVALID", kSglOffsetInvalid},
       {"LBA_OUT_OF_RANGE", kLbaOutOfRange},
+      {"RESERVATION_CONFLICT", kReservationConflict},
       {"COMMAND_SIZE_LIMIT_EXCEEDED", kCommandSizeLimitExceeded},
       {"WRITE_FAULT", kWriteFault},
       {"UNRECOVERED_READ_ERROR", kUnrecoveredRead},
@@ -136,6 +137,7 @@ Napi::Object NvmeConstants(Napi::Env env) {
   up.Set("ADMIN_DOORBELL", Napi::Number::New(env, kUpcallAdminDoorbell));
   up.Set("EVENT", Napi::Number::New(env, kUpcallEvent));
   up.Set("ERROR", Napi::Number::New(env, kUpcallError));
+  up.Set("IO_COMMAND", Napi::Number::New(env, kUpcallIoCommand));
   c.Set("upcall", up);
   Napi::Object ev = Napi::Object::New(env);
   ev.Set("SQ_NOT_MAPPED", Napi::Number::New(env, kEventSqNotMapped));
@@ -152,7 +154,12 @@ Napi::Object NvmeConstants(Napi::Env env) {
   lim.Set("COPY_MAX_BYTES", Napi::Number::New(env, static_cast<double>(kCopyMaxBytes)));
   lim.Set("VERIFY_MAX_BYTES", Napi::Number::New(env, static_cast<double>(kVerifyMaxBytes)));
   lim.Set("MAX_UNCORRECTABLE_RANGES", Napi::Number::New(env, kMaxUncorrectableRanges));
+  lim.Set("MAX_NSID", Napi::Number::New(env, EngineCore::kMaxNsid));
   c.Set("limits", lim);
+  Napi::Object res = Napi::Object::New(env);
+  res.Set("BLOCKS_READ", Napi::Number::New(env, kReservationBlocksRead));
+  res.Set("BLOCKS_WRITE", Napi::Number::New(env, kReservationBlocksWrite));
+  c.Set("reservation", res);
   return c;
 }
 

@@ -36,6 +36,9 @@ constexpr uint16_t kSglTypeInvalid = Sc(0, 0x11);
 constexpr uint16_t kInvalidPrpOffset = Sc(0, 0x13);
 constexpr uint16_t kSglOffsetInvalid = Sc(0, 0x16);
 constexpr uint16_t kLbaOutOfRange = Sc(0, 0x80);
+// NVMe Base 2.0 8.19: a command the namespace's reservation forbids this host. DNR clear, as
+// SPDK completes it: the holder may release the reservation, and the same command then succeeds.
+constexpr uint16_t kReservationConflict = Sc(0, 0x83, false);
 constexpr uint16_t kCommandSizeLimitExceeded = Sc(1, 0x83);  // Copy: MSRC, MSSRL, MCL
 constexpr uint16_t kWriteFault = Sc(2, 0x80, false);
 constexpr uint16_t kUnrecoveredRead = Sc(2, 0x81, false);

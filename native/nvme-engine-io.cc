@@ -191,6 +191,21 @@ bool EngineCore::ExecuteIo(NvmeSq& sq, const uint8_t* sqe) {
   const uint8_t psdt = (sqe[1] >> 6) & 3;
   NvmeNs* ns = Namespace(Le32(sqe + 4));
   switch (opc) {
+    case 0x0d:  // Reservation Register, Report, Acquire, Release: TypeScript's (kUpcallIoCommand)
+    case 0x0e:
+    case 0x11:
+    case 0x15:
+      if (!ns) return Finish(sq, sqe, kInvalidNamespace), true;
+      if (psdt == 3) return Finish(sq, sqe, kInvalidField), true;
+      stats_.otherCmds++;
+      sq.inflight++;
+      Upcall(kUpcallIoCommand, sq.qid, sqe, 64);
+      return true;
+  }
+  // NVMe Base 2.0 8.19, Figure "Command Behavior in the Presence of a Reservation": what this
+  // host may not do to the namespace now. Checked before anything else about the command.
+  if (uint16_t st = ReservationConflict(sqe)) return Finish(sq, sqe, st), true;
+  switch (opc) {
     case 0x04:  // Write Uncorrectable
     case 0x0c:  // Verify
     case 0x19:  // Copy
@@ -254,6 +269,13 @@ void EngineCore::RunFused(NvmeSq& sq, const uint8_t* second) {
               Nlb(first) == Nlb(write);
   if (!pair) {
     Finish(sq, first, kInvalidField);
+    return Finish(sq, write, kAbortedFailedFused);
+  }
+  // A reservation that forbids either half fails the Compare and aborts the Write.
+  uint16_t conflict = ReservationConflict(first);
+  if (!conflict) conflict = ReservationConflict(write);
+  if (conflict) {
+    Finish(sq, first, conflict);
     return Finish(sq, write, kAbortedFailedFused);
   }
   first[1] &= static_cast<uint8_t>(~3u);
@@ -567,6 +589,35 @@ void EngineCore::ZeroMetadata(NvmeNs& ns, const uint8_t* sqe, uint64_t slba, uin
   uint8_t* md = ns.md + slba * ns.fmt.ms;
   std::memset(md, 0, nlb * ns.fmt.ms);
   GenerateBlocks(ns.fmt, ns.mem->data + (slba << ns.blockShift), md, static_cast<uint32_t>(nlb), pi);
+}
+
+// ------------------------------------------------------------------ reservations
+
+int EngineCore::SetReservationAccess(uint64_t nsid, uint8_t blocks) {
+  if (nsid == 0 || nsid > kMaxNsid || blocks > (kReservationBlocksRead | kReservationBlocksWrite)) return EINVAL;
+  resBlocks_[nsid].store(blocks, std::memory_order_release);
+  return 0;
+}
+
+uint16_t EngineCore::ReservationConflict(const uint8_t* sqe) const {
+  uint32_t nsid = Le32(sqe + 4);
+  if (nsid == 0 || nsid > kMaxNsid) return kSuccess;  // Flush of every namespace (FFFFFFFFh), or no namespace
+  uint8_t blocks = resBlocks_[nsid].load(std::memory_order_acquire);
+  if (!blocks) return kSuccess;
+  switch (sqe[0]) {
+    case 0x02:  // Read
+    case 0x05:  // Compare
+    case 0x0c:  // Verify
+      return blocks & kReservationBlocksRead ? kReservationConflict : kSuccess;
+    case 0x00:  // Flush
+    case 0x01:  // Write
+    case 0x04:  // Write Uncorrectable
+    case 0x08:  // Write Zeroes
+    case 0x09:  // Dataset Management
+    case 0x19:  // Copy
+      return blocks & kReservationBlocksWrite ? kReservationConflict : kSuccess;
+  }
+  return kSuccess;
 }
 
 void EngineCore::ClearUncorrectable(uint64_t nsid) {

@@ -22,7 +22,22 @@
 namespace vnvme {
 
 // Upcall kinds (engine thread -> TypeScript); the addon exports them as constants.upcall.
-enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4 };
+enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4, kUpcallIoCommand = 5 };
+
+// An I/O command TypeScript serves whatever the namespace's bdev (kUpcallIoCommand): the
+// Reservation commands (Register 0Dh, Report 0Eh, Acquire 11h, Release 15h, NVMe Base 2.0
+// 7.2-7.5). The record is the 64-byte SQE as fetched; the engine checked only that the
+// namespace exists and PSDT is not reserved. TypeScript walks the data pointer itself and
+// completes it through Complete() like a bdev operation.
+//
+// Reservations are subsystem-wide state with several controllers, each its own engine thread,
+// so the state lives in TypeScript (target/nvme/reservations.ts); what an engine needs on the
+// I/O path is only what *this* controller's host may not do to each namespace, a byte per
+// namespace (kReservationBlocks*) that TypeScript stores atomically whenever the reservation
+// changes, before the command that changed it completes. Read/Write/etc. then get Reservation
+// Conflict here, with no JavaScript hop and no lock.
+constexpr uint8_t kReservationBlocksRead = 1;   // Read, Compare, Verify (the read command group)
+constexpr uint8_t kReservationBlocksWrite = 2;  // Flush, Write, Write Uncorrectable, Write Zeroes, DSM, Copy
 
 // A bdev operation for a namespace served by a TypeScript bdev, validated and walked here:
 //   opcode u8 @0, flags u8 @1 (kBdevOpDeallocate), cid u16 @2, nsid u32 @4, slba u64 @8,
@@ -231,6 +246,12 @@ class EngineCore {
   void SetCoalescing(uint32_t thr, uint64_t time100us, std::vector<bool> vectorsWithoutCoalescing);
   // Forgets the blocks Write Uncorrectable marked in a namespace (Format NVM erased it).
   void ClearUncorrectable(uint64_t nsid);
+  // What this controller's host may not do to namespace `nsid` under its reservation
+  // (kReservationBlocks* bits; 0: everything allowed). Any thread; atomic. 0 or EINVAL.
+  int SetReservationAccess(uint64_t nsid, uint8_t blocks);
+  uint8_t ReservationAccess(uint64_t nsid) const {
+    return nsid >= 1 && nsid <= kMaxNsid ? resBlocks_[nsid].load(std::memory_order_acquire) : 0;
+  }
   // Doorbell Buffer Config; off when !on.
   void SetShadow(bool on, uint64_t dbs, uint64_t eventIdx);
   // Interrupt mode (nvmf_tgt --interrupt-mode): never poll while idle. The engine sleeps, with no
@@ -269,6 +290,8 @@ class EngineCore {
   void WriteUncorrectable(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
   void Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
   bool ClearDeallocated(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
+  // Reservation Conflict for a command this controller's host may not issue now (0: allowed).
+  uint16_t ReservationConflict(const uint8_t* sqe) const;
   // Read, Write, Compare of a namespace with metadata (extended or separate, PI checked and
   // generated per PRINFO); what Write Zeroes and deallocation leave in the metadata.
   void MetadataIo(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
@@ -339,6 +362,10 @@ class EngineCore {
   uint16_t lastStatus_ = 0;  // the status Execute last completed with (a fused pair's Compare)
   EngineStats stats_;
   std::unique_ptr<NsStats[]> nsStats_{new NsStats[kMaxNsid + 1]};
+  // By nsid: kReservationBlocks* (SetReservationAccess). Kept apart from ns_ so a namespace
+  // pushed again (a write cache change) keeps its reservation, and so the JS thread can store
+  // it while the engine runs.
+  std::unique_ptr<std::atomic<uint8_t>[]> resBlocks_{new std::atomic<uint8_t>[kMaxNsid + 1]()};
 };
 
 }  // namespace vnvme

@@ -95,7 +95,7 @@ async function identify(c: NvmeController, sqe: Buffer): Promise<Result> {
         break;
       }
       const ns = activeNs();
-      data = ns ? identifyNamespace(ns) : Buffer.alloc(4096); // inactive: zeroes
+      data = ns ? identifyNamespace(ns, { ptpl: c.reservations.domain.ptplCapable(nsid) }) : Buffer.alloc(4096); // inactive: zeroes
       break;
     }
     case 0x01:
@@ -221,6 +221,8 @@ async function getFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   const fid = dw(sqe, 10) & 0xff;
   const sel = (dw(sqe, 10) >> 8) & 7;
   if (sel > 3) throw new NvmeError(Status.INVALID_FIELD, `SEL ${sel}`);
+  // Reservation Notification Mask and Reservation Persistence are per namespace (reservation-io.ts).
+  if (fid === Feature.RESERVATION_NOTIFICATION_MASK || fid === Feature.RESERVATION_PERSISTENCE) return c.reservations.getFeature(fid, dw(sqe, 1), sel);
   const r = c.features.get(fid, dw(sqe, 11), sel);
   // Features with a data structure return it (not for SEL 011b, which reports capabilities).
   const data = sel === 3 ? null : c.features.data(fid, dw(sqe, 11), sel);
@@ -233,6 +235,12 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   const save = (dw(sqe, 10) >>> 31) === 1;
   const bytes = featureDataBytes(fid, dw(sqe, 11));
   const data = bytes && !save ? await fromHost(c, sqe, bytes) : undefined;
+  if (fid === Feature.RESERVATION_NOTIFICATION_MASK || fid === Feature.RESERVATION_PERSISTENCE) {
+    if (save) throw new NvmeError(Status.FEATURE_NOT_SAVEABLE);
+    return c.reservations.setFeature(fid, dw(sqe, 1), dw(sqe, 11));
+  }
+  // NVMe Base 2.0 5.27.1.25: a registered host's identifier may not change (Command Sequence Error).
+  if (fid === Feature.HOST_IDENTIFIER && data && !save) c.reservations.checkHostIdChange(data, (dw(sqe, 11) & 1) === 1);
   const r = c.features.set(fid, dw(sqe, 11), { save, ioQueuesExist: c.sqs.size > 0 || c.cqs.size > 0, data });
   if (fid === Feature.VOLATILE_WRITE_CACHE) c.syncAllNamespaces();
   // A threshold the current temperature already crosses raises the SMART / Health event
@@ -242,6 +250,8 @@ async function setFeatures(c: NvmeController, sqe: Buffer): Promise<Result> {
   if (fid === Feature.INTERRUPT_COALESCING || fid === Feature.INTERRUPT_VECTOR_CONFIG) c.syncCoalescing();
   // The Keep Alive Timer starts when this command completes (5.27.1.12); KATO 0 stops it.
   if (fid === Feature.KEEP_ALIVE_TIMER) c.keepAlive.restart();
+  // Another host now: its engine judges I/O by that host's reservations.
+  if (fid === Feature.HOST_IDENTIFIER) c.reservations.hostChanged();
   return r;
 }
 
@@ -288,6 +298,9 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
     case LogPage.CHANGED_NS_LIST:
       page = changedNamespaceLog(c.changedNamespaces);
       break;
+    case LogPage.RESERVATION_NOTIFICATION:
+      page = c.reservations.logPage();
+      break;
     case LogPage.COMMANDS_SUPPORTED:
       page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells, namespaceManagement: managedNamespaces(c) !== null });
       break;
@@ -299,6 +312,8 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
   const out = Buffer.alloc(len);
   page.copy(out, 0, Number(offset), Math.min(page.length, Number(offset) + len));
   await toHost(c, sqe, out);
+  // Each read of log 0Ch takes its entry: the next read returns the next one (5.16.1.21).
+  if (lid === LogPage.RESERVATION_NOTIFICATION) c.reservations.logPageRead();
   // Only a read that completed clears what it reported.
   if (!rae) {
     if (lid === LogPage.CHANGED_NS_LIST) c.changedNamespaces = [];

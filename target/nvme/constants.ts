@@ -57,6 +57,10 @@ export const IoOpcode = {
   WRITE_ZEROES: 0x08,
   DSM: 0x09,
   VERIFY: 0x0c,
+  RESERVATION_REGISTER: 0x0d,
+  RESERVATION_REPORT: 0x0e,
+  RESERVATION_ACQUIRE: 0x11,
+  RESERVATION_RELEASE: 0x15,
   COPY: 0x19,
 } as const;
 
@@ -91,8 +95,11 @@ export const Status = {
   INVALID_PRP_OFFSET: E.INVALID_PRP_OFFSET,
   SGL_OFFSET_INVALID: E.SGL_OFFSET_INVALID,
   LBA_OUT_OF_RANGE: E.LBA_OUT_OF_RANGE,
+  HOST_ID_INCONSISTENT_FORMAT: status(0, 0x18),
   KEEP_ALIVE_TIMER_EXPIRED: status(0, 0x19, false),
   NS_NOT_READY: status(0, 0x82, false),
+  // A command the namespace's reservation forbids (NVMe Base 2.0 8.19); the engine's own value.
+  RESERVATION_CONFLICT: E.RESERVATION_CONFLICT,
   // Command specific (SCT 1)
   COMPLETION_QUEUE_INVALID: status(1, 0x00),
   INVALID_QUEUE_IDENTIFIER: status(1, 0x01),
@@ -154,6 +161,8 @@ export const Feature = {
   KEEP_ALIVE_TIMER: 0x0f,
   HOST_BEHAVIOR_SUPPORT: 0x16,
   HOST_IDENTIFIER: 0x81,
+  RESERVATION_NOTIFICATION_MASK: 0x82,
+  RESERVATION_PERSISTENCE: 0x83,
 } as const;
 
 export const LogPage = {
@@ -162,6 +171,7 @@ export const LogPage = {
   FIRMWARE_SLOT: 0x03,
   CHANGED_NS_LIST: 0x04,
   COMMANDS_SUPPORTED: 0x05,
+  RESERVATION_NOTIFICATION: 0x0c,
 } as const;
 
 /** Asynchronous event types and infos (Get Log Page / AER completion dword 0). */
@@ -169,6 +179,9 @@ export const AsyncEvent = {
   TYPE_ERROR: 0,
   TYPE_SMART: 1,
   TYPE_NOTICE: 2,
+  /** I/O Command specific status (110b); info 00h: Reservation Log Page Available (log 0Ch). */
+  TYPE_IO: 6,
+  IO_RESERVATION_LOG_AVAILABLE: 0x00,
   ERROR_INVALID_DOORBELL_REGISTER: 0x00,
   ERROR_INVALID_DOORBELL_VALUE: 0x01,
   NOTICE_NS_ATTRIBUTE_CHANGED: 0x00,

@@ -14,6 +14,8 @@ import { executeAdmin } from './admin.js';
 import { executeBdevOp } from './io.js';
 import { AsyncEventQueue } from './events.js';
 import { KeepAliveTimer } from './keep-alive.js';
+import { ReservationDomain } from './reservations.js';
+import { ControllerReservations } from './reservation-io.js';
 import type { ControllerIdentity, NamespaceInventory, NamespaceView } from './model.js';
 
 export interface ControllerOptions {
@@ -28,6 +30,8 @@ export interface ControllerOptions {
   log: Logger;
   /** The NVM subsystem's namespaces, for Namespace Management and Attachment (absent: not offered). */
   inventory?: NamespaceInventory;
+  /** The subsystem's reservations, shared by its controllers (absent: this controller's own). */
+  reservations?: ReservationDomain;
 }
 
 export const BAR0_SIZE = 0x4000;
@@ -98,10 +102,13 @@ export class NvmeController implements PciDeviceModel {
   readonly inflightIo = new Map<string, { abort: (how: 'requested' | 'dropped') => void }>();
   /** Keep Alive (keep-alive.ts): restarted by Keep Alive commands and Set Features KATO. */
   readonly keepAlive = new KeepAliveTimer(this);
+  /** Reservations: the commands, the notification log, features 82h/83h (reservation-io.ts). */
+  readonly reservations: ControllerReservations;
 
   constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
     this.features = new FeatureState({ maxIoQueues: opts.maxIoQueues, msixVectors: opts.msixVectors, numPowerStates: 1 });
+    this.reservations = new ControllerReservations(this, opts.reservations ?? new ReservationDomain());
     // CAP: MQES, CQR=1, AMS none, TO=15 (7.5 s), DSTRD 0, NSSRS 0, CSS NVM, MPSMIN=MPSMAX=0 (4 KiB)
     this.cap = BigInt(opts.maxQueueEntries - 1) | (1n << 16n) | (15n << 24n) | (1n << 37n);
     this.bars = [
@@ -322,6 +329,7 @@ export class NvmeController implements PciDeviceModel {
     this.pendingAdminCqes = [];
     this.shadow = null;
     this.features.reset();
+    this.reservations.resetFeatures();
     this.syncAllNamespaces();
     this.syncCoalescing();
     this.csts = 0;
@@ -377,6 +385,8 @@ export class NvmeController implements PciDeviceModel {
         if (tail !== this.admin.sqTail) this.adminSqTail(tail);
       } else if (kind === UPCALL.BDEV_OP) {
         void executeBdevOp(this, decodeBdevOp(data));
+      } else if (kind === UPCALL.IO_COMMAND) {
+        void this.reservations.execute(qid, data);
       } else if (kind === UPCALL.ERROR) {
         this.errorLog.record({ sqid: qid, cid: data.readUInt16LE(0), status: data.readUInt16LE(2), paramLocation: 0xffff, lba: data.readBigUInt64LE(8), nsid: data.readUInt32LE(4) });
       } else if (kind === UPCALL.EVENT) {
@@ -580,6 +590,18 @@ export class NvmeController implements PciDeviceModel {
       const m = b.metadata;
       eng.setNamespace(n.nsid, { kind: 'memory', fd: b.fd, size, blockSize: n.blockSize, writeCache, metadata: { size: m.size, extended: m.interleave, piType: m.piType, piFirst: m.piFirst } });
     } else eng.setNamespace(n.nsid, { kind: b.kind, fd: b.fd, size, blockSize: n.blockSize, writeCache });
+    this.pushReservationAccess(n.nsid);
+  }
+
+  /**
+   * What this controller's host may not do to the namespace under its reservation, to the
+   * engine (reservations.ts says why it is a byte there). Called whenever the subsystem's
+   * reservation of the namespace or this controller's Host Identifier changes.
+   */
+  pushReservationAccess(nsid: number): void {
+    const eng = this.realEngine;
+    if (!eng || nsid < 1 || nsid > native.constants.limits.MAX_NSID) return;
+    eng.setReservationAccess(nsid, this.reservations.blocks(nsid));
   }
 
   /** Interrupt Coalescing / Interrupt Vector Configuration to the engine. */
@@ -596,6 +618,7 @@ export class NvmeController implements PciDeviceModel {
 
   /** Stops the engine thread for good (target shutdown). */
   close(): void {
+    this.reservations.close();
     this.realEngine?.stop();
   }
 

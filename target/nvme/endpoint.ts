@@ -11,6 +11,7 @@ import type { Bdev } from '../bdev/bdev.js';
 import { NvmeController } from './controller.js';
 import { hexBytes, uuidBytes, type NamespaceInventory, type NamespaceView } from './model.js';
 import { NvmeMigratable } from './migration.js';
+import type { ReservationDomain } from './reservations.js';
 import { DeviceMigration } from '../migration/migration.js';
 import { migrationHooks } from '../migration/hooks.js';
 
@@ -52,6 +53,8 @@ export interface NvmeEndpointOptions {
   namespaces: () => EndpointNamespace[];
   /** The NVM subsystem's namespaces for Namespace Management and Attachment (absent: not offered). */
   inventory?: NamespaceInventory;
+  /** The subsystem's reservations, shared by its controllers (absent: the controller's own). */
+  reservations?: ReservationDomain;
   /** SPDK's disable_mappable_bar0: doorbells as messages instead of a shared page. */
   disableMappableBar0?: boolean;
   disableShadowDoorbells?: boolean;
@@ -121,6 +124,7 @@ export class NvmeEndpoint {
       interruptMode: opts.interruptMode === true,
       log,
       inventory: opts.inventory,
+      reservations: opts.reservations,
     });
     this.fn = new PciFunction({
       identity: { vendorId: 0x4e58, deviceId: 0x0001, subsystemVendorId: 0x4e58, subsystemId: 0x0000, revision: 0, classCode: 0x010802 },
@@ -186,8 +190,10 @@ let nextCntlid = 1;
 
 /** A subsystem's namespace as an endpoint is given it. */
 function endpointNamespace(sub: Subsystem, n: Namespace): EndpointNamespace {
-  const pooled = n.pooled && sub.pool ? { lbaFormats: [...sub.pool.options.blockSizes], formatIndex: n.formatIndex, shared: n.shared } : {};
-  return { nsid: n.nsid, bdev: n.bdev, uuid: n.uuid, nguid: n.nguid, eui64: n.eui64, ...pooled };
+  const pooled = n.pooled && sub.pool ? { lbaFormats: [...sub.pool.options.blockSizes], formatIndex: n.formatIndex } : {};
+  // NMIC bit 0 as the subsystem has it: namespaces added by RPC are shared (every controller of
+  // the subsystem may have them), created ones as the host asked.
+  return { nsid: n.nsid, bdev: n.bdev, uuid: n.uuid, nguid: n.nguid, eui64: n.eui64, shared: n.shared, ...pooled };
 }
 
 /**
@@ -243,6 +249,7 @@ export function vfioUserEndpointFor(o: EndpointOptions): { nvme: NvmeEndpoint; e
     cntlid,
     namespaces: () => sub.namespacesOf(cntlid).map((n) => endpointNamespace(sub, n)),
     inventory: subsystemInventory(sub, o.log),
+    reservations: sub.reservations,
     disableMappableBar0: o.transport.disable_mappable_bar0,
     disableShadowDoorbells: o.transport.disable_shadow_doorbells,
     interruptMode: o.interruptMode,
@@ -264,12 +271,18 @@ export function vfioUserEndpointFor(o: EndpointOptions): { nvme: NvmeEndpoint; e
       close: () => ep.close(),
       info: () =>
         ep.attached
-          ? [{ cntlid, hostnqn: '', hostid: '00000000-0000-0000-0000-000000000000', num_io_qpairs: ep.controller.sqs.size }]
+          ? [{ cntlid, hostnqn: '', hostid: hostIdText(ep.controller.features.hostId), num_io_qpairs: ep.controller.sqs.size }]
           : [],
       namespacesChanged: () => ep.refreshNamespaces(),
       stats: () => ({ ...ep.controller.ioStats(), connections: ep.server.connections, attached: ep.attached }),
     },
   };
+}
+
+/** The Host Identifier (Set Features 81h; zeros until the host sets one) as SPDK prints a host ID, 16 bytes as a UUID. */
+function hostIdText(id: Buffer): string {
+  const h = Buffer.concat([id, Buffer.alloc(16)]).subarray(0, 16).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 /** Creates the endpoint an `nvmf_subsystem_add_listener -t VFIOUSER -a DIR` listener serves. */

@@ -16,6 +16,7 @@ const LOG_OF_TYPE = new Map<number, number>([
   [AsyncEvent.TYPE_ERROR, LogPage.ERROR],
   [AsyncEvent.TYPE_SMART, LogPage.SMART],
   [AsyncEvent.TYPE_NOTICE, LogPage.CHANGED_NS_LIST],
+  [AsyncEvent.TYPE_IO, LogPage.RESERVATION_NOTIFICATION],
 ]);
 
 export class AsyncEventQueue {

@@ -61,11 +61,14 @@ export class FeatureState {
   constructor(readonly limits: FeatureLimits) {}
 
   reset(): void {
+    // The Host Identifier says which host this controller is to reservations, which a reset
+    // keeps (NVMe Base 2.0 8.19): it stays, so a registered host stays itself (and Set
+    // Features may not change it while registered).
+    const host = { hostId: this.hostId, hostIdExtended: this.hostIdExtended };
     const fresh = new FeatureState(this.limits);
-    Object.assign(this, { ...fresh, limits: this.limits });
+    Object.assign(this, { ...fresh, limits: this.limits, ...host });
     this.tempThresholds = new Map();
     this.ivConfig = new Map([[0, 1]]);
-    this.hostId = Buffer.alloc(8);
     this.hostBehavior = Buffer.alloc(512);
     this.timestamp = { ms: 0n, at: monotonicMs(), origin: 0, synch: 0 };
   }

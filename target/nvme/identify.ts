@@ -4,13 +4,14 @@
 import type { ControllerIdentity, NamespaceView } from './model.js';
 import { KEEP_ALIVE_GRANULARITY_MS } from './features.js';
 import { native } from '../../native/index.js';
+import { reservationCapabilities } from './reservations.js';
 
 /**
  * ONCS (Identify Controller bytes 521:520, NVMe Base 2.0 Figure 275): Compare (0), Write
  * Uncorrectable (1), Dataset Management (2), Write Zeroes (3), Save/Select in Features (4),
- * Timestamp (6), Verify (7), Copy (8).
+ * Reservations (5), Timestamp (6), Verify (7), Copy (8).
  */
-export const ONCS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 7) | (1 << 8);
+export const ONCS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8);
 
 /** The limits the native engine enforces (native/nvme-engine.h), as Identify reports them. */
 const LIMITS = native.constants.limits;
@@ -46,7 +47,10 @@ export function identifyController(id: ControllerIdentity, nsm?: NamespaceCapaci
   ascii(b, 64, 8, id.firmwareRevision); // FR
   b[72] = 6; // RAB
   b.writeUIntLE(id.ieeeOui, 73, 3); // IEEE
-  b[76] = 0; // CMIC: one port, one controller
+  // CMIC bit 1: the NVM subsystem may have two or more controllers (one per listener: a second
+  // nvmf_subsystem_add_listener adds one at any time), as SPDK always reports; one port (PCIe
+  // function), no ANA.
+  b[76] = 1 << 1;
   b[77] = id.mdts; // MDTS in units of CAP.MPSMIN (4 KiB)
   b.writeUInt16LE(id.cntlid, 78); // CNTLID
   b.writeUInt32LE(0x00010400, 80); // VER 1.4.0
@@ -95,7 +99,7 @@ function lbaFormats(b: Buffer, blockSizes: number[]): void {
   blockSizes.forEach((bs, i) => b.writeUInt32LE(Math.log2(bs) << 16, 128 + 4 * i)); // LBAFn: MS 0, LBADS
 }
 
-export function identifyNamespace(ns: NamespaceView): Buffer {
+export function identifyNamespace(ns: NamespaceView, o: { ptpl?: boolean } = {}): Buffer {
   const b = Buffer.alloc(4096);
   b.writeBigUInt64LE(ns.blocks, 0); // NSZE
   b.writeBigUInt64LE(ns.blocks, 8); // NCAP
@@ -119,6 +123,7 @@ export function identifyNamespace(ns: NamespaceView): Buffer {
     }
   }
   b[30] = ns.shared ? 1 : 0; // NMIC bit 0: may be attached to two or more controllers
+  b[31] = reservationCapabilities(o.ptpl === true); // RESCAP: every type, IEKEY_X; PTPL with a ptpl_file
   b[33] = 0x09; // DLFEAT: deallocated blocks read zeroes; Write Zeroes may deallocate
   // Copy (NVM Command Set 1.0 Figure 97): MSSRL, MCL (blocks), MSRC (0's based ranges).
   const copyBlocks = copyLimitBlocks(ns.blockSize);

@@ -143,6 +143,8 @@ export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceMan
   if (opts.namespaceManagement) for (const op of [AdminOpcode.NS_MANAGEMENT, AdminOpcode.NS_ATTACHMENT]) b.writeUInt32LE(CSUPP | NIC, 4 * op);
   // I/O: Verify reads; Write Uncorrectable and Copy change logical block content (LBCC).
   for (const op of [IoOpcode.FLUSH, IoOpcode.READ, IoOpcode.COMPARE, IoOpcode.VERIFY]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
+  // Reservations (ONCS bit 5): no effect on the namespace's content or capabilities.
+  for (const op of [IoOpcode.RESERVATION_REGISTER, IoOpcode.RESERVATION_REPORT, IoOpcode.RESERVATION_ACQUIRE, IoOpcode.RESERVATION_RELEASE]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
   for (const op of [IoOpcode.WRITE, IoOpcode.WRITE_UNCORRECTABLE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM, IoOpcode.COPY]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
   return b;
 }

@@ -5,6 +5,7 @@ import type { Bdev } from '../bdev/bdev.js';
 import type { ControllerEndpoint } from './transport.js';
 import type { NamespacePool } from './namespace-pool.js';
 import type { BdevRegistry } from '../bdev/registry.js';
+import { ReservationDomain } from '../nvme/reservations.js';
 
 export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
@@ -77,6 +78,8 @@ export class Subsystem {
   readonly hosts: string[] = [];
   /** Capacity for Namespace Management (vnvme_subsystem_set_ns_pool); null: not offered. */
   pool: NamespacePool | null = null;
+  /** Reservations of its namespaces, shared by all its controllers (target/nvme/reservations.ts). */
+  readonly reservations = new ReservationDomain();
 
   constructor(
     readonly options: SubsystemOptions,
@@ -186,6 +189,7 @@ export class Subsystem {
   async removeNamespace(nsid: number): Promise<Namespace> {
     const ns = this.mustHave(nsid);
     this.namespaces.delete(nsid);
+    this.reservations.forget(nsid);
     this.notifyNamespacesChanged();
     await this.releaseBdev(ns);
     return ns;

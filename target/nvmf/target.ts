@@ -158,6 +158,9 @@ export class NvmfTarget {
       shared: true,
     };
     s.namespaces.set(nsid, ns);
+    // ptpl_file: the namespace's reservations may persist through power loss there (RESCAP
+    // PTPL), and those an earlier run persisted come back (SPDK's nvmf_ns_reservation_restore).
+    if (req.ptpl_file) s.reservations.setPersistence(nsid, req.ptpl_file, bdev.uuid);
     s.notifyNamespacesChanged();
     this.log.notice('namespace added', { nqn, nsid, bdev: bdev.name });
     return nsid;

@@ -39,6 +39,9 @@ const INDICATED: { fid: number; name: string; by: (id: Buffer) => boolean }[] = 
   { fid: 0x83, name: 'Reservation Persistence (ONCS reservations)', by: (id) => (id.readUInt16LE(520) & (1 << 5)) !== 0 },
 ];
 
+/** Features that are namespace specific: Reservation Notification Mask, Reservation Persistence. */
+const NAMESPACE_SPECIFIC = new Set([0x82, 0x83]);
+
 /** Optional features no Identify field announces, which this controller implements. */
 const UNANNOUNCED = new Map<number, string>([[0x16, 'Host Behavior Support']]);
 
@@ -80,7 +83,8 @@ for (const mode of ['mapped', 'message'] as const) {
       for (const [fid, name] of UNANNOUNCED) supported.set(fid, name);
       const wrong: string[] = [];
       for (let fid = 0; fid < 256; fid++) {
-        const c = await drv.adminCommand(cmd(GET_FEATURES, 0, { prp1: buf, cdw10: fid }));
+        // Namespace-specific features name an active namespace (NSID 0 is Invalid Field there).
+        const c = await drv.adminCommand(cmd(GET_FEATURES, NAMESPACE_SPECIFIC.has(fid) ? 1 : 0, { prp1: buf, cdw10: fid }));
         const want = supported.has(fid) ? Status.SUCCESS : Status.INVALID_FIELD;
         if (sc(c.status) !== sc(want)) wrong.push(`FID ${fid.toString(16)}h${supported.has(fid) ? ` (${supported.get(fid)})` : ''}: ${statusName(c.status)}, expected ${statusName(want)}`);
       }
