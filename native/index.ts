@@ -204,7 +204,8 @@ export interface NativeAddon {
   listenUnix(path: string, mode: number): number;
   connectUnix(path: string): number;
   socketPair(): [number, number];
-  memfdCreate(name: string, size: number): number;
+  /** hugetlb: on 2 MiB huge pages (size a multiple of 2 MiB; the pages are taken at the first mapping). */
+  memfdCreate(name: string, size: number, hugetlb?: boolean): number;
   createUnlinkedFile(path: string, size: number): number;
   /** Seals a memfd's size (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL). */
   memfdSealSize(fd: number): void;

@@ -270,12 +270,16 @@ Napi::Value DmaTable::MarkDirtyJs(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------------------------- fd helpers
 
-// memfdCreate(name, size) -> fd (close-on-exec, sealing allowed).
+// memfdCreate(name, size, hugetlb?) -> fd (close-on-exec, sealing allowed). hugetlb: on 2 MiB
+// huge pages (MFD_HUGETLB; size a multiple of 2 MiB). The pages are taken when the fd is first
+// mapped, so that is where a host without enough free ones fails (ENOMEM).
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   uint64_t size = ArgU64(info, 1, "size");
-  int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  bool hugetlb = info.Length() > 2 && info[2].ToBoolean().Value();
+  if (hugetlb && size % (2ull << 20)) ThrowErrno(env, EINVAL, "memfdCreate: a hugetlb memfd's size must be a multiple of 2 MiB");
+  int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING | (hugetlb ? MFD_HUGETLB : 0));
   if (fd < 0) ThrowErrno(env, errno, "memfd_create");
   if (::ftruncate(fd, static_cast<off_t>(size)) < 0) {
     int err = errno;

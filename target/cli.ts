@@ -20,6 +20,7 @@ interface TargetCliOptions {
   jsonLogs?: boolean;
   waitForRpc?: boolean;
   interruptMode?: boolean;
+  mallocHugepages?: boolean;
 }
 
 /** --rpc-socket-mode/--rpc-socket-owner/--rpc-socket-group as the daemon takes them. */
@@ -58,6 +59,7 @@ export function register(program: Command): void {
     .option('--log-level <level>', 'most verbose level printed: error, warning, notice, info, debug', 'notice')
     .option('--json-logs', 'write logs as one JSON object per line')
     .option('--wait-for-rpc', 'wait for framework_start_init before initializing (as nvmf_tgt)')
+    .option('--malloc-hugepages', "put malloc bdevs on 2 MiB huge pages when enough are free (SPDK's live in hugepage memory): faster random I/O; else ordinary pages, with a warning")
     .option('--interrupt-mode', 'sleep whenever idle instead of polling (as nvmf_tgt); transports must trap doorbells: nvmf_create_transport -t VFIOUSER -M')
     .option('-m, --cpumask <mask>', 'accepted for nvmf_tgt compatibility; ignored')
     .option('-s, --mem-size <size>', 'accepted for nvmf_tgt compatibility; ignored')
@@ -87,6 +89,7 @@ export function register(program: Command): void {
           handleSignals: true,
           waitForRpc: o.waitForRpc,
           interruptMode: o.interruptMode === true,
+          mallocHugepages: o.mallocHugepages === true,
         });
       } catch (err) {
         log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);

@@ -44,6 +44,8 @@ export interface DaemonOptions {
   listenerSocketPermissions?: SocketPermissions;
   /** nvmf_tgt --interrupt-mode: controllers sleep whenever idle; transports must trap BAR0 (-M). */
   interruptMode?: boolean;
+  /** Malloc bdevs on 2 MiB huge pages when enough are free (as SPDK's live in hugepage memory). */
+  mallocHugepages?: boolean;
 }
 
 export interface SavedConfig {
@@ -80,6 +82,7 @@ export class TargetDaemon {
       bdevs,
       nvmf: new NvmfTarget(bdevs, this.log.child('nvmf'), withSocketPermissions(opts.endpointFactory ?? startVfioUserEndpoint, opts.listenerSocketPermissions), opts.interruptMode === true),
       bdevOptions: {},
+      mallocHugepages: opts.mallocHugepages === true,
       log: this.log,
       kill: (sig: string) => this.onSignal(sig),
     } as Omit<TargetContext, 'methods'> as TargetContext;

@@ -8,7 +8,16 @@ import { native } from '../../native/index.js';
 import { BdevMetadata, NativeBacking } from './bdev.js';
 import { BaseBdev, BdevGeometry } from './base.js';
 
+const HUGE_PAGE = 2 << 20;
+const mapShared = (fd: number, size: number) => new native.SharedMemory(fd, size);
+
 export interface MallocBdevOptions extends BdevGeometry {
+  /**
+   * On 2 MiB huge pages when the host has enough free (SPDK's malloc bdevs live in hugepage
+   * memory): far fewer TLB misses for random I/O over a large disk. Falls back to ordinary
+   * pages, saying why in `hugepagesRefused`. `vnvme target --malloc-hugepages`.
+   */
+  hugepages?: boolean;
   optimalIoBoundary?: number;
   physicalBlockSize?: number;
   metadata?: BdevMetadata;
@@ -21,17 +30,50 @@ export class MallocBdev extends BaseBdev {
   readonly metadata?: BdevMetadata;
   private readonly mem;
   private closed = false;
+  /** The data is on 2 MiB huge pages. */
+  readonly hugepages: boolean = false;
+  /** Why huge pages were asked for and not used (none free, ...). */
+  readonly hugepagesRefused?: string;
+
+  /** A hugetlb memfd of `bytes` rounded up to 2 MiB, mapped; or why not. */
+  private static onHugepages(name: string, bytes: number): { fd: number; mem: ReturnType<typeof mapShared> } | { refused: string } {
+    const size = Math.ceil(bytes / HUGE_PAGE) * HUGE_PAGE;
+    let fd: number;
+    try {
+      fd = native.memfdCreate(`vnvme-malloc-${name}`, size, true);
+    } catch (err) {
+      return { refused: `memfd_create(MFD_HUGETLB): ${(err as Error).message}` };
+    }
+    try {
+      // Mapping takes the pages: ENOMEM when fewer than size / 2 MiB are free.
+      return { fd, mem: mapShared(fd, size) };
+    } catch (err) {
+      native.closeFd(fd);
+      return { refused: `${size / HUGE_PAGE} free 2 MiB huge pages needed (vm.nr_hugepages): ${(err as Error).message}` };
+    }
+  }
 
   constructor(readonly options: MallocBdevOptions) {
     super(options);
     this.metadata = options.metadata;
     const total = this.sizeBytes + this.numBlocks * (this.metadata?.size ?? 0);
-    this.fd = native.memfdCreate(`vnvme-malloc-${options.name}`, total);
-    try {
-      this.mem = new native.SharedMemory(this.fd, total);
-    } catch (err) {
-      native.closeFd(this.fd);
-      throw err;
+    let backing = options.hugepages ? MallocBdev.onHugepages(options.name, total) : null;
+    if (backing && 'refused' in backing) {
+      this.hugepagesRefused = backing.refused;
+      backing = null;
+    }
+    if (backing) {
+      this.fd = backing.fd;
+      this.mem = backing.mem;
+      this.hugepages = true;
+    } else {
+      this.fd = native.memfdCreate(`vnvme-malloc-${options.name}`, total);
+      try {
+        this.mem = new native.SharedMemory(this.fd, total);
+      } catch (err) {
+        native.closeFd(this.fd);
+        throw err;
+      }
     }
     this.resetMetadata(0, this.numBlocks);
   }
@@ -70,7 +112,7 @@ export class MallocBdev extends BaseBdev {
     return { kind: 'memory', fd: this.fd, size: this.sizeBytes, ...(this.metadata ? { metadata: this.metadata } : {}) };
   }
   driverSpecific(): Record<string, unknown> {
-    return {};
+    return this.options.hugepages ? { hugepages: this.hugepages } : {};
   }
   async close(): Promise<void> {
     if (this.closed) return;

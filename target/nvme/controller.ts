@@ -620,6 +620,9 @@ export class NvmeController implements PciDeviceModel {
   close(): void {
     this.reservations.close();
     this.realEngine?.stop();
+    // Let go of the namespaces' memory and files now, not when the engine object is collected
+    // (a malloc bdev's huge pages would stay taken until then).
+    for (const nsid of this.namespaces.keys()) this.realEngine?.setNamespace(nsid, null);
   }
 
   // ------------------------------------------------------------------ stats

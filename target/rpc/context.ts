@@ -10,6 +10,8 @@ export interface TargetContext {
   methods: MethodTable<TargetContext>;
   /** Target-wide settings of the bdev layer (bdev_set_options), replayed by save_config. */
   bdevOptions: Record<string, unknown>;
+  /** `vnvme target --malloc-hugepages`: malloc bdevs on 2 MiB huge pages when enough are free. */
+  mallocHugepages?: boolean;
   /** The daemon's logger: log_set_flag / log_set_print_level change what it prints. */
   log: Logger;
   /** Starts a shutdown as the given signal would (spdk_kill_instance). */

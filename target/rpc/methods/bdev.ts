@@ -221,7 +221,7 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
       ctx.bdevs.checkFree(name);
       let bdev: MallocBdev;
       try {
-        bdev = new MallocBdev({ name, blockSize: p.block_size, numBlocks: p.num_blocks, uuid: p.uuid, metadata });
+        bdev = new MallocBdev({ name, blockSize: p.block_size, numBlocks: p.num_blocks, uuid: p.uuid, metadata, hugepages: ctx.mallocHugepages });
       } catch (err) {
         throw fromSystemError(err, `cannot allocate ${p.num_blocks} blocks of ${p.block_size} bytes`);
       }
@@ -239,7 +239,8 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
             : {}),
         }),
       });
-      ctx.log.notice('malloc bdev created', { name, blocks: p.num_blocks, block_size: p.block_size, ...(metadata ? { md_size: metadata.size, dif_type: metadata.piType } : {}) });
+      if (bdev.hugepagesRefused) ctx.log.warn(`malloc bdev ${name} is on ordinary pages: ${bdev.hugepagesRefused}`);
+      ctx.log.notice('malloc bdev created', { name, blocks: p.num_blocks, block_size: p.block_size, ...(metadata ? { md_size: metadata.size, dif_type: metadata.piType } : {}), ...(ctx.mallocHugepages ? { hugepages: bdev.hugepages } : {}) });
       return name;
     },
   }),
