@@ -52,6 +52,7 @@ const HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout
 interface Tree {
   label: string;
   bin: string;
+  args: string[];
 }
 
 const median = (v: number[]) => {
@@ -59,13 +60,13 @@ const median = (v: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function startTarget(bin: string, dir: string, mode: Mode): Promise<{ proc: ChildProcess; traddr: string }> {
+async function startTarget(bin: string, dir: string, mode: Mode, extraArgs: string[]): Promise<{ proc: ChildProcess; traddr: string }> {
   const messageMode = mode !== 'mapped';
   const sock = join(dir, 'spdk.sock');
   // Each side alone on its core (target on CPU 0, the initiator on CPU 1) when taskset exists:
   // the polling engine and the polling perf loop otherwise fight over both cores and the
   // run-to-run spread swamps any difference being measured.
-  const target = [process.execPath, bin, 'target', '-r', sock, ...(mode.endsWith('+intr') ? ['--interrupt-mode'] : [])];
+  const target = [process.execPath, bin, 'target', '-r', sock, ...(mode.endsWith('+intr') ? ['--interrupt-mode'] : []), ...extraArgs];
   const argv = PIN ? ['taskset', '-c', '0', ...target] : target;
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit'] });
   for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
@@ -89,7 +90,7 @@ const wanted = (mode: string, workload: string, qd: number) => rowWanted(onlyRow
 async function measure(tree: Tree, mode: Mode, idle: Record<string, number> | null): Promise<Row[]> {
   const rows: Row[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'vnvme-bench-'));
-  const { proc, traddr } = await startTarget(tree.bin, dir, mode);
+  const { proc, traddr } = await startTarget(tree.bin, dir, mode, tree.args);
   const shadowDoorbells = mode.startsWith('shadow');
   try {
     const sock = join(traddr, 'cntrl');
@@ -136,8 +137,15 @@ async function main(): Promise<void> {
     const only = opts.only;
     return runVsSpdk({ spdk: opts.spdk, rounds: opts.rounds, only: (r) => rowWanted(only, r.mode, r.workload, r.qd), seconds, pin: PIN, ourBin: bin, resultsDir: join(root, 'bench', 'results') });
   }
-  const trees: Tree[] = [{ label: 'ours', bin }];
-  if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js') });
+  // Malloc bdevs on huge pages when enough are free (the target's log says so otherwise), as
+  // SPDK's; beside a baseline tree (which may predate the option) both use ordinary pages.
+  const trees: Tree[] = [{ label: 'ours', bin, args: opts.baseline ? [] : ['--malloc-hugepages'] }];
+  if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js'), args: [] });
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const field = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(meminfo)?.[1] ?? 0);
+  const mallocHugepages = !opts.baseline && field('HugePages_Free') - field('HugePages_Rsvd') >= 256;
+  if (!opts.baseline && !mallocHugepages)
+    process.stderr.write(`bench: fewer than 256 free 2 MiB huge pages: the 512 MiB malloc bdev is on ordinary pages (slower random I/O; as root: echo ${field('HugePages_Total') + 256} > /proc/sys/vm/nr_hugepages)\n`);
   const idle: Record<string, number> = {};
   // samples[tree][row key] = one result per round; targets alternate A B, B A, A B ...
   const samples = new Map<string, Map<string, Row[]>>(trees.map((t) => [t.label, new Map()]));
@@ -169,9 +177,9 @@ async function main(): Promise<void> {
   const baseline = base
     ? { tree: resolve(opts.baseline!), rows: [...base.entries()].map(([k, rs]) => ({ key: k, iops: Math.round(median(rs.map((r) => r.iops))), spread: spread(rs) })) }
     : undefined;
-  const run = { date: new Date().toISOString(), seconds, rounds: opts.rounds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, spreads: Object.fromEntries([...ours.entries()].map(([k, rs]) => [k, spread(rs)])), idleTargetCpuPct: idle, baseline };
+  const run = { date: new Date().toISOString(), mallocHugepages, seconds, rounds: opts.rounds, cpus: spawnSync('nproc', { encoding: 'utf8' }).stdout.trim(), rows, spreads: Object.fromEntries([...ours.entries()].map(([k, rs]) => [k, spread(rs)])), idleTargetCpuPct: idle, baseline };
   const fmt = (n: number) => n.toLocaleString('en-US');
-  console.log(`\n4 KiB random and 128 KiB sequential I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process${PIN ? ', pinned to CPU 0, initiator on CPU 1' : ''})\n`);
+  console.log(`\n4 KiB random and 128 KiB sequential I/O through the vnvme initiator (${seconds} s each, median of ${opts.rounds} round(s); target in its own process${PIN ? ', pinned to CPU 0, initiator on CPU 1' : ''}; malloc bdev on ${mallocHugepages ? '2 MiB huge' : 'ordinary'} pages)\n`);
   const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : 'n/a');
   console.log(`| doorbells    | workload  | size  | QD | IOPS      | avg us | p99 us | target CPU | doorbells/IO | spread | vs previous |${baseline ? ' baseline IOPS | spread | ours/baseline |' : ''}`);
   console.log(`|--------------|-----------|-------|----|-----------|--------|--------|------------|--------------|--------|-------------|${baseline ? '---------------|--------|---------------|' : ''}`);
@@ -186,7 +194,7 @@ async function main(): Promise<void> {
   }
   if (Object.keys(idle).length)
     console.log(`\nIdle target with a client attached (2 s): ${Object.entries(idle).map(([m, v]) => `${m} ${v.toFixed(1)}% CPU`).join(', ')}`);
-  console.log('Reference bar (issue 3): SPDK vfio-user target ~0.8-1.1 M IOPS at QD32, ~0.5 M at QD1 on these 2-core machines.');
+  console.log("Against SPDK's own target: npm run bench -- --vs-spdk DIR (an SPDK build).");
   writeFileSync(join(resultsDir, `${run.date.replace(/[:.]/g, '-')}.json`), JSON.stringify(run, null, 2));
   writeFileSync(latest, JSON.stringify(run, null, 2));
   console.log(`\nresults: ${latest}`);

@@ -151,7 +151,9 @@ async function startTarget(kind: TargetKind, spdk: SpdkTools, dir: string, pin: 
   const argv =
     kind === 'spdk'
       ? wrap([spdk.nvmfTgt, '-m', '0x1', '-r', sock])
-      : [...(pin ? ['taskset', '-c', '0'] : []), process.execPath, ourBin, 'target', '-r', sock];
+      : // Our malloc bdev on huge pages too, as SPDK's (the SPDK processes are gone by then, so
+        // the pages reserved for them are free).
+        [...(pin ? ['taskset', '-c', '0'] : []), process.execPath, ourBin, 'target', '-r', sock, '--malloc-hugepages'];
   const t = spawnTarget(argv, join(dir, `${kind}-target.log`));
   try {
     for (let i = 0; i < 200 && !existsSync(sock); i++) {
