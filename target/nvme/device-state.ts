@@ -6,8 +6,10 @@
 // counters; since version 2 also Timestamp, Host Behavior Support and the Keep Alive Timeout
 // (section FEAX) and the blocks Write Uncorrectable marked (UNCR); since version 3 the LBA
 // format's metadata of each namespace that has any (NSFM: size, placement, PI type and
-// location), which the destination's namespaces must match. Version 1 and 2 records still
-// load: those take their defaults (no namespace has metadata). Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
+// location), which the destination's namespaces must match; since version 4 reservations
+// (RESV: this controller's notification log and mask, and the subsystem's reservation state of
+// the namespaces it has). Version 1 to 3 records still load: those take their defaults (no
+// namespace has metadata, no reservation). Both migration adapters (v2: MIG_DATA, v1: the migration region) carry it as an
 // opaque stream.
 //
 // Layout (little-endian):
@@ -20,11 +22,13 @@
 // and tails lie inside their queues, vectors inside the MSI-X table).
 import { ByteReader, ByteWriter, RecordError, crc32 } from '../migration/record.js';
 import type { AdminQueue } from './controller.js';
+import type { ControllerReservationState } from './reservation-io.js';
+import { checkSnapshot, MAX_REGISTRANTS, type ReservationSnapshot } from './reservations.js';
 
 export { RecordError };
 
 export const RECORD_MAGIC = 0x4d564e56; // "VNVM" read as a little-endian u32
-export const RECORD_VERSION = 3;
+export const RECORD_VERSION = 4;
 /** The oldest version decodeDeviceState() reads. */
 export const RECORD_MIN_VERSION = 1;
 export const RECORD_HEADER_SIZE = 32;
@@ -114,6 +118,18 @@ export interface DeviceState {
   uncorrectable: { nsid: number; slba: bigint; nlb: bigint }[];
   /** Version 3: the namespaces whose LBA format has metadata (none from versions 1 and 2). */
   formats: NamespaceFormatRecord[];
+  /** Version 4: reservations (null from older records: the destination keeps its own). */
+  reservations: ReservationRecord | null;
+}
+
+/**
+ * What a migrated controller carries of reservations (target/nvme/reservations.ts): its own
+ * side (Reservation Notification log entries and count, Feature 82h masks) and the subsystem's
+ * state of each namespace it has (registrants, type, holder, generation, PTPL).
+ */
+export interface ReservationRecord {
+  controller: ControllerReservationState;
+  namespaces: ReservationSnapshot[];
 }
 
 export interface NamespaceFormatRecord {
@@ -127,10 +143,12 @@ export interface NamespaceFormatRecord {
   piFirst: boolean;
 }
 
-const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT', 'FEAX', 'UNCR', 'NSFM'] as const;
+const TAGS = ['IDEN', 'REGS', 'PCIC', 'ADMQ', 'IOQS', 'SHDW', 'AENS', 'FEAT', 'NSID', 'ERRL', 'SMRT', 'FEAX', 'UNCR', 'NSFM', 'RESV'] as const;
 type Tag = (typeof TAGS)[number];
 /** The sections each version has (all required). */
-const VERSION_TAGS: Record<number, readonly Tag[]> = { 1: TAGS.slice(0, 11), 2: TAGS.slice(0, 13), 3: TAGS };
+const VERSION_TAGS: Record<number, readonly Tag[]> = { 1: TAGS.slice(0, 11), 2: TAGS.slice(0, 13), 3: TAGS.slice(0, 14), 4: TAGS };
+/** Reservation Notification log entries a record may carry (a controller keeps 255). */
+const MAX_NOTICES = 255;
 const METADATA_SIZES = [8, 16, 32, 64, 128];
 /** Upper bound of Write Uncorrectable ranges in a record (the engine keeps 1024 per namespace). */
 const MAX_UNCORRECTABLE = 1024 * 1024;
@@ -237,6 +255,21 @@ export function encodeDeviceState(s: DeviceState, version = RECORD_VERSION): Buf
     sec('NSFM', (w) => {
       w.u32(s.formats.length);
       for (const f of s.formats) w.u32(f.nsid).u32(f.mdSize).u8((f.extended ? 1 : 0) | (f.piFirst ? 2 : 0)).u8(f.piType);
+    });
+  }
+  if (version >= 4) {
+    sec('RESV', (w) => {
+      const rv = s.reservations ?? { controller: { count: 0n, notices: [], defaultMask: 0, masks: [] }, namespaces: [] };
+      const cr = rv.controller;
+      w.u64(cr.count).u32(cr.notices.length);
+      for (const n of cr.notices) w.u64(n.count).u8(n.type).u32(n.nsid);
+      w.u8(cr.defaultMask).u32(cr.masks.length);
+      for (const [nsid, m] of cr.masks) w.u32(nsid).u8(m);
+      w.u32(rv.namespaces.length);
+      for (const n of rv.namespaces) {
+        w.u32(n.nsid).u32(n.generation).u8(n.type).str(n.holder ?? '').bool(n.ptpl).u32(n.registrants.length);
+        for (const g of n.registrants) w.str(g.host).str(g.hostId).bool(g.extended).u64(g.key).u16(g.cntlid);
+      }
     });
   }
   const body = new ByteWriter();
@@ -448,7 +481,35 @@ export function decodeDeviceState(buf: Buffer): DeviceState {
     r.end();
   }
 
-  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart, featuresV2, uncorrectable, formats };
+  let reservations: ReservationRecord | null = null;
+  if (version >= 4) {
+    r = rd('RESV');
+    const count = r.u64();
+    const notices = Array.from({ length: r.count(MAX_NOTICES, 'reservation notices') }, () => ({ count: r.u64(), type: r.u8(), nsid: r.u32() }));
+    for (const n of notices) if (n.type < 1 || n.type > 3) throw new RecordError(`device state: reservation notice of type ${n.type}`);
+    const defaultMask = r.u8();
+    const masks = Array.from({ length: r.count(1024, 'reservation masks') }, () => [r.u32(), r.u8()] as [number, number]);
+    const list: ReservationSnapshot[] = [];
+    const n = r.count(1024, 'namespace reservations');
+    for (let i = 0; i < n; i++) {
+      const x: ReservationSnapshot = { nsid: r.u32(), generation: r.u32(), type: r.u8(), holder: r.str(256) || null, ptpl: r.bool(), registrants: [] };
+      const regs = r.count(MAX_REGISTRANTS, 'registrants');
+      for (let j = 0; j < regs; j++) x.registrants.push({ host: r.str(256), hostId: r.str(64), extended: r.bool(), key: r.u64(), cntlid: r.u16() });
+      const where = `device state: reservation of namespace ${x.nsid}`;
+      if (!namespaces.some((ns) => ns.nsid === x.nsid)) throw new RecordError(`${where}: the record has no such namespace`);
+      if (list.some((y) => y.nsid === x.nsid)) throw new RecordError(`${where} appears twice`);
+      try {
+        checkSnapshot(x);
+      } catch (err) {
+        throw new RecordError(`${where}: ${(err as Error).message}`);
+      }
+      list.push(x);
+    }
+    r.end();
+    reservations = { controller: { count, notices, defaultMask, masks }, namespaces: list };
+  }
+
+  return { identity, registers, pci, admin, adminDoorbells, pendingAdminCqes, queues, completions, shadow, events, features, namespaces, errorLog, smart, featuresV2, uncorrectable, formats, reservations };
 }
 
 function validateQueues(queues: QueueRecord[], completions: { sqid: number }[], id: DeviceState['identity']): void {

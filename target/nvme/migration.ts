@@ -150,6 +150,10 @@ export class NvmeMigratable implements MigratableDevice {
         keepAliveTimeoutMs: f.keepAliveTimeoutMs,
       },
       uncorrectable: (eng.uncorrectable ?? []).map((u) => ({ ...u })),
+      reservations: {
+        controller: c.reservations.snapshot(),
+        namespaces: c.reservations.domain.snapshot().filter((n) => c.namespaces.has(n.nsid)),
+      },
     };
   }
 
@@ -257,6 +261,19 @@ export class NvmeMigratable implements MigratableDevice {
       f.hostBehavior = Buffer.from(x.hostBehavior);
       f.keepAliveTimeoutMs = x.keepAliveTimeoutMs;
     }
+    if (s.reservations) {
+      c.reservations.restore(s.reservations.controller);
+      // The subsystem's reservations: adopted for each namespace the destination's subsystem
+      // holds none of yet (the first controller to arrive brings them; one arriving later, or
+      // a namespace the hosts here already registered with, keeps the live state here). A host
+      // known only by its controller ID (no Host Identifier) is renamed to this controller's.
+      const rename = (h: string | null) => (h === `cntlid:${s.identity.cntlid}` ? `cntlid:${c.opts.identity.cntlid}` : h);
+      const fresh = s.reservations.namespaces
+        .filter((n) => !c.reservations.domain.snapshot().some((m) => m.nsid === n.nsid))
+        .map((n) => ({ ...n, holder: rename(n.holder), registrants: n.registrants.map((g) => ({ ...g, host: rename(g.host)! })) }));
+      c.reservations.domain.restore(fresh);
+    }
+    c.reservations.hostChanged(); // the Host Identifier came with the record
     c.syncAllNamespaces(); // the write cache setting reaches the engine
     (c as unknown as { syncCoalescing?: () => void }).syncCoalescing?.();
     c.errorLog.restore(s.errorLog.count, s.errorLog.entries);

@@ -44,6 +44,22 @@ export function sampleState(): DeviceState {
     featuresV2: { timestampMs: 0x123456789abn, timestampOrigin: 1, timestampSynch: 0, capturedAtMs: 1_700_000_000_000n, hostBehavior: Buffer.concat([Buffer.from([1, 0, 1]), Buffer.alloc(509)]), keepAliveTimeoutMs: 5000 },
     uncorrectable: [{ nsid: 1, slba: 100n, nlb: 8n }],
     formats: [{ nsid: 1, mdSize: 16, extended: true, piType: 2, piFirst: false }],
+    reservations: {
+      controller: { count: 7n, notices: [{ count: 7n, type: 1, nsid: 1 }], defaultMask: 4, masks: [[1, 2]] },
+      namespaces: [
+        {
+          nsid: 1,
+          generation: 3,
+          type: 1,
+          holder: 'hostid64:0102030405060708',
+          ptpl: false,
+          registrants: [
+            { host: 'hostid64:0102030405060708', hostId: '0102030405060708', extended: false, key: 0xffffffffffffffffn, cntlid: 1 },
+            { host: 'cntlid:2', hostId: '0000000000000000', extended: false, key: 5n, cntlid: 2 },
+          ],
+        },
+      ],
+    },
   };
 }
 
@@ -82,8 +98,8 @@ describe('device-state record', () => {
     m.writeUInt32LE(0xdeadbeef, 0);
     refused(m, /bad magic/);
     const v = Buffer.from(b);
-    v.writeUInt16LE(4, 4);
-    refused(v, /version 4 is not supported \(this target reads versions 1 to 3\)/);
+    v.writeUInt16LE(5, 4);
+    refused(v, /version 5 is not supported \(this target reads versions 1 to 4\)/);
     const v0 = Buffer.from(b);
     v0.writeUInt16LE(0, 4);
     refused(v0, /version 0 is not supported/);
@@ -100,7 +116,7 @@ describe('device-state record', () => {
     const v1 = encodeDeviceState(s, 1);
     assert.equal(v1.readUInt16LE(4), 1);
     assert.equal(v1.readUInt32LE(16), 11, 'the eleven sections of version 1');
-    assert.deepEqual(decodeDeviceState(v1), { ...s, featuresV2: null, uncorrectable: [], formats: [] });
+    assert.deepEqual(decodeDeviceState(v1), { ...s, featuresV2: null, uncorrectable: [], formats: [], reservations: null });
     // A version 1 record with a version 2 section is not a version 1 record.
     const v2 = encodeDeviceState(s);
     const relabelled = Buffer.from(v2);
@@ -117,10 +133,30 @@ describe('device-state record', () => {
     const v2 = encodeDeviceState(s, 2);
     assert.equal(v2.readUInt16LE(4), 2);
     assert.equal(v2.readUInt32LE(16), 13, 'the thirteen sections of version 2');
-    assert.deepEqual(decodeDeviceState(v2), { ...s, formats: [] });
+    assert.deepEqual(decodeDeviceState(v2), { ...s, formats: [], reservations: null });
     const relabelled = Buffer.from(encodeDeviceState(s));
     relabelled.writeUInt16LE(2, 4);
     refused(relabelled, /unknown section NSFM in a version 2 record/);
+  });
+
+  test('a version 3 record (before reservations) still loads: no reservation state; version 4 RESV is checked', () => {
+    const s = sampleState();
+    const v3 = encodeDeviceState(s, 3);
+    assert.equal(v3.readUInt16LE(4), 3);
+    assert.equal(v3.readUInt32LE(16), 14, 'the fourteen sections of version 3');
+    assert.deepEqual(decodeDeviceState(v3), { ...s, reservations: null });
+    assert.deepEqual(decodeDeviceState(encodeDeviceState(s)).reservations, s.reservations);
+    const bad = (f: (x: NonNullable<ReturnType<typeof sampleState>['reservations']>) => void, re: RegExp) => {
+      const t = sampleState();
+      f(t.reservations!);
+      refused(encodeDeviceState(t), re);
+    };
+    bad((x) => (x.namespaces[0]!.nsid = 9), /reservation of namespace 9: the record has no such namespace/);
+    bad((x) => (x.namespaces[0]!.holder = 'cntlid:77'), /holder is not a registrant/);
+    bad((x) => (x.namespaces[0]!.type = 7), /reservation type 7/);
+    bad((x) => x.namespaces.push({ ...x.namespaces[0]! }), /appears twice/);
+    bad((x) => (x.controller.notices[0]!.type = 9), /notice of type 9/);
+    bad((x) => (x.namespaces[0]!.registrants[1]!.host = x.namespaces[0]!.registrants[0]!.host), /registered twice/);
   });
 
   test('version 3 namespace formats are checked: a namespace of the record, once, a metadata size and PI type that exist', () => {

@@ -28,11 +28,12 @@ import { pciCases } from './cases/pci.js';
 import { namespaceManagementCases } from './cases/ns-management.js';
 import { nvmCommandCases } from './cases/nvm-commands.js';
 import { metadataCases } from './cases/metadata.js';
+import { reservationCases } from './cases/reservations.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...metadataCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...metadataCases, ...reservationCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
