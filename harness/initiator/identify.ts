@@ -61,7 +61,7 @@ export interface IdentifyReport {
     sqes: { min: number; max: number };
     cqes: { min: number; max: number };
     nn: number;
-    oncs: { value: string; compare: boolean; writeUncorrectable: boolean; datasetManagement: boolean; writeZeroes: boolean; saveSelect: boolean; reservations: boolean; timestamp: boolean; verify: boolean };
+    oncs: { value: string; compare: boolean; writeUncorrectable: boolean; datasetManagement: boolean; writeZeroes: boolean; saveSelect: boolean; reservations: boolean; timestamp: boolean; verify: boolean; copy: boolean };
     fuses: string;
     fna: string;
     vwc: { present: boolean; flushBroadcast: string };
@@ -137,6 +137,7 @@ export function decodeController(id: Buffer): IdentifyReport['controller'] {
       reservations: !!(oncs & 0x20),
       timestamp: !!(oncs & 0x40),
       verify: !!(oncs & 0x80),
+      copy: !!(oncs & 0x100),
     },
     fuses: hex(id.readUInt16LE(522)),
     fna: hex(id[524]!),
@@ -298,8 +299,11 @@ export function formatIdentify(r: IdentifyReport): string {
   row('  Write Uncorrectable', c.oncs.writeUncorrectable);
   row('  Dataset Management', c.oncs.datasetManagement);
   row('  Write Zeroes', c.oncs.writeZeroes);
+  row('  Save and Select', c.oncs.saveSelect);
   row('  Reservations', c.oncs.reservations);
+  row('  Timestamp', c.oncs.timestamp);
   row('  Verify', c.oncs.verify);
+  row('  Copy', c.oncs.copy);
   row('Fused Operations (FUSES)', c.fuses);
   row('Format NVM Attributes (FNA)', c.fna);
   row('Volatile Write Cache', c.vwc.present ? 'Present' : 'Not Present');

@@ -95,7 +95,7 @@ export const Status = {
   INVALID_PRP_OFFSET: E.INVALID_PRP_OFFSET,
   SGL_OFFSET_INVALID: E.SGL_OFFSET_INVALID,
   LBA_OUT_OF_RANGE: E.LBA_OUT_OF_RANGE,
-  HOST_ID_INCONSISTENT_FORMAT: status(0, 0x18),
+  HOST_IDENTIFIER_INCONSISTENT_FORMAT: status(0, 0x18),
   KEEP_ALIVE_TIMER_EXPIRED: status(0, 0x19, false),
   NS_NOT_READY: status(0, 0x82, false),
   // A command the namespace's reservation forbids (NVMe Base 2.0 8.19); the engine's own value.
@@ -171,7 +171,7 @@ export const LogPage = {
   FIRMWARE_SLOT: 0x03,
   CHANGED_NS_LIST: 0x04,
   COMMANDS_SUPPORTED: 0x05,
-  RESERVATION_NOTIFICATION: 0x0c,
+  RESERVATION_NOTIFICATION: 0x80,
 } as const;
 
 /** Asynchronous event types and infos (Get Log Page / AER completion dword 0). */
@@ -179,7 +179,7 @@ export const AsyncEvent = {
   TYPE_ERROR: 0,
   TYPE_SMART: 1,
   TYPE_NOTICE: 2,
-  /** I/O Command specific status (110b); info 00h: Reservation Log Page Available (log 0Ch). */
+  /** I/O Command specific status (110b); info 00h: Reservation Log Page Available (log 80h). */
   TYPE_IO: 6,
   IO_RESERVATION_LOG_AVAILABLE: 0x00,
   ERROR_INVALID_DOORBELL_REGISTER: 0x00,

@@ -1,5 +1,5 @@
 // One controller's side of reservations (the shared state is reservations.ts): the Reservation
-// commands its engine hands up (upcall IO_COMMAND), the Reservation Notification log page (0Ch)
+// commands its engine hands up (upcall IO_COMMAND), the Reservation Notification log page (80h)
 // with its event, the Reservation Notification Mask (Feature 82h) and Reservation Persistence
 // (Feature 83h), and pushing what its host may not do into its engine.
 import { AsyncEvent, Feature, IoOpcode, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
@@ -54,7 +54,7 @@ export class ControllerReservations implements ReservationMember {
 
   /**
    * A notice for the host (NVMe Base 2.0 5.16.1.21): an entry unless the namespace's mask hides
-   * its type, and the event (I/O Command Specific, Reservation Log Page Available, log 0Ch).
+   * its type, and the event (I/O Command Specific, Reservation Log Page Available, log 80h).
    * The log is bounded: past MAX_NOTICES waiting entries the newest one's Log Page Count moves
    * on instead, so the host sees how many it missed (as SPDK).
    */
@@ -69,7 +69,7 @@ export class ControllerReservations implements ReservationMember {
     this.c.asyncEvent(AsyncEvent.TYPE_IO, AsyncEvent.IO_RESERVATION_LOG_AVAILABLE, LogPage.RESERVATION_NOTIFICATION);
   }
 
-  /** Log page 0Ch (64 bytes): the oldest waiting entry, and how many more wait (0 and zeroes: none). */
+  /** Log page 80h (64 bytes): the oldest waiting entry, and how many more wait (0 and zeroes: none). */
   logPage(): Buffer {
     const b = Buffer.alloc(64);
     const e = this.notices[0];

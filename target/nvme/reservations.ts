@@ -379,7 +379,7 @@ export class ReservationDomain {
   report(m: ReservationMember, nsid: number, eds: boolean): Buffer {
     const r = this.of(nsid);
     if (!eds && (m.host().extended || r.registrants.some((g) => g.extended)))
-      throw new NvmeError(Status.HOST_ID_INCONSISTENT_FORMAT, 'EDS 0 while a 128-bit Host Identifier is in use');
+      throw new NvmeError(Status.HOST_IDENTIFIER_INCONSISTENT_FORMAT, 'EDS 0 while a 128-bit Host Identifier is in use');
     const head = eds ? 64 : 24;
     const entry = eds ? 64 : 24;
     const b = Buffer.alloc(head + entry * r.registrants.length);

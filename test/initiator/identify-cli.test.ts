@@ -50,8 +50,10 @@ describe('vnvme identify / conformance CLI', () => {
       /^Optional Admin Command Support \(OACS\):\s+0xa$/m, // Format NVM; Namespace Management (the in-process target has a pool)
       /^ {2}Namespace Management:\s+Supported$/m,
       /^ {2}Format NVM:\s+Supported$/m,
-      /^Optional NVM Commands \(ONCS\):\s+0x5d$/m,
+      // Compare, Write Uncorrectable, DSM, Write Zeroes, Save/Select, Reservations, Timestamp, Verify, Copy
+      /^Optional NVM Commands \(ONCS\):\s+0x1ff$/m,
       /^ {2}Write Zeroes:\s+Supported$/m,
+      /^ {2}Copy:\s+Supported$/m,
       /^SGL Support \(SGLS\):\s+0x50001$/m,
       /^Number of Namespaces:\s+32$/m,
       /^Submission Queue Entry Size:\s+Max: 64 {2}Min: 64$/m,
@@ -65,6 +67,8 @@ describe('vnvme identify / conformance CLI', () => {
       /^Namespace ID: 2$/m,
       /^UUID:\s+[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/m,
       /LBA Format #00: Data Size: 512 {2}Metadata Size: 0 .*\(in use\)/,
+      /^Namespace ID: 6$/m,
+      /LBA Format #00: Data Size: 4096 {2}Metadata Size: 64 .*\(in use\)/,
     ])
       assert.match(out, re);
   });
@@ -84,6 +88,11 @@ describe('vnvme identify / conformance CLI', () => {
       [1, '32768', 512],
       [2, '2048', 512],
       [3, '4096', 512],
+      // Metadata and protection information formats (harness/initiator/conformance/index.ts).
+      [4, '1024', 512],
+      [5, '1024', 512],
+      [6, '256', 4096],
+      [7, '1024', 512],
     ]);
     assert.equal(j.namespaces[0]!.sizeBytes, String(32768 * 512));
     assert.ok(j.namespaces[0]!.uuid);

@@ -122,7 +122,7 @@ async function io(h: Host, opc: number, nsid: number): Promise<number> {
 
 async function logPage0C(h: Host): Promise<{ count: bigint; type: number; avail: number; nsid: number }> {
   const buf = h.drv.alloc(4096);
-  await h.drv.adminOk(cmd(0x02, 0, { prp1: buf, cdw10: 0x0c | (15 << 16) }), 'Get Log Page 0Ch');
+  await h.drv.adminOk(cmd(0x02, 0, { prp1: buf, cdw10: 0x80 | (15 << 16) }), 'Get Log Page 80h');
   const d = h.drv.read(buf, 64);
   return { count: d.readBigUInt64LE(0), type: d[8]!, avail: d[9]!, nsid: d.readUInt32LE(12) };
 }
@@ -133,7 +133,7 @@ function aer(h: Host): Promise<number> {
 }
 
 /**
- * Reads log 0Ch until it is empty (earlier tests' notices), then leaves an AER outstanding that
+ * Reads log 80h until it is empty (earlier tests' notices), then leaves an AER outstanding that
  * no earlier event completed: what it reports comes from what the test does next.
  */
 async function armAer(h: Host): Promise<{ event: Promise<number> }> {
@@ -308,7 +308,7 @@ for (const mode of ['mapped', 'message'] as const) {
       });
     }
 
-    test('preempt: Registration Preempted and Reservation Released to the other controller with an AEN (log 0Ch, RAE)', async () => {
+    test('preempt: Registration Preempted and Reservation Released to the other controller with an AEN (log 80h, RAE)', async () => {
       await clean(r, 1);
       const { a, b } = r;
       eq(await register(a, 1, { nrkey: 0xan }), Status.SUCCESS, 'register A');
@@ -319,7 +319,7 @@ for (const mode of ['mapped', 'message'] as const) {
       const dw0 = await ev;
       assert.equal(dw0 & 7, 6, 'AEN type I/O command specific');
       assert.equal((dw0 >> 8) & 0xff, 0, 'Reservation Log Page Available');
-      assert.equal((dw0 >> 16) & 0xff, 0x0c, 'log 0Ch');
+      assert.equal((dw0 >> 16) & 0xff, 0x80, 'log 80h');
       const e = await logPage0C(a);
       assert.equal(e.type, 1, 'Registration Preempted');
       assert.equal(e.nsid, 1);
@@ -402,7 +402,7 @@ for (const mode of ['mapped', 'message'] as const) {
       await clean(r, 1);
       // A host with a 128-bit identifier: EDS 0 cannot carry it.
       eq(await setHostId(a, Buffer.alloc(16, 0x5a)), Status.SUCCESS, '128-bit id');
-      eq((await report(a, 1)).status, Status.HOST_ID_INCONSISTENT_FORMAT, 'EDS 0, 128-bit host');
+      eq((await report(a, 1)).status, Status.HOST_IDENTIFIER_INCONSISTENT_FORMAT, 'EDS 0, 128-bit host');
       eq((await report(a, 1, { eds: true })).status, Status.SUCCESS, 'EDS 1, 128-bit host');
       eq(await setHostId(a, A_ID), Status.SUCCESS, 'back to 64-bit');
     });

@@ -1,5 +1,5 @@
 // Reservations (NVMe Base 2.0 8.19; commands 7.2 Acquire, 7.3 Register, 7.4 Release, 7.5
-// Report; ONCS bit 5; Identify Namespace RESCAP; Features 81h-83h; log page 0Ch). Cases on the
+// Report; ONCS bit 5; Identify Namespace RESCAP; Features 81h-83h; log page 80h). Cases on the
 // controller under test alone, and cases with a second controller of the same subsystem (the
 // in-process target's second listener, DIR/second/cntrl) as the other host. Every case leaves
 // no registration behind: later cases may change the Host Identifier, which a registered host
@@ -310,10 +310,10 @@ export const reservationCases: ConformanceCase[] = [
   c(
     'io.reservation.two-hosts.preempt-notice',
     'A preempted host gets a Reservation Notification log entry and its event',
-    `${BASE} 8.19.5, 5.16.1.21 (log page 0Ch), 5.2 (Asynchronous Event Information - I/O Command Specific Status)`,
+    `${BASE} 8.19.5, 5.16.1.21 (log page 80h), 5.2 (Asynchronous Event Information - I/O Command Specific Status)`,
     'optional',
-    'B (the other controller) registers, acquires Write Exclusive and posts an AER; A registers and preempts B with PRKEY = B\'s key; B reads log 0Ch twice.',
-    'B\'s AER completes with type 110b, info 00h, log 0Ch; the entry is Registration Preempted for the namespace, Log Page Count non-zero; the second read is empty; B writes get Reservation Conflict.',
+    'B (the other controller) registers, acquires Write Exclusive and posts an AER; A registers and preempts B with PRKEY = B\'s key; B reads log 80h twice.',
+    'B\'s AER completes with type 110b, info 00h, log 80h; the entry is Registration Preempted for the namespace, Log Page Count non-zero; the second read is empty; B writes get Reservation Conflict.',
     async (t: CaseContext) => {
       needReservations(t);
       const a = hostOf(t);
@@ -325,7 +325,7 @@ export const reservationCases: ConformanceCase[] = [
         await unregister(b, n);
         const readLog = async () => {
           const buf = b.buf(Buffer.alloc(64));
-          t.ok(await b.admin(cmd(0x02, 0, { prp1: buf, cdw10: 0x0c | (15 << 16) })), 'B reads log 0Ch');
+          t.ok(await b.admin(cmd(0x02, 0, { prp1: buf, cdw10: 0x80 | (15 << 16) })), 'B reads log 80h');
           return b.read(buf, 64);
         };
         try {
@@ -339,7 +339,7 @@ export const reservationCases: ConformanceCase[] = [
           t.ok(ev, 'B\'s AER');
           t.eq(ev.dw0 & 7, 6, 'event type I/O command specific');
           t.eq((ev.dw0 >> 8) & 0xff, 0, 'Reservation Log Page Available');
-          t.eq((ev.dw0 >> 16) & 0xff, 0x0c, 'log page');
+          t.eq((ev.dw0 >> 16) & 0xff, 0x80, 'log page');
           const e = await readLog();
           t.eq(e[8], 1, 'Registration Preempted');
           t.eq(e.readUInt32LE(12), n, 'NSID');
