@@ -8,7 +8,7 @@
 import type { Guest } from '../harness/guest/guest.js';
 import type { CheckRecorder } from '../harness/runner/context.js';
 import { defineScenario, Skip } from '../harness/runner/scenario.js';
-import { resetAndRecover } from '../harness/guest/nvme-in-guest.js';
+import { namespaceDevice, resetAndRecover } from '../harness/guest/nvme-in-guest.js';
 import { setupGuestWithTarget } from './lib/guest-target.js';
 import { judgeNumberOfQueuesAfterInit } from './lib/nvme-cli-status.js';
 
@@ -196,10 +196,10 @@ export const scenario = defineScenario({
       c.equal('data written after format reads back', await md5(c, g, 'cat /tmp/f'), r);
     });
     ctx.step('protection information');
-    const pi = ctrl.namespaces.find((n) => n.endsWith('n2'));
+    const pi = namespaceDevice(ctrl, 2);
     const piDev = `/dev/${pi}`;
     await ctx.check('pi.integrity', { title: 'PI Type 1 namespace: Identify MS 8 / DPS 1, and the kernel registers a T10-DIF-TYPE1-CRC integrity profile', area: 'Protection', section: 'NVM Command Set 1.0 5.2, Figure 97 (LBAF, DPS)', level: 'optional' }, async (c) => {
-      if (!pi) throw new Error(`no second namespace among ${ctrl.namespaces.join(', ')}`);
+      if (!pi) throw new Error(`no namespace with NSID 2 among ${ctrl.namespaces.map((n, i) => `${n} (NSID ${ctrl.nsids[i]})`).join(', ')}`);
       const j = JSON.parse((await c.sh(g, `nvme id-ns ${piDev} -o json`)).stdout) as { flbas: number; dps: number; lbafs: { ms: number; ds: number }[] };
       c.equal('LBAF MS', 8, j.lbafs[j.flbas & 0xf]!.ms);
       c.equal('DPS', 1, j.dps);

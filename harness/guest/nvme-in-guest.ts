@@ -16,21 +16,38 @@ export interface GuestController {
   model: string;
   /** "0000:00:03.0" */
   address: string;
+  /** Block devices, in NSID order (Linux scans namespaces concurrently, so nvme0n1 need not be NSID 1). */
   namespaces: string[];
+  /** The NSID of each of `namespaces` (sysfs `nsid`; NaN where the kernel has none). */
+  nsids: number[];
 }
 
-/** Parses the `name|serial|model|address|ns ns` lines printed by LIST_SCRIPT. */
+/** The block device of NSID `nsid` on this controller, or undefined. */
+export function namespaceDevice(c: GuestController, nsid: number): string | undefined {
+  const i = c.nsids.indexOf(nsid);
+  return i < 0 ? undefined : c.namespaces[i];
+}
+
+/** Parses the `name|serial|model|address|dev:nsid dev:nsid` lines printed by LIST_SCRIPT. */
 export function parseControllerList(text: string): GuestController[] {
   return text
     .split('\n')
     .filter((l) => l.includes('|'))
     .map((l) => {
       const [name = '', serial = '', model = '', address = '', ns = ''] = l.split('|');
-      return { name, serial: serial.trim(), model: model.trim(), address: address.trim(), namespaces: ns.split(' ').filter(Boolean) };
+      const devs = ns
+        .split(' ')
+        .filter(Boolean)
+        .map((e) => {
+          const [dev = '', id = ''] = e.split(':');
+          return { dev, nsid: id === '' ? NaN : Number(id) };
+        })
+        .sort((a, b) => (Number.isNaN(a.nsid) ? Infinity : a.nsid) - (Number.isNaN(b.nsid) ? Infinity : b.nsid));
+      return { name, serial: serial.trim(), model: model.trim(), address: address.trim(), namespaces: devs.map((d) => d.dev), nsids: devs.map((d) => d.nsid) };
     });
 }
 
-const LIST_SCRIPT = `for c in /sys/class/nvme/nvme*; do [ -e "$c" ] || continue; n=$(basename $c); ns=$(cd /sys/block && ls -d \${n}n* 2>/dev/null | tr '\\n' ' '); echo "$n|$(cat $c/serial)|$(cat $c/model)|$(cat $c/address 2>/dev/null)|$ns"; done`;
+const LIST_SCRIPT = `for c in /sys/class/nvme/nvme*; do [ -e "$c" ] || continue; n=$(basename $c); ns=$(cd /sys/block && for d in \${n}n*; do [ -e "$d" ] && printf '%s:%s ' "$d" "$(cat $d/nsid 2>/dev/null)"; done); echo "$n|$(cat $c/serial)|$(cat $c/model)|$(cat $c/address 2>/dev/null)|$ns"; done`;
 
 export async function listControllers(g: GuestShell): Promise<GuestController[]> {
   return parseControllerList((await g.check(LIST_SCRIPT)).stdout);

@@ -2,7 +2,7 @@
 // against a scripted shell (no guest).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fioVerify, parseControllerList, resetAndRecover, waitForController, type GuestShell } from '../../harness/guest/nvme-in-guest.js';
+import { fioVerify, namespaceDevice, parseControllerList, resetAndRecover, waitForController, type GuestShell } from '../../harness/guest/nvme-in-guest.js';
 import type { ExecResult } from '../../harness/guest/ssh.js';
 
 function result(command: string, stdout: string, code = 0): ExecResult {
@@ -27,12 +27,16 @@ function scripted(respond: (cmd: string) => ExecResult): GuestShell & { commands
   };
 }
 
-test('controller list lines: serial and model are trimmed (sysfs pads them)', () => {
-  const text = 'nvme0|VNVME0001           |vnvme test                              |0000:01:00.0|nvme0n1 \nnvme1|QEMUBASELINE0001    |QEMU NVMe Ctrl|0000:02:00.0|\n';
-  assert.deepEqual(parseControllerList(text), [
-    { name: 'nvme0', serial: 'VNVME0001', model: 'vnvme test', address: '0000:01:00.0', namespaces: ['nvme0n1'] },
-    { name: 'nvme1', serial: 'QEMUBASELINE0001', model: 'QEMU NVMe Ctrl', address: '0000:02:00.0', namespaces: [] },
+test('controller list lines: serial and model are trimmed (sysfs pads them); namespaces in NSID order', () => {
+  // Linux scans namespaces concurrently: nvme0n1 may be NSID 2.
+  const text = 'nvme0|VNVME0001           |vnvme test                              |0000:01:00.0|nvme0n1:2 nvme0n2:1 \nnvme1|QEMUBASELINE0001    |QEMU NVMe Ctrl|0000:02:00.0|\n';
+  const list = parseControllerList(text);
+  assert.deepEqual(list, [
+    { name: 'nvme0', serial: 'VNVME0001', model: 'vnvme test', address: '0000:01:00.0', namespaces: ['nvme0n2', 'nvme0n1'], nsids: [1, 2] },
+    { name: 'nvme1', serial: 'QEMUBASELINE0001', model: 'QEMU NVMe Ctrl', address: '0000:02:00.0', namespaces: [], nsids: [] },
   ]);
+  assert.equal(namespaceDevice(list[0]!, 2), 'nvme0n1');
+  assert.equal(namespaceDevice(list[0]!, 3), undefined);
   assert.deepEqual(parseControllerList(''), []);
 });
 
@@ -62,10 +66,10 @@ test('fioVerify reads fio JSON and fails on a non-zero fio exit', async () => {
 test('resetAndRecover waits for the controller to be live again, then reads', async () => {
   const states = ['resetting', 'connecting', 'live'];
   const g = scripted((cmd) => (cmd.startsWith('cat /sys/class/nvme') ? result(cmd, `${states.shift() ?? 'live'}\n`) : result(cmd, '')));
-  const r = await resetAndRecover(g, { name: 'nvme0', serial: 'S', model: 'M', address: 'a', namespaces: ['nvme0n1'] });
+  const r = await resetAndRecover(g, { name: 'nvme0', serial: 'S', model: 'M', address: 'a', namespaces: ['nvme0n1'], nsids: [1] });
   assert.ok(r.liveAfterMs >= 0);
   assert.equal(g.commands[0], 'nvme reset /dev/nvme0');
   assert.match(g.commands.at(-1) ?? '', /^dd if=\/dev\/nvme0n1 .*iflag=direct/);
   const stuck = scripted((cmd) => result(cmd, cmd.startsWith('cat') ? 'dead\n' : ''));
-  await assert.rejects(resetAndRecover(stuck, { name: 'nvme0', serial: 'S', model: 'M', address: 'a', namespaces: [] }, 10), /"dead", not live/);
+  await assert.rejects(resetAndRecover(stuck, { name: 'nvme0', serial: 'S', model: 'M', address: 'a', namespaces: [], nsids: [] }, 10), /"dead", not live/);
 });
