@@ -17,6 +17,7 @@
         "native/nvme-engine-io.cc",
         "native/nvme-data.cc",
         "native/nvme-protection.cc",
+        "native/nvme-zones.cc",
         "native/nvme-data-binding.cc",
         "native/engine-migration.cc",
         "native/perf.cc"

@@ -134,7 +134,8 @@ Napi::Value NvmeEngine::ResetQueues(const Napi::CallbackInfo& info) {
 }
 
 // setNamespace(nsid, spec | null): spec = {kind:'memory'|'file'|'null'|'upcall', fd?, size, blockSize, writeCache?,
-//   metadata?: {size, extended, piType, piFirst}} (metadata: memory only; the memfd holds it after the data)
+//   metadata?: {size, extended, piType, piFirst}, zoned?: {zoneSize, zoneCapacity, maxOpenZones, maxActiveZones}}
+//   (metadata: memory only; the memfd holds it after the data. zoned: memory without metadata)
 Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint64_t nsid = ArgU64(info, 0, "nsid");
@@ -158,6 +159,20 @@ Napi::Value NvmeEngine::SetNamespace(const Napi::CallbackInfo& info) {
     spec.mdExtended = m.Get("extended").ToBoolean();
     spec.piType = static_cast<uint8_t>(m.Has("piType") && m.Get("piType").IsNumber() ? m.Get("piType").As<Napi::Number>().Uint32Value() : 0);
     spec.piFirst = m.Get("piFirst").ToBoolean();
+  }
+  if (o.Has("zoned") && o.Get("zoned").IsObject()) {
+    // {zoneSize, zoneCapacity, maxOpenZones, maxActiveZones} in blocks / zones (nvme-zones.h).
+    Napi::Object z = o.Get("zoned").As<Napi::Object>();
+    auto num = [&](const char* k) -> uint64_t {
+      Napi::Value v = z.Get(k);
+      if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0) throw Napi::TypeError::New(env, std::string("setNamespace: zoned.") + k + " expected");
+      return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+    };
+    spec.zoneSize = num("zoneSize");
+    spec.zoneCapacity = num("zoneCapacity");
+    spec.maxOpenZones = static_cast<uint32_t>(std::min<uint64_t>(num("maxOpenZones"), UINT32_MAX));
+    spec.maxActiveZones = static_cast<uint32_t>(std::min<uint64_t>(num("maxActiveZones"), UINT32_MAX));
+    if (!spec.zoneSize) throw Napi::TypeError::New(env, "setNamespace: zoned.zoneSize must not be 0");
   }
   if (kind == "memory" || kind == "file") {
     if (!o.Get("fd").IsNumber()) throw Napi::TypeError::New(env, "setNamespace: fd expected");

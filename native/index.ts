@@ -72,6 +72,14 @@ export interface NativeNamespaceSpec {
   writeCache?: boolean;
   /** The LBA format's metadata (memory only: the memfd holds it after `size` bytes of data). */
   metadata?: NativeMetadataFormat;
+  /** Zoned (ZNS; memory without metadata): zone size (a power of two) and capacity in blocks, Max Open/Active zones (0: no limit). */
+  zoned?: NativeZoneLayout;
+}
+export interface NativeZoneLayout {
+  zoneSize: number;
+  zoneCapacity: number;
+  maxOpenZones: number;
+  maxActiveZones: number;
 }
 /** Metadata bytes a block, extended (FLBAS bit 4) or separate, PI type 0-3 and where it sits (DPS bit 3). */
 export interface NativeMetadataFormat {

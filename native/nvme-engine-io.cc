@@ -183,6 +183,9 @@ bool EngineCore::ExecuteIo(NvmeSq& sq, const uint8_t* sqe) {
     Finish(sq, sq.fusedFirst, kAbortedMissingFused);
   }
   if (fuse == 1) {
+    // A fused Write would bypass the write pointer: not on zoned namespaces (FUSES is per
+    // controller; the pair is refused here as the Write alone could not run).
+    if (const NvmeNs* zn = Namespace(Le32(sqe + 4)); zn && zn->zones.Zoned()) return Finish(sq, sqe, kInvalidField), true;
     HoldFusedFirst(sq, sqe);
     return true;
   }
@@ -205,6 +208,7 @@ bool EngineCore::ExecuteIo(NvmeSq& sq, const uint8_t* sqe) {
   // NVMe Base 2.0 8.19, Figure "Command Behavior in the Presence of a Reservation": what this
   // host may not do to the namespace now. Checked before anything else about the command.
   if (uint16_t st = ReservationConflict(sqe)) return Finish(sq, sqe, st), true;
+  if (ns && ns->zones.Zoned() && ExecuteZoned(sq, sqe, *ns)) return true;
   switch (opc) {
     case 0x04:  // Write Uncorrectable
     case 0x0c:  // Verify
@@ -608,6 +612,7 @@ uint16_t EngineCore::ReservationConflict(const uint8_t* sqe) const {
     case 0x02:  // Read
     case 0x05:  // Compare
     case 0x0c:  // Verify
+    case 0x7a:  // Zone Management Receive (ZNS 1.1 Figure "Command Behavior in the Presence of a Reservation")
       return blocks & kReservationBlocksRead ? kReservationConflict : kSuccess;
     case 0x00:  // Flush
     case 0x01:  // Write
@@ -615,6 +620,8 @@ uint16_t EngineCore::ReservationConflict(const uint8_t* sqe) const {
     case 0x08:  // Write Zeroes
     case 0x09:  // Dataset Management
     case 0x19:  // Copy
+    case 0x79:  // Zone Management Send
+    case 0x7d:  // Zone Append
       return blocks & kReservationBlocksWrite ? kReservationConflict : kSuccess;
   }
   return kSuccess;

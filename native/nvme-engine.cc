@@ -221,6 +221,10 @@ int EngineCore::SetNamespace(uint64_t nsid, const NamespaceSpec* spec) {
       return EINVAL;
     }
     n.fmt.blockSize = static_cast<uint32_t>(bs);
+    if (spec->zoneSize) {  // zoned: memory namespaces without metadata (nvme-zones.h)
+      if (spec->kind != NvmeNs::kMemory || spec->mdSize) return EINVAL;
+      if (int e = n.zones.Init(n.blocks, spec->zoneSize, spec->zoneCapacity, spec->maxOpenZones, spec->maxActiveZones)) return e;
+    }
     if (spec->kind == NvmeNs::kMemory) {
       int err = 0;
       n.mem = Mapping::Map(spec->fd, 0, spec->size + n.blocks * n.fmt.ms, PROT_READ | PROT_WRITE, &err);
@@ -236,7 +240,16 @@ int EngineCore::SetNamespace(uint64_t nsid, const NamespaceSpec* spec) {
   NvmeNs& slot = ns_[nsid - 1];
   if (slot.fd >= 0) ::close(slot.fd);
   // The same namespace pushed again (a write cache change): blocks marked uncorrectable stay.
-  if (slot.kind == n.kind && slot.blocks == n.blocks && slot.blockShift == n.blockShift && slot.fmt.ms == n.fmt.ms) n.uncorrectable = std::move(slot.uncorrectable);
+  if (slot.kind == n.kind && slot.blocks == n.blocks && slot.blockShift == n.blockShift && slot.fmt.ms == n.fmt.ms) {
+    n.uncorrectable = std::move(slot.uncorrectable);
+    // ... and so do its zones' states and write pointers, when the zone layout is the same.
+    if (n.zones.Zoned() && slot.zones.size == n.zones.size && slot.zones.cap == n.zones.cap &&
+        slot.zones.zones.size() == n.zones.zones.size()) {
+      n.zones.zones = std::move(slot.zones.zones);
+      n.zones.open = slot.zones.open;
+      n.zones.active = slot.zones.active;
+    }
+  }
   slot = std::move(n);
   NsStats& st = nsStats_[nsid];
   for (std::atomic<uint64_t>* c : {&st.readOps, &st.readBytes, &st.writeOps, &st.writeBytes, &st.unmapOps, &st.unmapBytes,
@@ -453,14 +466,14 @@ uint32_t EngineCore::ReadDoorbell(uint32_t index) {
   return __atomic_load_n(&doorbells_[index], __ATOMIC_ACQUIRE);
 }
 
-bool EngineCore::PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0) {
+bool EngineCore::PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0, uint32_t dw1) {
   if ((cq.tail + 1) % cq.size == cq.head) return false;  // full
   uint8_t* p = dma_->Translate(cq.iova + 16ull * cq.tail, 16, DmaMap::kWrite);
   if (!p) {
     stats_.errors++;
     return false;
   }
-  uint32_t dw[4] = {dw0, 0, static_cast<uint32_t>(sqhead) | (static_cast<uint32_t>(sqid) << 16),
+  uint32_t dw[4] = {dw0, dw1, static_cast<uint32_t>(sqhead) | (static_cast<uint32_t>(sqid) << 16),
                     static_cast<uint32_t>(cid) | (cq.phase ? 1u << 16 : 0) | (static_cast<uint32_t>(status) << 17)};
   std::memcpy(p, dw, 12);
   // DW3 carries the phase tag: publish it last so the host never sees a half-written entry.
@@ -563,6 +576,8 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
       std::memcpy(e + 8, sqe + 40, 8);
       Upcall(kUpcallError, sq.qid, e, sizeof(e));
     }
+    // Zone Append (nvme-zones.cc) runs as a Write and returns the LBA it wrote at in DW0/DW1.
+    if (zoneDw1Set_ && !status) return void(PostCqe(cq, sq.qid, sqhead, cid, status, static_cast<uint32_t>(zoneDw0_), static_cast<uint32_t>(zoneDw0_ >> 32)));
     PostCqe(cq, sq.qid, sqhead, cid, status, dw0);
   };
   bool known = opc == 0x00 || opc == 0x01 || opc == 0x02 || opc == 0x05 || opc == 0x08 || opc == 0x09;

@@ -18,6 +18,7 @@
 #include "dma-map.h"
 #include "nvme-data.h"
 #include "nvme-protection.h"
+#include "nvme-zones.h"
 
 namespace vnvme {
 
@@ -126,6 +127,8 @@ struct NvmeNs {
   // same mapping (`md`), whatever way the host transfers it (extended or separate).
   MetaFormat fmt;
   uint8_t* md = nullptr;
+  // Zoned (memory namespaces without metadata only): zone states and write pointers.
+  ZoneSet zones;
 };
 
 // What a namespace is to the engine (setNamespace).
@@ -141,6 +144,10 @@ struct NamespaceSpec {
   bool mdExtended = false;
   uint8_t piType = 0;
   bool piFirst = false;
+  // Zoned (ZNS): zone size (a power of two) and capacity in blocks, 0 = not zoned; Max Open and
+  // Max Active Resources in zones, 0 = no limit.
+  uint64_t zoneSize = 0, zoneCapacity = 0;
+  uint32_t maxOpenZones = 0, maxActiveZones = 0;
 };
 
 struct EngineStats {
@@ -304,7 +311,9 @@ class EngineCore {
   void SnapshotIo(EngineSnapshot& s);
   bool RestoreIoValid(const EngineRestore& r, std::string* why);
   void RestoreIo(const EngineRestore& r);
-  bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0);
+  bool PostCqe(NvmeCq& cq, uint16_t sqid, uint16_t sqhead, uint16_t cid, uint16_t status, uint32_t dw0, uint32_t dw1 = 0);
+  // nvme-zones.cc: the commands of a zoned namespace (true if it took the command).
+  bool ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns);
   void RaiseIrqs(bool idle);
   void ScanStrayDoorbells();
   void RememberStray(uint64_t index);
@@ -359,6 +368,9 @@ class EngineCore {
   std::vector<bool> noCoalesce_;
   std::deque<Completion> completions_;  // from upcalls, posted by the engine thread
   std::vector<uint8_t> bounce_;
+  // Zone Append in flight through Execute as a Write (nvme-zones.cc): the LBA for DW0/DW1.
+  bool zoneInner_ = false, zoneDw1Set_ = false;
+  uint64_t zoneDw0_ = 0;
   uint16_t lastStatus_ = 0;  // the status Execute last completed with (a fused pair's Compare)
   EngineStats stats_;
   std::unique_ptr<NsStats[]> nsStats_{new NsStats[kMaxNsid + 1]};

@@ -7,6 +7,7 @@ import * as W from '../../target/vfio-user/wire.js';
 
 export interface Cqe {
   dw0: number;
+  dw1: number;
   sqHead: number;
   sqId: number;
   cid: number;
@@ -146,7 +147,9 @@ export class NvmeDriver {
     await c.write32(BAR0, 0x24, ((aqs - 1) << 16) | (aqs - 1));
     await c.write64(BAR0, 0x28, this.admin.sqIova);
     await c.write64(BAR0, 0x30, this.admin.cqIova);
-    await c.write32(BAR0, 0x14, (6 << 16) | (4 << 20) | 1); // IOCQES 4, IOSQES 6, EN
+    // CC.CSS 110b (all I/O command sets) when CAP.CSS bit 6 says there are several, as Linux does.
+    const css = this.cap & (1n << 43n) ? 6 << 4 : 0;
+    await c.write32(BAR0, 0x14, (6 << 16) | (4 << 20) | css | 1); // IOCQES 4, IOSQES 6, CSS, EN
     await this.waitReady(true);
     if (opts.interrupts) await this.setupInterrupts(opts.vectors ?? 4);
   }
@@ -345,7 +348,7 @@ export class NvmeDriver {
       const e = this.read(q.cqIova + BigInt(16 * q.cqHead), 16);
       const dw3 = e.readUInt32LE(12);
       if (((dw3 >> 16) & 1) !== (q.phase ? 1 : 0)) break;
-      const cqe: Cqe = { dw0: e.readUInt32LE(0), sqHead: e.readUInt16LE(8), sqId: e.readUInt16LE(10), cid: dw3 & 0xffff, status: dw3 >>> 17 };
+      const cqe: Cqe = { dw0: e.readUInt32LE(0), dw1: e.readUInt32LE(4), sqHead: e.readUInt16LE(8), sqId: e.readUInt16LE(10), cid: dw3 & 0xffff, status: dw3 >>> 17 };
       q.cqHead = (q.cqHead + 1) % q.size;
       if (q.cqHead === 0) q.phase = !q.phase;
       n++;

@@ -38,8 +38,20 @@ export interface BdevMetadata {
   piFirst: boolean;
 }
 
+/**
+ * A zoned bdev's layout (bdev_zone_block_create): zone size (a power of two) and capacity in
+ * blocks, the number of zones, Max Open and Max Active Resources in zones (0: no limit).
+ */
+export interface BdevZoneLayout {
+  zoneSize: number;
+  zoneCapacity: number;
+  zones: number;
+  maxOpenZones: number;
+  maxActiveZones: number;
+}
+
 export type NativeBacking =
-  | { kind: 'memory'; fd: number; size: number; metadata?: BdevMetadata }
+  | { kind: 'memory'; fd: number; size: number; metadata?: BdevMetadata; zoned?: BdevZoneLayout }
   | { kind: 'file'; fd: number; size: number; direct: boolean }
   | { kind: 'null' };
 
@@ -74,6 +86,8 @@ export interface Bdev {
    * bdev may be stacked on it; read/write here move the data alone.
    */
   readonly metadata?: BdevMetadata;
+  /** Zoned (bdev_zone_block): the namespace over it is a ZNS namespace the native engine serves. */
+  readonly zoned?: BdevZoneLayout;
 
   read(lba: bigint, blocks: number): Promise<Buffer>;
   write(lba: bigint, data: Buffer): Promise<void>;

@@ -4,7 +4,7 @@
 import { AdminOpcode, AsyncEvent, Feature, LogPage, NvmeError, PAGE_SIZE, Status } from './constants.js';
 import type { NvmeController } from './controller.js';
 import { commandSegments, gather, scatter } from './transfer.js';
-import { commonNamespaceCapabilities, controllerList, identifyController, identifyNamespace, namespaceDescriptors, namespaceList, nvmControllerData } from './identify.js';
+import { CSI_NVM, CSI_ZNS, commonNamespaceCapabilities, controllerList, identifyController, identifyNamespace, ioCommandSetData, namespaceDescriptors, namespaceList, nvmControllerData, zonedControllerData, zonedNamespaceData } from './identify.js';
 import { featureDataBytes } from './features.js';
 import { changedNamespaceLog, commandEffectsLog, dataUnits, firmwareSlotLog, smartLog } from './logs.js';
 import { managedNamespaces, namespaceAttachment, namespaceManagement } from './ns-management.js';
@@ -112,15 +112,26 @@ async function identify(c: NvmeController, sqe: Buffer): Promise<Result> {
       break;
     }
     case 0x05: {
-      if (csi !== 0) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
+      // The Zoned Namespace command set's data only for a zoned namespace (ZNS 1.1 4.1.5.1):
+      // another namespace is Invalid I/O Command Set there (NVMe Base 2.0 5.17.2).
+      const zoned = csi === CSI_ZNS && c.ioCommandSets();
+      if (csi !== CSI_NVM && !zoned) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
       const ns = activeNs();
       data = Buffer.alloc(4096);
-      if (!ns) data.fill(0);
+      if (zoned && ns) {
+        if (!ns.bdev.zoned) throw new NvmeError(Status.INVALID_IO_COMMAND_SET, `namespace ${nsid} is not zoned`);
+        data = zonedNamespaceData(ns);
+      }
       break;
     }
     case 0x06:
-      if (csi !== 0) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
-      data = nvmControllerData();
+      if (csi === CSI_ZNS && c.ioCommandSets()) data = zonedControllerData();
+      else if (csi !== CSI_NVM) throw new NvmeError(Status.INVALID_FIELD, `CSI ${csi}`);
+      else data = nvmControllerData();
+      break;
+    case 0x1c: // I/O Command Set data structure: with CAP.CSS bit 6 only
+      if (!c.ioCommandSets()) throw new NvmeError(Status.INVALID_FIELD, 'CNS 1Ch without I/O command sets (CAP.CSS bit 6)');
+      data = ioCommandSetData();
       break;
     case 0x10: // Allocated Namespace ID list
       if (!managed) throw new NvmeError(Status.INVALID_FIELD, 'CNS 10h without namespace management');

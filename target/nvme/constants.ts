@@ -64,6 +64,13 @@ export const IoOpcode = {
   COPY: 0x19,
 } as const;
 
+/** Zoned Namespace Command Set 1.1 I/O opcodes (served by native/nvme-zones.cc). */
+export const ZnsOpcode = {
+  ZONE_MANAGEMENT_SEND: 0x79,
+  ZONE_MANAGEMENT_RECEIVE: 0x7a,
+  ZONE_APPEND: 0x7d,
+} as const;
+
 /**
  * The statuses the native engine completes with have their one home in native/nvme-data.h;
  * the addon exports them and the table below takes them from there.
@@ -122,6 +129,16 @@ export const Status = {
   THIN_PROVISIONING_NOT_SUPPORTED: status(1, 0x1b),
   CONTROLLER_LIST_INVALID: status(1, 0x1c),
   IO_COMMAND_SET_NOT_SUPPORTED: status(1, 0x29),
+  INVALID_IO_COMMAND_SET: status(1, 0x2c),
+  // Zoned Namespace Command Set 1.1 (native/nvme-zones.h)
+  ZONE_BOUNDARY_ERROR: status(1, 0xb8),
+  ZONE_IS_FULL: status(1, 0xb9),
+  ZONE_IS_READ_ONLY: status(1, 0xba),
+  ZONE_IS_OFFLINE: status(1, 0xbb),
+  ZONE_INVALID_WRITE: status(1, 0xbc),
+  TOO_MANY_ACTIVE_ZONES: status(1, 0xbd),
+  TOO_MANY_OPEN_ZONES: status(1, 0xbe),
+  INVALID_ZONE_STATE_TRANSITION: status(1, 0xbf),
   // Copy (NVM Command Set 1.0 3.3.2): MSRC, MSSRL or MCL exceeded
   COMMAND_SIZE_LIMIT_EXCEEDED: E.COMMAND_SIZE_LIMIT_EXCEEDED,
   // Media and data integrity (SCT 2)

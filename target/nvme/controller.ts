@@ -124,6 +124,21 @@ export class NvmeController implements PciDeviceModel {
 
   private realEngine: NativeEngine | null = null;
 
+  /**
+   * One or more I/O command sets (CAP.CSS bit 6, CC.CSS 110b, Identify CNS 1Ch and CSI 02h):
+   * when a namespace here is zoned, as SPDK's nvmf sets CAP.CSS IOCS only for a subsystem with
+   * a ZNS namespace. Without one the controller is NVM-only, exactly as before.
+   */
+  ioCommandSets(): boolean {
+    for (const n of this.namespaces.values()) if (n.bdev.zoned) return true;
+    return false;
+  }
+
+  /** CAP with CSS bit 6 (bit 43) and bit 0 (NVM) while ioCommandSets(). */
+  capability(): bigint {
+    return this.ioCommandSets() ? this.cap | (1n << 43n) : this.cap;
+  }
+
   get io(): NativeEngine {
     if (!this.realEngine) throw new Error('controller is not attached to a DMA space');
     return this.realEngine;
@@ -228,7 +243,7 @@ export class NvmeController implements PciDeviceModel {
   /** The register file as the host reads it (each value taken as unsigned, whatever set it). */
   private registerImage(): Buffer {
     const r = Buffer.alloc(0x1000);
-    r.writeBigUInt64LE(this.cap, Reg.CAP);
+    r.writeBigUInt64LE(this.capability(), Reg.CAP);
     r.writeUInt32LE(0x00010400, Reg.VS);
     r.writeUInt32LE(this.intms >>> 0, Reg.INTMS);
     r.writeUInt32LE(this.intms >>> 0, Reg.INTMC);
@@ -303,7 +318,7 @@ export class NvmeController implements PciDeviceModel {
     const asqs = (this.aqa & 0xfff) + 1;
     const acqs = ((this.aqa >> 16) & 0xfff) + 1;
     const bad =
-      mps !== 0 ? 'CC.MPS must be 0 (4 KiB pages)' : css !== 0 ? `CC.CSS ${css} not supported` : asqs < 2 || acqs < 2 ? 'admin queue sizes below 2 in AQA' : this.asq === 0n || this.acq === 0n ? 'ASQ/ACQ not set' : null;
+      mps !== 0 ? 'CC.MPS must be 0 (4 KiB pages)' : css !== 0 && !(css === 6 && this.ioCommandSets()) ? `CC.CSS ${css} not supported` : asqs < 2 || acqs < 2 ? 'admin queue sizes below 2 in AQA' : this.asq === 0n || this.acq === 0n ? 'ASQ/ACQ not set' : null;
     if (bad) {
       this.log.warn(`enable refused: ${bad}`);
       this.csts |= CSTS_CFS;
@@ -585,6 +600,10 @@ export class NvmeController implements PciDeviceModel {
     const size = Number(n.blocks) * n.blockSize;
     const writeCache = this.features.volatileWriteCache === 1 && n.bdev.writeCache;
     if (!b) eng.setNamespace(n.nsid, { kind: 'upcall', size, blockSize: n.blockSize });
+    else if (b.kind === 'memory' && b.zoned) {
+      const z = b.zoned;
+      eng.setNamespace(n.nsid, { kind: 'memory', fd: b.fd, size, blockSize: n.blockSize, writeCache, zoned: { zoneSize: z.zoneSize, zoneCapacity: z.zoneCapacity, maxOpenZones: z.maxOpenZones, maxActiveZones: z.maxActiveZones } });
+    }
     else if (b.kind === 'null') eng.setNamespace(n.nsid, { kind: 'null', size, blockSize: n.blockSize });
     else if (b.kind === 'memory' && b.metadata) {
       const m = b.metadata;

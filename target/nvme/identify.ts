@@ -183,7 +183,49 @@ export function namespaceDescriptors(ns: NamespaceView): Buffer {
   if (ns.eui64) put(1, ns.eui64);
   if (ns.nguid) put(2, ns.nguid);
   put(3, ns.uuid);
-  put(4, Buffer.from([0])); // CSI: NVM command set
+  put(4, Buffer.from([ns.bdev.zoned ? CSI_ZNS : CSI_NVM])); // CSI: NVM or Zoned Namespace command set
+  return b;
+}
+
+/** Command Set Identifiers (NVMe Base 2.0 Figure "Command Set Identifiers"). */
+export const CSI_NVM = 0x00;
+export const CSI_ZNS = 0x02;
+
+/**
+ * CNS 05h with CSI 02h: the Zoned Namespace Command Set specific Identify Namespace data
+ * structure (ZNS 1.1 Figure "Identify Namespace Data Structure, I/O Command Set Specific"):
+ * ZOC 0 (fixed zone capacity, no zone active excursions: what Linux accepts), OZCS RAZB (reads
+ * may cross zone boundaries), MAR and MOR (0's based, FFFFFFFFh: no limit), and in each LBA
+ * Format Extension (bytes 2816 + 16 * format) the Zone Size ZSZE in blocks and ZDES 0.
+ */
+export function zonedNamespaceData(ns: NamespaceView): Buffer {
+  const b = Buffer.alloc(4096);
+  const z = ns.bdev.zoned!;
+  b.writeUInt16LE(0, 0); // ZOC
+  b.writeUInt16LE(1 << 0, 2); // OZCS: Read Across Zone Boundaries
+  b.writeUInt32LE(z.maxActiveZones ? z.maxActiveZones - 1 : 0xffffffff, 4); // MAR
+  b.writeUInt32LE(z.maxOpenZones ? z.maxOpenZones - 1 : 0xffffffff, 8); // MOR
+  const formats = (ns.lbaFormats ?? [ns.blockSize]).length;
+  for (let i = 0; i < formats; i++) b.writeBigUInt64LE(BigInt(z.zoneSize), 2816 + 16 * i); // ZSZE
+  return b;
+}
+
+/**
+ * CNS 06h with CSI 02h (ZNS 1.1 Figure "Identify I/O Command Set Specific Controller Data
+ * Structure"): ZASL 0, Zone Append's size limit is MDTS.
+ */
+export function zonedControllerData(): Buffer {
+  return Buffer.alloc(4096);
+}
+
+/**
+ * CNS 1Ch: the I/O Command Set data structure (NVMe Base 2.0 Figure "Identify I/O Command Set
+ * data structure"), 512 I/O Command Set Combinations of 8 bytes: index 0, the one in use (the
+ * I/O Command Set Profile feature's default), is NVM (bit 0) and Zoned Namespace (bit 2).
+ */
+export function ioCommandSetData(): Buffer {
+  const b = Buffer.alloc(4096);
+  b.writeBigUInt64LE((1n << 0n) | (1n << 2n), 0);
   return b;
 }
 

@@ -80,6 +80,7 @@ export class NvmeMigratable implements MigratableDevice {
 
   capture(): DeviceState {
     const c = this.controller;
+    refuseZoned(c);
     const eng = c.io.migrationState();
     const queues: QueueRecord[] = eng.queues.map((q) =>
       q.type === 'cq'
@@ -174,6 +175,7 @@ export class NvmeMigratable implements MigratableDevice {
     const refuse = (why: string) => {
       throw new RecordError(`device state does not fit this controller: ${why}`);
     };
+    refuseZoned(c);
     if (id.vendorId !== this.ids.vendorId || id.deviceId !== this.ids.deviceId) refuse(`PCI id ${hex(id.vendorId)}:${hex(id.deviceId)}, this is ${hex(this.ids.vendorId)}:${hex(this.ids.deviceId)}`);
     if (id.msixVectors !== o.msixVectors) refuse(`${id.msixVectors} MSI-X vectors, this controller has ${o.msixVectors}`);
     if (s.registers.cap !== c.cap) refuse(`CAP 0x${s.registers.cap.toString(16)} differs from 0x${c.cap.toString(16)}`);
@@ -295,4 +297,13 @@ export class NvmeMigratable implements MigratableDevice {
 
 function hex(v: number): string {
   return v.toString(16).padStart(4, '0');
+}
+
+/**
+ * Zone states and write pointers (native/nvme-zones.h) are not in the device-state record yet:
+ * a controller with a zoned namespace is not migrated, rather than lose them.
+ */
+function refuseZoned(c: { namespaces: Map<number, { nsid: number; bdev: { zoned?: unknown } }> }): void {
+  for (const n of c.namespaces.values())
+    if (n.bdev.zoned) throw new RecordError(`namespace ${n.nsid} is zoned: zone states and write pointers are not carried by the device-state record yet, so this controller cannot be migrated`);
 }

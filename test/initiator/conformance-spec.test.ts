@@ -34,6 +34,7 @@ const pairs: Pair[] = [
   { group: 'Status', spec: Spec.Status, target: Target.Status, view: (v) => v & Spec.STATUS_CODE_MASK },
   { group: 'AdminOpcode', spec: Spec.AdminOpcode, target: Target.AdminOpcode },
   { group: 'IoOpcode', spec: Spec.IoOpcode, target: Target.IoOpcode },
+  { group: 'ZnsOpcode', spec: Spec.ZnsOpcode, target: Target.ZnsOpcode },
   { group: 'Reg', spec: Spec.Reg, target: Target.Reg },
   { group: 'Feature', spec: Spec.Feature, target: Target.Feature },
   { group: 'LogPage', spec: Spec.LogPage, target: Target.LogPage },

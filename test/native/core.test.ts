@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
-const CORE = ['nvme-data.cc', 'nvme-protection.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc', 'nvme-engine-io.cc'].map((f) => join(root, 'native', f));
+const CORE = ['nvme-data.cc', 'nvme-protection.cc', 'dma-map.cc', 'guest-fault.cc', 'nvme-engine.cc', 'nvme-engine-io.cc', 'nvme-zones.cc'].map((f) => join(root, 'native', f));
 
 function buildAndRun(name: string, sources: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), `vnvme-${name}-`));
@@ -41,4 +41,8 @@ test('C++ unit test of the engine core (I/O, statuses, bdev operations, queue an
 
 test('C++ unit test of metadata and protection information (CRC16 T10-DIF vector, PI checks and statuses, PRINFO rules)', () => {
   assert.match(buildAndRun('protection_test', [join(root, 'native/nvme-protection.cc'), join(root, 'native/nvme-data.cc'), join(root, 'test/native/protection_test.cc')]), /protection_test: \d+ checks, 0 failed/);
+});
+
+test('C++ unit test of the zone state machine (ZNS: write pointer, limits, Zone Send Actions, Report Zones)', () => {
+  assert.match(buildAndRun('zones_test', [...CORE, join(root, 'test/native/zones_test.cc')]), /zones_test: \d+ checks, 0 failed/);
 });

@@ -193,7 +193,7 @@ export class HostQueues {
         const e = this.drv.read(cq.iova + BigInt(16 * cq.head), 16);
         const dw3 = e.readUInt32LE(12);
         if (((dw3 >> 16) & 1) !== (cq.phase ? 1 : 0)) break;
-        const c: Cqe = { dw0: e.readUInt32LE(0), sqHead: e.readUInt16LE(8), sqId: e.readUInt16LE(10), cid: dw3 & 0xffff, status: dw3 >>> 17 };
+        const c: Cqe = { dw0: e.readUInt32LE(0), dw1: e.readUInt32LE(4), sqHead: e.readUInt16LE(8), sqId: e.readUInt16LE(10), cid: dw3 & 0xffff, status: dw3 >>> 17 };
         cq.head = (cq.head + 1) % cq.size;
         if (cq.head === 0) cq.phase = !cq.phase;
         got++;

@@ -125,6 +125,15 @@ export const Status = {
   INVALID_PROTECTION_INFORMATION: sc(1, 0x81),
   ATTEMPTED_WRITE_TO_READ_ONLY_RANGE: sc(1, 0x82),
   COMMAND_SIZE_LIMIT_EXCEEDED: sc(1, 0x83),
+  // ---- Command specific, Zoned Namespace Command Set 1.1 Figure "Status Code - Command Specific Status Values"
+  ZONE_BOUNDARY_ERROR: sc(1, 0xb8),
+  ZONE_IS_FULL: sc(1, 0xb9),
+  ZONE_IS_READ_ONLY: sc(1, 0xba),
+  ZONE_IS_OFFLINE: sc(1, 0xbb),
+  ZONE_INVALID_WRITE: sc(1, 0xbc),
+  TOO_MANY_ACTIVE_ZONES: sc(1, 0xbd),
+  TOO_MANY_OPEN_ZONES: sc(1, 0xbe),
+  INVALID_ZONE_STATE_TRANSITION: sc(1, 0xbf),
 
   // ---- Media and Data Integrity Errors (SCT 2h): NVMe Base 2.0 4.2.3.3, Figure "Status Code -
   //      Media and Data Integrity Error Values" (80h-88h, the end-to-end ones NVM Command Set 1.0)
@@ -203,6 +212,13 @@ export const IoOpcode = {
   COPY: 0x19,
 } as const;
 
+/** I/O command opcodes of the Zoned Namespace Command Set (ZNS 1.1 Figure "Opcodes for Zoned Namespace Commands"). */
+export const ZnsOpcode = {
+  ZONE_MANAGEMENT_SEND: 0x79,
+  ZONE_MANAGEMENT_RECEIVE: 0x7a,
+  ZONE_APPEND: 0x7d,
+} as const;
+
 /** Command names as the spec writes them, for evidence ("Identify (0x6)"). */
 export const ADMIN_COMMAND_NAMES: Record<number, string> = {
   [AdminOpcode.DELETE_SQ]: 'Delete I/O SQ',
@@ -245,6 +261,9 @@ export const IO_COMMAND_NAMES: Record<number, string> = {
   [IoOpcode.RESERVATION_ACQUIRE]: 'Reservation Acquire',
   [IoOpcode.RESERVATION_RELEASE]: 'Reservation Release',
   [IoOpcode.COPY]: 'Copy',
+  [ZnsOpcode.ZONE_MANAGEMENT_SEND]: 'Zone Management Send',
+  [ZnsOpcode.ZONE_MANAGEMENT_RECEIVE]: 'Zone Management Receive',
+  [ZnsOpcode.ZONE_APPEND]: 'Zone Append',
 };
 
 /**

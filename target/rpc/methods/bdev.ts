@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { BaseBdev, TICK_RATE, ticksNow } from '../../bdev/base.js';
 import type { Bdev, BdevMetadata } from '../../bdev/bdev.js';
 import { DelayBdev } from '../../bdev/delay.js';
+import { ZoneBlockBdev, alignPow2 } from '../../bdev/zone-block.js';
 import { ERROR_TYPES, ErrorBdev } from '../../bdev/error.js';
 import { FileBdev } from '../../bdev/file.js';
 import { MallocBdev } from '../../bdev/malloc.js';
@@ -61,6 +62,8 @@ function baseFor(ctx: TargetContext, name: string): Bdev {
   if (holder !== undefined) throw errnoError('EBUSY', `bdev '${name}' is already claimed by ${holder}`);
   // Stacked bdevs work in TypeScript, which moves data only: metadata is the native engine's.
   if (b.metadata) throw errnoError('ENOTSUP', `bdev '${name}' has ${b.metadata.size}-byte metadata, which only the native I/O engine serves; it cannot be the base of a TypeScript bdev (error, delay)`);
+  // The native engine keeps the zone states and write pointers: I/O through TypeScript would pass them by.
+  if (b.zoned) throw errnoError('ENOTSUP', `bdev '${name}' is zoned, which only the native I/O engine serves; it cannot be the base of another bdev`);
   return b;
 }
 
@@ -91,7 +94,9 @@ export function bdevInfo(ctx: TargetContext, b: Bdev): Record<string, unknown> {
     assigned_rate_limits: { rw_ios_per_sec: 0, rw_mbytes_per_sec: 0, r_mbytes_per_sec: 0, w_mbytes_per_sec: 0 },
     claimed: claimedBy !== undefined,
     ...(claimedBy !== undefined ? { claim_type: 'exclusive_write' } : {}),
-    zoned: false,
+    // SPDK's bdev_get_bdevs: zone_size, max_open_zones, optimal_open_zones of a zoned bdev.
+    zoned: b.zoned !== undefined,
+    ...(b.zoned ? { zone_size: b.zoned.zoneSize, max_open_zones: b.zoned.maxOpenZones, optimal_open_zones: b instanceof ZoneBlockBdev ? b.optimalOpenZones : 0 } : {}),
     supported_io_types: b instanceof BaseBdev ? b.supportedIoTypes() : {},
     driver_specific: b.driverSpecific(),
   };
@@ -303,6 +308,48 @@ export const bdevMethods: RpcMethod<TargetContext>[] = [
     params: nameOnly,
     handler: async (p, ctx) => {
       await ctx.bdevs.delete(p.name, ['bdev_uring_create']);
+      return true;
+    },
+  }),
+  method({
+    // SPDK's zone_block vbdev (scripts/rpc.py bdev_zone_block_create -b NAME -n BASE -z ZONE_CAPACITY
+    // -o OPTIMAL_OPEN_ZONES). max_open_zones / max_active_zones are ours (SPDK's zone_block has no
+    // limits: 0, MOR/MAR FFFFFFFFh): the Max Open and Max Active Resources the namespace reports.
+    name: 'bdev_zone_block_create',
+    params: z.object({
+      name: z.string(),
+      base_bdev: z.string(),
+      zone_capacity: u64(),
+      optimal_open_zones: u64(),
+      max_open_zones: u32().optional(),
+      max_active_zones: u32().optional(),
+    }),
+    handler: (p, ctx) => {
+      ctx.bdevs.checkFree(p.name);
+      if (p.zone_capacity === 0) throw errnoError('EINVAL', 'zone_capacity must not be 0');
+      if (p.optimal_open_zones === 0) throw errnoError('EINVAL', 'optimal_open_zones must not be 0');
+      const base = baseFor(ctx, p.base_bdev);
+      const backing = base.nativeBacking();
+      if (!backing || backing.kind !== 'memory')
+        throw errnoError('ENOTSUP', `bdev '${p.base_bdev}' is not a malloc bdev: zoned namespaces are served by the native engine over memory only`);
+      const zoneSize = alignPow2(p.zone_capacity);
+      if (zoneSize > base.numBlocks) throw errnoError('EINVAL', `zone size ${zoneSize} blocks (zone_capacity ${p.zone_capacity} rounded up to a power of two) is larger than bdev '${p.base_bdev}' (${base.numBlocks} blocks)`);
+      const maxActive = p.max_active_zones ?? 0;
+      const maxOpen = p.max_open_zones ?? 0;
+      if (maxActive && maxOpen > maxActive) throw errnoError('EINVAL', `max_open_zones ${maxOpen} is above max_active_zones ${maxActive}`);
+      const bdev = new ZoneBlockBdev(p.name, base, p.zone_capacity, p.optimal_open_zones, { maxOpenZones: maxOpen, maxActiveZones: maxActive });
+      addStacked(ctx, bdev, p.base_bdev, {
+        method: 'bdev_zone_block_create',
+        params: defined({ name: p.name, base_bdev: p.base_bdev, zone_capacity: p.zone_capacity, optimal_open_zones: p.optimal_open_zones, max_open_zones: p.max_open_zones, max_active_zones: p.max_active_zones }),
+      });
+      return p.name;
+    },
+  }),
+  method({
+    name: 'bdev_zone_block_delete',
+    params: nameOnly,
+    handler: async (p, ctx) => {
+      await ctx.bdevs.delete(p.name, ['bdev_zone_block_create']);
       return true;
     },
   }),
