@@ -235,6 +235,8 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
     case 0x7d: {  // Zone Append (ZNS 1.1 3.4.1)
       if (zoneInner_) return false;  // the rewritten command below: Execute's own path
       uint64_t slba = Get64(sqe + 40), nlb = (Get32(sqe + 48) & 0xffff) + 1;
+      // PRINFO first, as on any namespace without PI (nvme-protection.h): Invalid Field.
+      if (uint16_t st = CheckPrinfo(ns.fmt, DecodePi(sqe), slba)) return Finish(sq, sqe, st), true;
       if (slba >= ns.blocks || nlb > ns.blocks - slba) return Finish(sq, sqe, kLbaOutOfRange), true;
       uint64_t at = 0;
       if (uint16_t st = zs.CheckWrite(slba, nlb, opc == 0x7d, &at)) return Finish(sq, sqe, st), true;

@@ -93,6 +93,8 @@ describe('vnvme identify / conformance CLI', () => {
       [5, '1024', 512],
       [6, '256', 4096],
       [7, '1024', 512],
+      // The zoned namespace (bdev_zone_block over 1024 blocks: 16 zones of 64).
+      [8, '1024', 512],
     ]);
     assert.equal(j.namespaces[0]!.sizeBytes, String(32768 * 512));
     assert.ok(j.namespaces[0]!.uuid);

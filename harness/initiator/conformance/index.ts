@@ -28,12 +28,14 @@ import { pciCases } from './cases/pci.js';
 import { namespaceManagementCases } from './cases/ns-management.js';
 import { nvmCommandCases } from './cases/nvm-commands.js';
 import { metadataCases } from './cases/metadata.js';
+import { ZoneBlockBdev } from '../../../target/bdev/zone-block.js';
+import { zonedCases } from './cases/zoned.js';
 import { reservationCases } from './cases/reservations.js';
 
 export type { CaseResult, ConformanceCase, ConformanceReport, Verdict } from './types.js';
 
 /** Every case, in the order they run. */
-export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...metadataCases, ...reservationCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
+export const conformanceCases: ConformanceCase[] = [...registerCases, ...identifyCases, ...featureCaseList, ...logCases, ...queueCases, ...ioCases, ...nvmCommandCases, ...metadataCases, ...zonedCases, ...reservationCases, ...eventCases, ...formatCases, ...namespaceManagementCases, ...interruptCases, ...statusCases, ...vfioUserCases, ...pciCases];
 
 export interface ConformanceOptions {
   /** A running target's socket (DIR/cntrl) ... */
@@ -86,7 +88,11 @@ export async function startInProcessTarget(mode: 'mapped' | 'message', o: { inte
     new MallocBdev({ name: 'Malloc5', blockSize: 4096, numBlocks: 256, metadata: { size: 64, interleave: false, piType: 3, piFirst: true } }),
     new MallocBdev({ name: 'Malloc6', blockSize: 512, numBlocks: 1024, metadata: { size: 16, interleave: false, piType: 0, piFirst: false } }),
   ];
-  for (const b of [malloc, slowBase, slow, upcallBase, upcall, ...withMetadata]) bdevs.add(b, { method: 'in-process', params: {} });
+  // A zoned namespace (bdev_zone_block_create -z 48 -o 1 over 1024 blocks: 16 zones of 64 blocks),
+  // Max Open 2 / Max Active 3 zones, for cases/zoned.ts.
+  const zoneBase = new MallocBdev({ name: 'Malloc7', blockSize: 512, numBlocks: 1024 });
+  const zoned = new ZoneBlockBdev('Zone0', zoneBase, 48, 1, { maxOpenZones: 2, maxActiveZones: 3 });
+  for (const b of [malloc, slowBase, slow, upcallBase, upcall, ...withMetadata, zoneBase, zoned]) bdevs.add(b, { method: 'in-process', params: {} });
   let endpoint: NvmeEndpoint | undefined;
   const target = new NvmfTarget(bdevs, silentLogger, async (o) => {
     const made = vfioUserEndpointFor(o);
@@ -118,6 +124,7 @@ export async function startInProcessTarget(mode: 'mapped' | 'message', o: { inte
     target.addNamespace(nqn, { bdev_name: slow.name, nsid: 2 });
     target.addNamespace(nqn, { bdev_name: upcall.name, nsid: 3 });
     withMetadata.forEach((b, i) => target.addNamespace(nqn, { bdev_name: b.name, nsid: 4 + i }));
+    target.addNamespace(nqn, { bdev_name: zoned.name, nsid: 8 });
     target.setNamespacePool(nqn, IN_PROCESS_POOL_BYTES);
     await target.addListener(nqn, { address: { trtype: 'VFIOUSER', traddr: dir } });
     const first = endpoint;
