@@ -275,7 +275,8 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
       bool partial = (cdw13 >> 16) & 1;
       if (((sqe[1] >> 6) & 3) == 3) return Finish(sq, sqe, kInvalidField), true;
       if (zra != 0) return Finish(sq, sqe, kInvalidField), true;  // no Zone Descriptor Extensions
-      if (mdtsBytes_ && len > mdtsBytes_) return Finish(sq, sqe, kInvalidField), true;
+      // NUMD is the host's to choose (up to 16 GiB): bounded by MDTS, or 1 MiB without one.
+      if (len > (mdtsBytes_ ? mdtsBytes_ : 1u << 20)) return Finish(sq, sqe, kInvalidField), true;
       static thread_local std::vector<uint8_t> buf;
       buf.resize(len);
       if (uint16_t st = zs.Report(slba, zrasf, partial, buf.data(), len)) return Finish(sq, sqe, st), true;

@@ -178,9 +178,54 @@ void TestReport() {
   CHECK_EQ(Get64(tiny.data()), 8u);
 }
 
+// Random Sends, Writes and Reports with any fields: the counts always match the states, never
+// pass the limits, and write pointers stay inside their zones' capacity.
+void TestRandom() {
+  ZoneSet z;
+  CHECK_EQ(z.Init(4096, 256, 200, 3, 5), 0);
+  uint64_t seed = 12345;
+  auto next = [&]() {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return seed >> 33;
+  };
+  std::vector<uint8_t> out(64 + 64 * 4);
+  int bad = 0;
+  for (int i = 0; i < 20000; i++) {
+    uint64_t zi = next() % 18;  // some past the end
+    uint64_t slba = zi * 256 + (next() % 4 == 0 ? next() % 300 : 0);
+    switch (next() % 4) {
+      case 0: {
+        uint64_t at = 0, nlb = 1 + next() % 80;
+        bool append = next() % 2;
+        if (!append && zi < z.zones.size()) slba = z.zones[zi].wp;
+        if (z.CheckWrite(slba, nlb, append, &at) == kSuccess) z.Written(at, nlb);
+        break;
+      }
+      case 1:
+        z.Send(slba, static_cast<uint8_t>(next() % 7), next() % 5 == 0, nullptr);
+        break;
+      case 2:
+        z.Report(slba, static_cast<uint8_t>(next() % 9), next() % 2, out.data(), next() % out.size());
+        break;
+      default:
+        if (next() % 50 == 0 && zi < z.zones.size() && z.zones[zi].state == kZoneFull) z.zones[zi].state = kZoneReadOnly;
+    }
+    uint32_t open = 0, active = 0;
+    for (size_t k = 0; k < z.zones.size(); k++) {
+      const Zone& e = z.zones[k];
+      open += e.state == kZoneImplicitlyOpened || e.state == kZoneExplicitlyOpened;
+      active += e.state == kZoneImplicitlyOpened || e.state == kZoneExplicitlyOpened || e.state == kZoneClosed;
+      if (e.wp < z.Start(k) || e.wp > z.Start(k) + z.cap) bad++;
+    }
+    if (open != z.open || active != z.active || open > z.maxOpen || active > z.maxActive) bad++;
+  }
+  CHECK_EQ(bad, 0);
+}
+
 }  // namespace
 
 int main() {
+  TestRandom();
   TestInit();
   TestWrites();
   TestLimits();
