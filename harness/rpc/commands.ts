@@ -248,6 +248,19 @@ export const COMMANDS: CommandSpec[] = [
   },
   { name: 'bdev_uring_delete', help: 'Delete a uring bdev', pos: [namePos('uring bdev name')], build: (a) => pick(a, ['name']), print: 'none' },
   {
+    name: 'bdev_zone_block_create',
+    help: 'Create virtual zone namespace device with block device backend',
+    opts: [
+      { flags: '-b, --name <name>', dest: 'name', kind: 'str', help: 'Name of the zone device', required: true },
+      { flags: '-n, --base-bdev <name>', dest: 'base_bdev', kind: 'str', help: 'Name of underlying, non-zoned bdev', required: true },
+      { flags: '-z, --zone-capacity <blocks>', dest: 'zone_capacity', kind: 'int', help: 'Surfaced zone capacity in blocks', required: true },
+      { flags: '-o, --optimal-open-zones <n>', dest: 'optimal_open_zones', kind: 'int', help: 'Number of zones required to reach optimal write speed', required: true },
+    ],
+    build: (a) => pick(a, ['name', 'base_bdev', 'zone_capacity', 'optimal_open_zones']),
+    print: 'json',
+  },
+  { name: 'bdev_zone_block_delete', help: 'Delete a virtual zone namespace device', pos: [namePos('Virtual zone bdev name')], build: (a) => pick(a, ['name']), print: 'none' },
+  {
     name: 'bdev_delay_create',
     help: 'Add a delay bdev on existing bdev',
     opts: [

@@ -313,7 +313,9 @@ async function getLogPage(c: NvmeController, sqe: Buffer): Promise<Result> {
       page = c.reservations.logPage();
       break;
     case LogPage.COMMANDS_SUPPORTED:
-      page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells, namespaceManagement: managedNamespaces(c) !== null });
+      // CSI (CDW14 bits 31:24) 02h: the Zoned Namespace command set's I/O commands (Linux's
+      // zns.c reads it and keeps a namespace read-only unless Zone Append is supported).
+      page = commandEffectsLog({ shadowDoorbells: c.opts.identity.shadowDoorbells, namespaceManagement: managedNamespaces(c) !== null, zoned: dw(sqe, 14) >>> 24 === CSI_ZNS && c.ioCommandSets() });
       break;
     default:
       throw new NvmeError(Status.INVALID_LOG_PAGE, `log page 0x${lid.toString(16)}`);

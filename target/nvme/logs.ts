@@ -1,6 +1,6 @@
 // Log pages (NVMe Base 2.0 section 5.16): Error Information, SMART / Health Information,
 // Firmware Slot Information, Changed Namespace List, Commands Supported and Effects.
-import { AdminOpcode, IoOpcode } from './constants.js';
+import { AdminOpcode, IoOpcode, ZnsOpcode } from './constants.js';
 
 export interface ErrorLogEntry {
   errorCount: bigint;
@@ -122,7 +122,7 @@ const NIC = 1 << 3;
  * makes Linux rescan after `nvme create-ns`/`attach-ns` passthrough; neither changes a
  * namespace's capabilities or its data (no NCC, no LBCC), unlike Format NVM.
  */
-export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceManagement?: boolean }): Buffer {
+export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceManagement?: boolean; zoned?: boolean }): Buffer {
   const b = Buffer.alloc(4096);
   for (const op of [
     AdminOpcode.DELETE_SQ,
@@ -146,5 +146,13 @@ export function commandEffectsLog(opts: { shadowDoorbells: boolean; namespaceMan
   // Reservations (ONCS bit 5): no effect on the namespace's content or capabilities.
   for (const op of [IoOpcode.RESERVATION_REGISTER, IoOpcode.RESERVATION_REPORT, IoOpcode.RESERVATION_ACQUIRE, IoOpcode.RESERVATION_RELEASE]) b.writeUInt32LE(CSUPP, 1024 + 4 * op);
   for (const op of [IoOpcode.WRITE, IoOpcode.WRITE_UNCORRECTABLE, IoOpcode.WRITE_ZEROES, IoOpcode.DSM, IoOpcode.COPY]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
+  if (opts.zoned) {
+    // The Zoned Namespace command set (CSI 02h, ZNS 1.1 5.2): zoned namespaces take no Copy or
+    // Write Uncorrectable (native/nvme-zones.cc); Zone Management Send and Zone Append change
+    // block content, Zone Management Receive reads.
+    for (const op of [IoOpcode.WRITE_UNCORRECTABLE, IoOpcode.COPY]) b.writeUInt32LE(0, 1024 + 4 * op);
+    for (const op of [ZnsOpcode.ZONE_MANAGEMENT_SEND, ZnsOpcode.ZONE_APPEND]) b.writeUInt32LE(CSUPP | LBCC, 1024 + 4 * op);
+    b.writeUInt32LE(CSUPP, 1024 + 4 * ZnsOpcode.ZONE_MANAGEMENT_RECEIVE);
+  }
   return b;
 }

@@ -180,6 +180,25 @@ for (const mode of ['mapped', 'message'] as const) {
       assert.equal(await send(0, ZSA.RESET, true), 0);
     });
 
+    test('Commands Supported and Effects log with CSI 02h: Zone Append, Zone Management Send/Receive; no Copy or Write Uncorrectable', async () => {
+      const effects = async (csi: number) => {
+        const d = f.drv.alloc(4096);
+        await f.drv.adminOk(cmd(0x02, 0, { prp1: d, cdw10: (1023 << 16) | 0x05, cdw14: csi << 24 }), 'Get Log Page 05h');
+        const b = f.drv.read(d, 4096);
+        return (op: number) => b.readUInt32LE(1024 + 4 * op);
+      };
+      const zns = await effects(2);
+      assert.equal(zns(0x7d), 0x3, 'Zone Append: CSUPP, LBCC');
+      assert.equal(zns(0x79), 0x3, 'Zone Management Send: CSUPP, LBCC');
+      assert.equal(zns(0x7a), 0x1, 'Zone Management Receive: CSUPP');
+      assert.equal(zns(0x19), 0, 'Copy');
+      assert.equal(zns(0x04), 0, 'Write Uncorrectable');
+      assert.equal(zns(0x01), 0x3, 'Write');
+      const nvm = await effects(0);
+      assert.equal(nvm(0x7d), 0, 'CSI 00h: no Zone Append');
+      assert.equal(nvm(0x19), 0x3, 'CSI 00h: Copy');
+    });
+
     test('migration of a controller with a zoned namespace is refused, saying why (zone state is not in the record yet)', () => {
       const m = f.ep.migration!.device as NvmeMigratable;
       assert.throws(() => m.capture(), /namespace 1 is zoned: zone states and write pointers are not carried/);
