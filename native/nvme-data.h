@@ -60,6 +60,14 @@ inline uint64_t Le64(const uint8_t* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
+inline uint16_t Le16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+inline void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+inline void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
 // Access a segment needs (bit 0 read, bit 1 write: as DMA_MAP's protection flags).
 constexpr int kAccessRead = 1;

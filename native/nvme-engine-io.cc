@@ -22,30 +22,6 @@ namespace vnvme {
 
 namespace {
 
-inline void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-inline void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-inline uint16_t Le16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return v;
-}
-
-// Guest memory through the DMA map (held by PollOnce), as nvme-engine.cc's view: a TypeScript
-// bdev may take data segments without a local pointer; lists (Copy's ranges) need one.
-class IoView : public GuestView {
- public:
-  IoView(DmaMap* m, bool pointerless) : m_(m), pointerless_(pointerless) {}
-  bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
-    *p = m_->Translate(iova, len, access);
-    return *p != nullptr || (pointerless_ && m_->Accessible(iova, len, access));
-  }
-  const uint8_t* List(uint64_t iova, uint64_t len) override { return m_->Translate(iova, len, DmaMap::kRead); }
-
- private:
-  DmaMap* m_;
-  bool pointerless_;
-};
 
 uint64_t Slba(const uint8_t* sqe) { return Le64(sqe + 40); }
 uint32_t Nlb(const uint8_t* sqe) { return (Le32(sqe + 48) & 0xffff) + 1; }  // CDW12 bits 15:0, 0's based
@@ -309,7 +285,7 @@ bool EngineCore::HandUpFused(NvmeSq& sq, NvmeNs& ns, const uint8_t* first, const
   static thread_local std::vector<Segment> segs, wsegs;
   segs.clear();
   wsegs.clear();
-  IoView view(dma_, true);
+  DmaView view(dma_, true);
   if (uint16_t st = WalkData(view, first, len, kAccessRead, false, true, segs)) return Finish(sq, first, st), false;
   if (((write[1] >> 6) & 3) == 3) {
     Finish(sq, first, kAbortedFailedFused);
@@ -378,7 +354,7 @@ bool EngineCore::ClearDeallocated(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   uint32_t nr = (Le32(sqe + 40) & 0xff) + 1;
   static thread_local std::vector<Segment> segs;
   segs.clear();
-  IoView view(dma_, false);
+  DmaView view(dma_, false);
   if (uint16_t st = WalkData(view, sqe, 16ull * nr, kAccessRead, false, true, segs)) return Finish(sq, sqe, st), true;
   uint8_t ranges[16 * 256];
   size_t at = 0;
@@ -414,7 +390,7 @@ void EngineCore::Copy(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   if (nr > kCopyMaxRanges) return Finish(sq, sqe, kCommandSizeLimitExceeded);
   static thread_local std::vector<Segment> segs;
   segs.clear();
-  IoView view(dma_, false);  // the ranges are read here, whoever serves the namespace
+  DmaView view(dma_, false);  // the ranges are read here, whoever serves the namespace
   if (uint16_t st = WalkData(view, sqe, 32ull * nr, kAccessRead, false, true, segs)) return Finish(sq, sqe, st, faultsAtStart);
   uint8_t raw[32 * kCopyMaxRanges];
   size_t at = 0;
@@ -504,7 +480,7 @@ void EngineCore::MetadataIo(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
   static thread_local std::vector<Segment> segs, msegs;
   segs.clear();
   msegs.clear();
-  IoView view(dma_, false);
+  DmaView view(dma_, false);
   if (uint16_t st = WalkData(view, sqe, xferLen, access, toGuest, true, segs)) return Finish(sq, sqe, st);
   if (!f.extended && tms)
     if (uint16_t st = WalkMetadata(view, sqe, mdLen, access, toGuest, msegs)) return Finish(sq, sqe, st);

@@ -18,27 +18,6 @@ namespace vnvme {
 
 namespace {
 
-inline void Put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
-inline void Put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-
-// Guest memory as the engine's walks see it: the DMA map, under its lock (held by PollOnce).
-// Native namespaces need a local pointer for every data segment; a namespace served by a
-// TypeScript bdev also takes memory shared without an fd (TypeScript moves that data by
-// DMA_READ/DMA_WRITE messages). Lists are always read here, so they need an fd.
-class MapView : public GuestView {
- public:
-  MapView(DmaMap* m, bool pointerless) : m_(m), pointerless_(pointerless) {}
-  bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
-    *p = m_->Translate(iova, len, access);
-    return *p != nullptr || (pointerless_ && m_->Accessible(iova, len, access));
-  }
-  const uint8_t* List(uint64_t iova, uint64_t len) override { return m_->Translate(iova, len, DmaMap::kRead); }
-
- private:
-  DmaMap* m_;
-  bool pointerless_;
-};
 
 }  // namespace
 
@@ -655,7 +634,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
       bool toGuest = opc == 0x02;
       static thread_local std::vector<Segment> segs;
       segs.clear();
-      MapView view(dma_, upcall);
+      DmaView view(dma_, upcall);
       uint16_t st = WalkData(view, sqe, len, toGuest ? kAccessWrite : kAccessRead, toGuest, true, segs);
       if (st) return done(st);
       if (upcall) return handUp(&segs, nullptr, 0, len, 0);
@@ -785,7 +764,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
       uint64_t len = 16ull * nr;
       static thread_local std::vector<Segment> segs;
       segs.clear();
-      MapView view(dma_, false);  // the ranges are read here, so they need an fd even for TypeScript bdevs
+      DmaView view(dma_, false);  // the ranges are read here, so they need an fd even for TypeScript bdevs
       uint16_t st = WalkData(view, sqe, len, kAccessRead, false, true, segs);
       if (st) return done(st);
       uint8_t ranges[16 * 256];

@@ -22,6 +22,24 @@
 
 namespace vnvme {
 
+// Guest memory as the engine's walks see it: the DMA map, under its lock (held by PollOnce).
+// Native namespaces need a local pointer for every data segment; a namespace served by a
+// TypeScript bdev (`pointerless`) also takes memory shared without an fd (TypeScript moves that
+// data by DMA_READ/DMA_WRITE messages). Lists are always read here, so they need an fd.
+class DmaView : public GuestView {
+ public:
+  explicit DmaView(DmaMap* m, bool pointerless = false) : m_(m), pointerless_(pointerless) {}
+  bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
+    *p = m_->Translate(iova, len, access);
+    return *p != nullptr || (pointerless_ && m_->Accessible(iova, len, access));
+  }
+  const uint8_t* List(uint64_t iova, uint64_t len) override { return m_->Translate(iova, len, DmaMap::kRead); }
+
+ private:
+  DmaMap* m_;
+  bool pointerless_;
+};
+
 // Upcall kinds (engine thread -> TypeScript); the addon exports them as constants.upcall.
 enum UpcallKind { kUpcallBdevOp = 1, kUpcallAdminDoorbell = 2, kUpcallEvent = 3, kUpcallError = 4, kUpcallIoCommand = 5 };
 

@@ -14,25 +14,6 @@
 namespace vnvme {
 
 namespace {
-// Guest memory through the DMA map (held by PollOnce): the report buffer needs a pointer.
-class ZoneView : public GuestView {
- public:
-  explicit ZoneView(DmaMap* m) : m_(m) {}
-  bool Data(uint64_t iova, uint64_t len, int access, uint8_t** p) override {
-    *p = m_->Translate(iova, len, access);
-    return *p != nullptr;
-  }
-  const uint8_t* List(uint64_t iova, uint64_t len) override { return m_->Translate(iova, len, DmaMap::kRead); }
-
- private:
-  DmaMap* m_;
-};
-inline void Put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
-inline uint64_t Get64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 inline uint32_t Get32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);
@@ -234,7 +215,7 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
     case 0x08:    // Write Zeroes
     case 0x7d: {  // Zone Append (ZNS 1.1 3.4.1)
       if (zoneInner_) return false;  // the rewritten command below: Execute's own path
-      uint64_t slba = Get64(sqe + 40), nlb = (Get32(sqe + 48) & 0xffff) + 1;
+      uint64_t slba = Le64(sqe + 40), nlb = (Get32(sqe + 48) & 0xffff) + 1;
       // PRINFO first, as on any namespace without PI (nvme-protection.h): Invalid Field.
       if (uint16_t st = CheckPrinfo(ns.fmt, DecodePi(sqe), slba)) return Finish(sq, sqe, st), true;
       if (slba >= ns.blocks || nlb > ns.blocks - slba) return Finish(sq, sqe, kLbaOutOfRange), true;
@@ -255,7 +236,7 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
       return true;
     }
     case 0x79: {  // Zone Management Send (ZNS 1.1 3.4.3)
-      uint64_t slba = Get64(sqe + 40);
+      uint64_t slba = Le64(sqe + 40);
       uint32_t cdw13 = Get32(sqe + 52);
       uint8_t zsa = cdw13 & 0xff;
       bool all = (cdw13 >> 8) & 1;
@@ -268,7 +249,7 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
       return Finish(sq, sqe, st), true;
     }
     case 0x7a: {  // Zone Management Receive (ZNS 1.1 3.4.2): Report Zones
-      uint64_t slba = Get64(sqe + 40);
+      uint64_t slba = Le64(sqe + 40);
       uint64_t len = (static_cast<uint64_t>(Get32(sqe + 48)) + 1) * 4;  // NUMD, 0's based dwords
       uint32_t cdw13 = Get32(sqe + 52);
       uint8_t zra = cdw13 & 0xff, zrasf = (cdw13 >> 8) & 0xff;
@@ -282,7 +263,7 @@ bool EngineCore::ExecuteZoned(NvmeSq& sq, const uint8_t* sqe, NvmeNs& ns) {
       if (uint16_t st = zs.Report(slba, zrasf, partial, buf.data(), len)) return Finish(sq, sqe, st), true;
       static thread_local std::vector<Segment> segs;
       segs.clear();
-      ZoneView view(dma_);
+      DmaView view(dma_);
       const uint64_t faults = GuestFaultCount();
       if (uint16_t st = WalkData(view, sqe, len, kAccessWrite, true, true, segs)) return Finish(sq, sqe, st), true;
       size_t off = 0;
