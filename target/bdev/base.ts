@@ -220,15 +220,17 @@ export abstract class BaseBdev implements Bdev {
   }
 }
 
-/** A bdev stacked on another (error, delay): forwards geometry and data to the base. */
+/** A bdev stacked on another (error, delay, zone_block): forwards geometry and data to the base. */
 export abstract class StackedBdev extends BaseBdev {
   override readonly baseBdev: string;
   constructor(
     name: string,
     readonly base: Bdev,
     uuid?: string,
+    /** Fewer blocks than the base has (zone_block: whole zones only). */
+    numBlocks = base.numBlocks,
   ) {
-    super({ name, blockSize: base.blockSize, numBlocks: base.numBlocks, uuid });
+    super({ name, blockSize: base.blockSize, numBlocks, uuid });
     this.baseBdev = base.name;
   }
   get writeCache(): boolean {

@@ -5,7 +5,7 @@
 // pointers (native/nvme-zones.h) and serves the namespace's I/O, so the base must be memory it
 // maps. The namespace over it belongs to the Zoned Namespace Command Set (CSI 02h).
 import { Bdev, BdevZoneLayout, NativeBacking } from './bdev.js';
-import { BaseBdev } from './base.js';
+import { StackedBdev } from './base.js';
 
 /** The smallest power of two >= n (SPDK's spdk_align64pow2). */
 export function alignPow2(n: number): number {
@@ -14,14 +14,13 @@ export function alignPow2(n: number): number {
   return p;
 }
 
-export class ZoneBlockBdev extends BaseBdev {
+export class ZoneBlockBdev extends StackedBdev {
   readonly productName = 'Zone block device';
-  override readonly baseBdev: string;
   readonly zoned: BdevZoneLayout;
 
   constructor(
     name: string,
-    readonly base: Bdev,
+    base: Bdev,
     zoneCapacity: number,
     readonly optimalOpenZones: number,
     limits: { maxOpenZones: number; maxActiveZones: number },
@@ -29,30 +28,11 @@ export class ZoneBlockBdev extends BaseBdev {
   ) {
     const zoneSize = alignPow2(zoneCapacity);
     const zones = Math.floor(base.numBlocks / zoneSize);
-    super({ name, blockSize: base.blockSize, numBlocks: zones * zoneSize, uuid });
-    this.baseBdev = base.name;
+    super(name, base, uuid, zones * zoneSize);
     this.zoned = { zoneSize, zoneCapacity, zones, maxOpenZones: limits.maxOpenZones, maxActiveZones: limits.maxActiveZones };
   }
-  get writeCache(): boolean {
-    return this.base.writeCache;
-  }
-  protected doRead(lba: number, blocks: number): Promise<Buffer> {
-    return this.base.read(BigInt(lba), blocks);
-  }
-  protected doWrite(lba: number, data: Buffer): Promise<void> {
-    return this.base.write(BigInt(lba), data);
-  }
-  protected doFlush(): Promise<void> {
-    return this.base.flush();
-  }
-  protected doWriteZeroes(lba: number, blocks: number): Promise<void> {
-    return this.base.writeZeroes(BigInt(lba), blocks);
-  }
-  protected doUnmap(lba: number, blocks: number): Promise<void> {
-    return this.base.unmap(BigInt(lba), blocks);
-  }
   /** The base's memory, with the zone layout the engine keeps state for. */
-  nativeBacking(): NativeBacking | null {
+  override nativeBacking(): NativeBacking | null {
     const b = this.base.nativeBacking();
     if (!b || b.kind !== 'memory') return null;
     return { kind: 'memory', fd: b.fd, size: this.numBlocks * this.blockSize, zoned: this.zoned };
@@ -67,5 +47,4 @@ export class ZoneBlockBdev extends BaseBdev {
       },
     };
   }
-  async close(): Promise<void> {}
 }
