@@ -92,23 +92,12 @@ NvmeNs* EngineCore::Namespace(uint32_t nsid) {
   return nsid >= 1 && nsid <= ns_.size() && ns_[nsid - 1].kind != NvmeNs::kNone ? &ns_[nsid - 1] : nullptr;
 }
 
-// Completes `sqe` as Execute's done() does: failures into the Error Information log (NVMe Base
-// 2.0 5.16.1.2, kept by TypeScript), then the CQE.
+// Completes `sqe` as Execute's done() does: failures into the Error Information log, then the CQE.
 void EngineCore::Finish(NvmeSq& sq, const uint8_t* sqe, uint16_t status, uint64_t faultsAtStart) {
   if (faultsAtStart != UINT64_MAX && GuestFaultCount() != faultsAtStart) status = kDataTransferError;
   lastStatus_ = status;
-  uint16_t cid = Le16(sqe + 2);
-  uint32_t nsid = Le32(sqe + 4);
-  if (status) {
-    stats_.errors++;
-    uint8_t e[16];
-    std::memcpy(e, &cid, 2);
-    std::memcpy(e + 2, &status, 2);
-    std::memcpy(e + 4, &nsid, 4);
-    std::memcpy(e + 8, sqe + 40, 8);
-    Upcall(kUpcallError, sq.qid, e, sizeof(e));
-  }
-  PostCqe(cqs_[sq.cqid], sq.qid, static_cast<uint16_t>(sq.head), cid, status, 0);
+  if (status) ReportError(sq, sqe, status);
+  PostCqe(cqs_[sq.cqid], sq.qid, static_cast<uint16_t>(sq.head), Le16(sqe + 2), status, 0);
 }
 
 // A bdev operation for a namespace served by a TypeScript bdev (layout in nvme-engine.h).

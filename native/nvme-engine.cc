@@ -527,6 +527,18 @@ void EngineCore::DrainCompletions() {
   }
 }
 
+// A failed command into the Error Information log (NVMe Base 2.0 5.16.1.2), kept by
+// TypeScript: cid, status, nsid and the command's LBA.
+void EngineCore::ReportError(const NvmeSq& sq, const uint8_t* sqe, uint16_t status) {
+  stats_.errors++;
+  uint8_t e[16];
+  std::memcpy(e, sqe + 2, 2);
+  std::memcpy(e + 2, &status, 2);
+  std::memcpy(e + 4, sqe + 4, 4);
+  std::memcpy(e + 8, sqe + 40, 8);
+  Upcall(kUpcallError, sq.qid, e, sizeof(e));
+}
+
 void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
   // Fused operations, Copy, Verify, Write Uncorrectable (nvme-engine-io.cc).
   if (ExecuteIo(sq, sqe)) return;
@@ -544,17 +556,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
   auto done = [&](uint16_t status, uint32_t dw0 = 0) {
     if (GuestFaultCount() != faultsAtStart) status = kDataTransferError;
     lastStatus_ = status;
-    if (status) {
-      // Failed commands go into the Error Information log (NVMe Base 2.0 5.16.1.2), kept by
-      // TypeScript: cid, status, nsid and the command's LBA.
-      stats_.errors++;
-      uint8_t e[16];
-      std::memcpy(e, &cid, 2);
-      std::memcpy(e + 2, &status, 2);
-      std::memcpy(e + 4, &nsid, 4);
-      std::memcpy(e + 8, sqe + 40, 8);
-      Upcall(kUpcallError, sq.qid, e, sizeof(e));
-    }
+    if (status) ReportError(sq, sqe, status);
     // Zone Append (nvme-zones.cc) runs as a Write and returns the LBA it wrote at in DW0/DW1.
     if (zoneDw1Set_ && !status) return void(PostCqe(cq, sq.qid, sqhead, cid, status, static_cast<uint32_t>(zoneDw0_), static_cast<uint32_t>(zoneDw0_ >> 32)));
     PostCqe(cq, sq.qid, sqhead, cid, status, dw0);

@@ -323,6 +323,7 @@ class EngineCore {
   void ZeroMetadata(NvmeNs& ns, const uint8_t* sqe, uint64_t slba, uint64_t nlb);
   void FillMetadata(NvmeNs& ns, uint64_t slba, uint64_t nlb);
   void Finish(NvmeSq& sq, const uint8_t* sqe, uint16_t status, uint64_t faultsAtStart = UINT64_MAX);
+  void ReportError(const NvmeSq& sq, const uint8_t* sqe, uint16_t status);
   void HandUp(NvmeSq& sq, const uint8_t* sqe, uint8_t flags, uint64_t slba, uint32_t nlb, uint64_t bytes,
               const Segment* segs, size_t nsegs, const LbaRange* ranges, size_t nranges, uint16_t cid2, uint32_t completions);
   NvmeNs* Namespace(uint32_t nsid);
