@@ -810,7 +810,7 @@ void EngineCore::Execute(NvmeSq& sq, const uint8_t* sqe) {
   done(kInvalidOpcode);
 }
 
-// Fetches and executes what the host submitted on one SQ. Returns true if it did work.
+// One shadow event index (Doorbell Buffer Config), in guest memory.
 void EngineCore::WriteEventIdx(uint32_t index, uint32_t value) {
   uint8_t* p = dma_->Translate(shadowEi_ + 4ull * index, 4, DmaMap::kWrite);
   if (p) __atomic_store_n(reinterpret_cast<uint32_t*>(p), value, __ATOMIC_RELEASE);
@@ -842,7 +842,7 @@ bool EngineCore::ArmShadow() {
   return true;
 }
 
-// Polling mode, on work after a sleep: park the event indexes so the host stops ringing.
+// On work after a sleep (either mode): park the event indexes so the host stops ringing.
 void EngineCore::DisarmShadow() {
   std::shared_lock<std::shared_mutex> g(dma_->lock());
   for (int i = 1; i < pollLimit_; i++) {
@@ -852,13 +852,10 @@ void EngineCore::DisarmShadow() {
   armed_ = false;
 }
 
+// Fetches and executes what the host submitted on one SQ. Returns true if it did work. With
+// shadow doorbells the event indexes are parked while the engine polls and armed by ArmShadow
+// only before it sleeps, so there is nothing to do for them here.
 bool EngineCore::ProcessSq(NvmeSq& sq) {
-  // Shadow doorbells: the event indexes stay parked while we poll and are armed (with the race
-  // re-check) only before sleeping, by ArmShadow; nothing to do per pass.
-  return ProcessSqOnce(sq);
-}
-
-bool EngineCore::ProcessSqOnce(NvmeSq& sq) {
   uint32_t tail = ReadDoorbell(2 * sq.qid) & 0xffff;
   if (tail == sq.head) return false;
   NvmeCq& cq = cqs_[sq.cqid];

@@ -299,7 +299,6 @@ class EngineCore {
  private:
   void Run();
   bool ProcessSq(NvmeSq& sq);
-  bool ProcessSqOnce(NvmeSq& sq);
   void WriteEventIdx(uint32_t index, uint32_t value);
   bool ArmShadow();
   void DisarmShadow();
