@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { runPerf, type PerfReport } from '../harness/initiator/perf.js';
 import { NvmeDriver } from '../harness/initiator/nvme-driver.js';
 import { parseBenchArgs, rowWanted, usage } from './args.js';
-import { runVsSpdk } from './vs-spdk.js';
+import { hugepagesAvailable, runVsSpdk } from './vs-spdk.js';
 
 const root = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 const bin = join(root, 'bin', 'vnvme.js');
@@ -141,11 +141,10 @@ async function main(): Promise<void> {
   // SPDK's; beside a baseline tree (which may predate the option) both use ordinary pages.
   const trees: Tree[] = [{ label: 'ours', bin, args: opts.baseline ? [] : ['--malloc-hugepages'] }];
   if (opts.baseline) trees.push({ label: 'baseline', bin: join(resolve(opts.baseline), 'bin', 'vnvme.js'), args: [] });
-  const meminfo = readFileSync('/proc/meminfo', 'utf8');
-  const field = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(meminfo)?.[1] ?? 0);
-  const mallocHugepages = !opts.baseline && field('HugePages_Free') - field('HugePages_Rsvd') >= 256;
+  const huge = hugepagesAvailable(readFileSync('/proc/meminfo', 'utf8'));
+  const mallocHugepages = !opts.baseline && huge.available >= 256;
   if (!opts.baseline && !mallocHugepages)
-    process.stderr.write(`bench: fewer than 256 free 2 MiB huge pages: the 512 MiB malloc bdev is on ordinary pages (slower random I/O; as root: echo ${field('HugePages_Total') + 256} > /proc/sys/vm/nr_hugepages)\n`);
+    process.stderr.write(`bench: fewer than 256 free 2 MiB huge pages: the 512 MiB malloc bdev is on ordinary pages (slower random I/O; as root: echo ${huge.total + 256} > /proc/sys/vm/nr_hugepages)\n`);
   const idle: Record<string, number> = {};
   // samples[tree][row key] = one result per round; targets alternate A B, B A, A B ...
   const samples = new Map<string, Map<string, Row[]>>(trees.map((t) => [t.label, new Map()]));
